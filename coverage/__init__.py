@@ -1,0 +1,91 @@
+"""coverage: drive-time coverage of primary-care facilities for territorial planning.
+
+The data flow one way, one step per module::
+
+    io (roads, facilities, population) -> network -> snapping -> traveltime
+        -> stats, isochrones -> analysis (all steps) -> io.export, maps
+
+Heavy optional dependencies (OSMnx, pyosmium, Folium) are imported inside the
+functions that use them, so ``import coverage`` stays light and has no side effect.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from coverage.analysis import GapAnalysis, analyse, prepare_network
+from coverage.config import AnalysisConfig, load_config, resolve_data_dir
+from coverage.errors import (
+    CoverageError,
+    InputDataError,
+    InputFileNotFoundError,
+    NoFacilityReachableError,
+    OutputExistsError,
+    UnknownRoadClassError,
+)
+from coverage.io.admin import read_communes, read_departments
+from coverage.io.export import write_analysis
+from coverage.io.facilities import read_facilities, read_finess
+from coverage.io.population import (
+    attach_communes,
+    population_from_communes,
+    read_filosofi,
+    read_population_layer,
+)
+from coverage.io.regional import load_regional_inputs
+from coverage.io.roads import download_osm, read_graphml, read_osm, read_road_lines, read_roads, save_graphml
+from coverage.isochrones import isochrones
+from coverage.network import RoutingNetwork, add_travel_times, compile_network, graph_from_lines, largest_strong_component
+from coverage.snapping import Snapping, snap_points
+from coverage.speeds import SpeedProfile, load_speed_profile, parse_maxspeed
+from coverage.stats import coverage_by_area, coverage_summary
+from coverage.traveltime import NearestFacility, bounded_times_to_facilities, nearest_facility, unit_travel_times
+
+__all__ = [
+    "AnalysisConfig",
+    "CoverageError",
+    "GapAnalysis",
+    "InputDataError",
+    "InputFileNotFoundError",
+    "NearestFacility",
+    "NoFacilityReachableError",
+    "OutputExistsError",
+    "RoutingNetwork",
+    "Snapping",
+    "SpeedProfile",
+    "UnknownRoadClassError",
+    "__version__",
+    "add_travel_times",
+    "analyse",
+    "attach_communes",
+    "bounded_times_to_facilities",
+    "compile_network",
+    "coverage_by_area",
+    "coverage_summary",
+    "download_osm",
+    "graph_from_lines",
+    "isochrones",
+    "largest_strong_component",
+    "load_config",
+    "load_regional_inputs",
+    "load_speed_profile",
+    "nearest_facility",
+    "parse_maxspeed",
+    "population_from_communes",
+    "prepare_network",
+    "read_communes",
+    "read_departments",
+    "read_facilities",
+    "read_filosofi",
+    "read_finess",
+    "read_graphml",
+    "read_osm",
+    "read_population_layer",
+    "read_road_lines",
+    "read_roads",
+    "resolve_data_dir",
+    "save_graphml",
+    "snap_points",
+    "unit_travel_times",
+    "write_analysis",
+]

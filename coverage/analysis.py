@@ -1,0 +1,262 @@
+"""The gap analysis: from a road graph, facilities and population to coverage figures.
+
+:func:`analyse` runs every step on inputs already in memory and returns a
+:class:`GapAnalysis`; it reads and writes no file.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+
+from coverage.config import AnalysisConfig
+from coverage.errors import InputDataError, NoFacilityReachableError
+from coverage.isochrones import isochrones as build_isochrones
+from coverage.network import RoutingNetwork, compile_network, largest_strong_component
+from coverage.snapping import snap_points
+from coverage.stats import coverage_by_area, coverage_summary
+from coverage.traveltime import NearestFacility, nearest_facility, unit_travel_times
+
+__all__ = ["GapAnalysis", "analyse", "prepare_network"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class GapAnalysis:
+    """Everything a gap analysis computed.
+
+    Attributes
+    ----------
+    config
+        The parameters used.
+    network
+        The routable network (largest strongly connected component), compiled.
+    units
+        Population units with ``node``, ``access_minutes``, ``minutes_to_nearest``,
+        ``nearest_facility``, ``nearest_facility_type``, ``snap_distance_m`` and
+        ``beyond_max_snap``; geometry in EPSG:4326.
+    facilities
+        Facilities with ``node``, ``access_minutes``, ``snap_distance_m`` and
+        ``beyond_max_snap``; geometry in EPSG:4326.
+    summary
+        Coverage per threshold (see :func:`coverage.stats.coverage_summary`).
+    by_area
+        The same per commune, EPCI and department.
+    catchments
+        One row per facility that is nearest to some unit: the units it serves.
+    isochrones
+        One polygon per facility and threshold (empty frame when switched off).
+    node_minutes
+        Minutes from every network node to its nearest facility (NaN unreachable).
+    timings
+        Seconds spent in each step.
+    """
+
+    config: AnalysisConfig
+    network: RoutingNetwork
+    units: gpd.GeoDataFrame
+    facilities: gpd.GeoDataFrame
+    summary: pd.DataFrame
+    by_area: pd.DataFrame
+    catchments: gpd.GeoDataFrame
+    isochrones: gpd.GeoDataFrame
+    node_minutes: np.ndarray
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def uncovered(self, threshold_min: float | None = None) -> gpd.GeoDataFrame:
+        """Units beyond ``threshold_min`` (the smallest threshold by default) or unreachable."""
+        t = min(self.config.thresholds_min) if threshold_min is None else float(threshold_min)
+        minutes = self.units["minutes_to_nearest"]
+        return self.units[minutes.isna() | (minutes > t)]
+
+
+@contextmanager
+def _step(timings: dict[str, float], name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    timings[name] = time.perf_counter() - start
+    logger.info("%s: %.2f s", name, timings[name])
+
+
+def prepare_network(graph: nx.MultiDiGraph, *, metric_crs: str) -> RoutingNetwork:
+    """Largest strongly connected component of the graph, compiled for searches."""
+    return compile_network(largest_strong_component(graph), metric_crs=metric_crs)
+
+
+def _check_units(units: gpd.GeoDataFrame) -> None:
+    missing = {"unit_id", "name", "population"} - set(units.columns)
+    if missing:
+        raise InputDataError(f"population units: missing columns {sorted(missing)}")
+    if len(units) == 0:
+        raise InputDataError("population units: the table is empty")
+    if units["unit_id"].duplicated().any():
+        raise InputDataError(
+            f"population units: duplicate unit_id {units.loc[units['unit_id'].duplicated(), 'unit_id'].head(5).tolist()}"
+        )
+    pop = pd.to_numeric(units["population"], errors="coerce")
+    if pop.isna().any() or (pop < 0).any():
+        bad = units.loc[pop.isna() | (pop < 0), "unit_id"].head(5).tolist()
+        raise InputDataError(f"population units: population must be a non-negative number (units {bad})")
+
+
+def _check_facilities(facilities: gpd.GeoDataFrame) -> None:
+    missing = {"facility_id", "name", "type"} - set(facilities.columns)
+    if missing:
+        raise InputDataError(f"facilities: missing columns {sorted(missing)}")
+    if len(facilities) == 0:
+        raise InputDataError("facilities: the table is empty")
+    if facilities["facility_id"].duplicated().any():
+        dup = facilities.loc[facilities["facility_id"].duplicated(), "facility_id"].head(5).tolist()
+        raise InputDataError(f"facilities: duplicate facility_id {dup}")
+
+
+def analyse(
+    graph: nx.MultiDiGraph | RoutingNetwork,
+    facilities: gpd.GeoDataFrame,
+    units: gpd.GeoDataFrame,
+    config: AnalysisConfig | None = None,
+    *,
+    progress: bool = False,
+) -> GapAnalysis:
+    """Run the gap analysis.
+
+    Parameters
+    ----------
+    graph
+        Road graph with ``travel_time`` on its edges (reduced here to its largest
+        strongly connected component), or a network already compiled.
+    facilities
+        ``facility_id``, ``name``, ``type`` and point geometry (any CRS).
+    units
+        Population units: ``unit_id``, ``name``, ``population``, point geometry and
+        optionally ``area`` (polygons) and the administrative columns ``commune``,
+        ``commune_name``, ``epci``, ``epci_name``, ``department``, ``department_name``.
+    config
+        Parameters; the defaults of :class:`AnalysisConfig` when None.
+    progress
+        Show progress bars on long steps (on a terminal only).
+    """
+    config = config or AnalysisConfig()
+    _check_facilities(facilities)
+    _check_units(units)
+    timings: dict[str, float] = {}
+    with _step(timings, "network"):
+        network = (
+            graph if isinstance(graph, RoutingNetwork) else prepare_network(graph, metric_crs=config.metric_crs)
+        )
+    with _step(timings, "snapping"):
+        fac_snap = snap_points(
+            facilities, network, access_speed_kph=config.access_speed_kph, max_snap_m=config.max_snap_m,
+            what="facilities", labels=pd.Index(facilities["facility_id"]),
+        )
+        unit_snap = snap_points(
+            units, network, access_speed_kph=config.access_speed_kph, max_snap_m=config.max_snap_m,
+            what="population units", labels=pd.Index(units["unit_id"]),
+        )
+    on_network = fac_snap.snapped
+    if not on_network.any():
+        raise NoFacilityReachableError(
+            f"none of the {len(facilities)} facilities is within {config.max_snap_m:.0f} m of the road "
+            "network; do the facilities and the network cover the same territory and CRS?"
+        )
+    if not unit_snap.snapped.any():
+        raise InputDataError(
+            f"none of the {len(units)} population units is within {config.max_snap_m:.0f} m of the road "
+            "network; do the population and the network cover the same territory and CRS?"
+        )
+    fac_ids = facilities["facility_id"].astype(str).to_numpy()[on_network]
+    fac_nodes = fac_snap.node_index[on_network]
+    fac_access = fac_snap.access_seconds[on_network]
+    with _step(timings, "nearest facility"):
+        nearest: NearestFacility = nearest_facility(network, fac_nodes, fac_access)
+        times = unit_travel_times(unit_snap, nearest, fac_ids)
+    fac_type = dict(zip(facilities["facility_id"].astype(str), facilities["type"].astype(str), strict=True))
+    out_units = units.drop(columns=[c for c in times.columns if c in units.columns]).reset_index(drop=True)
+    out_units = pd.concat([out_units, times], axis=1)
+    out_units["nearest_facility_type"] = out_units["nearest_facility"].map(fac_type)
+    out_units = gpd.GeoDataFrame(out_units, geometry="geometry", crs=units.crs).to_crs("EPSG:4326")
+    if "area" in out_units and isinstance(out_units["area"], gpd.GeoSeries | pd.Series):
+        out_units["area"] = gpd.GeoSeries(out_units["area"], crs=units.crs).to_crs("EPSG:4326")
+
+    out_fac = facilities.reset_index(drop=True).copy()
+    out_fac["node"] = pd.array(fac_snap.node, dtype=object)
+    out_fac["access_minutes"] = fac_snap.access_seconds / 60.0
+    out_fac["snap_distance_m"] = fac_snap.snap_distance_m
+    out_fac["beyond_max_snap"] = fac_snap.beyond_max_snap
+    out_fac = out_fac.to_crs("EPSG:4326")
+
+    with _step(timings, "statistics"):
+        summary = coverage_summary(out_units["minutes_to_nearest"], out_units["population"], config.thresholds_min)
+        by_area = coverage_by_area(out_units, config.thresholds_min)
+    with _step(timings, "catchments"):
+        catchments = _catchments(out_units, out_fac)
+    with _step(timings, "isochrones"):
+        if config.isochrones:
+            iso = build_isochrones(
+                network, fac_nodes, fac_access, list(fac_ids), config.thresholds_min,
+                buffer_m=config.isochrone_buffer_m, progress=progress,
+            )
+            iso = iso.merge(out_fac[["facility_id", "name", "type"]], on="facility_id", how="left")
+            iso = gpd.GeoDataFrame(iso, geometry="geometry", crs=network.metric_crs)
+        else:
+            iso = gpd.GeoDataFrame(
+                columns=["facility_id", "threshold_min", "area_km2", "name", "type"],
+                geometry=gpd.GeoSeries([], crs=network.metric_crs),
+            )
+    return GapAnalysis(
+        config=config,
+        network=network,
+        units=out_units,
+        facilities=out_fac,
+        summary=summary,
+        by_area=by_area,
+        catchments=catchments,
+        isochrones=iso,
+        node_minutes=nearest.seconds / 60.0,
+        timings=timings,
+    )
+
+
+def _catchments(units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Units grouped by their nearest facility; geometry = union of their areas (or points)."""
+    served = units[units["nearest_facility"].notna()]
+    if "area" in served and not served["area"].isna().any():
+        shapes = gpd.GeoSeries(served["area"], crs=units.crs)
+    else:
+        shapes = served.geometry
+    frame = gpd.GeoDataFrame(
+        {
+            "facility_id": served["nearest_facility"].astype(str).to_numpy(),
+            "population": served["population"].to_numpy(dtype=float),
+            "weighted": (served["population"] * served["minutes_to_nearest"]).to_numpy(dtype=float),
+            "minutes": served["minutes_to_nearest"].to_numpy(dtype=float),
+        },
+        geometry=shapes.to_numpy(),
+        crs=units.crs,
+    )
+    grouped = frame.dissolve(
+        by="facility_id",
+        aggfunc={"population": "sum", "weighted": "sum", "minutes": ["count", "max"]},
+    )
+    grouped.columns = [c if isinstance(c, str) else "_".join(c) for c in grouped.columns]
+    grouped = grouped.rename(
+        columns={"population_sum": "population", "weighted_sum": "weighted", "minutes_count": "n_units",
+                 "minutes_max": "max_minutes"}
+    )
+    pop = grouped["population"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        grouped["mean_minutes"] = np.where(pop > 0, grouped["weighted"].to_numpy(dtype=float) / pop, np.nan)
+    grouped = grouped.drop(columns="weighted").reset_index()
+    info = facilities[["facility_id", "name", "type"]].astype({"facility_id": str})
+    grouped = grouped.merge(info, on="facility_id", how="left")
+    columns = ["facility_id", "name", "type", "n_units", "population", "mean_minutes", "max_minutes", "geometry"]
+    return gpd.GeoDataFrame(grouped[columns], geometry="geometry", crs=units.crs)

@@ -1,0 +1,283 @@
+"""Command line: ``python -m coverage analyse|demo`` (also installed as ``couverture``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import geopandas as gpd
+import networkx as nx
+
+from coverage import __version__
+from coverage.analysis import GapAnalysis, analyse
+from coverage.config import DATA_DIR_ENV, AnalysisConfig, load_config
+from coverage.errors import CoverageError
+from coverage.io.admin import read_communes, read_departments
+from coverage.io.export import write_analysis
+from coverage.io.facilities import FINESS_CATEGORIES, read_facilities, read_finess
+from coverage.io.population import attach_communes, population_from_communes, read_filosofi, read_population_layer
+from coverage.io.roads import download_osm, read_roads
+from coverage.maps import gap_map
+from coverage.speeds import SpeedProfile, load_speed_profile
+
+logger = logging.getLogger("coverage")
+
+DEFAULT_DEMO_OUT = Path("outputs") / "centre-val-de-loire"
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(t) for t in text.split(",") if t.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from exc
+
+
+def _bbox(text: str) -> tuple[float, float, float, float]:
+    values = _floats(text)
+    if len(values) != 4:
+        raise argparse.ArgumentTypeError("expected west,south,east,north")
+    return values  # type: ignore[return-value]
+
+
+def _add_analysis_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("analysis parameters (override --config)")
+    g.add_argument("--config", type=Path, help="TOML file with an [analysis] table of parameters")
+    g.add_argument("--thresholds", type=_floats, help="drive-time thresholds in minutes (default 10,20,30)")
+    g.add_argument("--access-speed", type=float, help="km/h of the straight leg between a point and the network (default 30)")
+    g.add_argument("--max-snap", type=float, help="metres beyond which a point is not joined to the network (default 5000)")
+    g.add_argument("--metric-crs", help="CRS for distances (default EPSG:2154, Lambert-93)")
+    g.add_argument("--isochrone-buffer", type=float, help="half-width in metres of isochrone bands (default 500)")
+    g.add_argument("--no-isochrones", action="store_true", help="skip isochrone polygons")
+    g.add_argument("--speeds", type=Path, help="TOML speed profile overriding the built-in French one")
+    g.add_argument("--default-speed", type=float, help="km/h for road classes the profile does not know (default: error)")
+    g.add_argument("--no-map", action="store_true", help="do not write map.html")
+    g.add_argument("-v", "--verbose", action="store_true", help="log every step")
+    g.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="couverture",
+        description="Drive-time coverage of primary-care facilities (MSP, centres de santé).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    a = sub.add_parser("analyse", help="gap analysis of any territory", description="Gap analysis of any territory.")
+    r = a.add_argument_group("roads (one of)")
+    r.add_argument("--roads", type=Path, help=".osm/.osm.pbf, .graphml, or a line layer with a road-class column")
+    r.add_argument("--osm-place", help="download OSM roads of a place (needs the internet)")
+    r.add_argument("--osm-bbox", type=_bbox, help="download OSM roads of west,south,east,north (needs the internet)")
+    r.add_argument("--roads-layer", help="layer of a multi-layer road file")
+    r.add_argument("--class-column", help="road-class column of a line layer")
+    r.add_argument("--oneway-column", help="column marking one-way lines of a line layer")
+    r.add_argument("--road-name-column", help="column with road names or numbers of a line layer")
+    r.add_argument("--max-edge-length", type=float, default=500.0, help="split line-layer segments longer than this, metres (default 500)")
+    r.add_argument("--osm-cache", type=Path, default=Path("cache/osmnx"), help="cache folder of OSM downloads")
+
+    f = a.add_argument_group("facilities")
+    f.add_argument("--facilities", type=Path, required=True, help="FINESS extraction, point layer or CSV")
+    f.add_argument("--facilities-format", choices=["auto", "finess", "points"], default="auto")
+    f.add_argument("--facilities-layer")
+    f.add_argument("--facility-id-column", default="facility_id")
+    f.add_argument("--facility-name-column", default="name")
+    f.add_argument("--facility-type-column", default="type")
+    f.add_argument("--facilities-crs", help="CRS of x/y columns of a CSV (lon/lat are EPSG:4326)")
+    f.add_argument("--x-column")
+    f.add_argument("--y-column")
+    f.add_argument("--keep-status", default="open", help="statuses kept where a status column exists, comma-separated, or 'all' (default open)")
+    f.add_argument("--finess-categories", default=",".join(FINESS_CATEGORIES), help="FINESS categetab codes (default 603,124)")
+    f.add_argument("--finess-departments", help="FINESS department codes to keep, comma-separated")
+
+    pop = a.add_argument_group("population")
+    pop.add_argument("--population", type=Path, required=True, help="INSEE commune table, Filosofi grid CSV, or a point/polygon layer")
+    pop.add_argument("--population-format", choices=["communes", "filosofi", "layer"], default="communes")
+    pop.add_argument("--population-layer")
+    pop.add_argument("--population-column", help="population column (default: population, ind for Filosofi)")
+    pop.add_argument("--unit-id-column", default="code_insee")
+    pop.add_argument("--unit-name-column")
+    pop.add_argument("--placement", choices=["town_hall", "centroid"], default="town_hall", help="where a commune's people are placed")
+    pop.add_argument("--commune-polygons", type=Path, help="commune polygons (code_insee); for maps, catchments and grid units")
+    pop.add_argument("--commune-polygons-layer")
+    pop.add_argument("--town-halls", type=Path, help="town-hall points (code_insee)")
+    pop.add_argument("--town-halls-layer")
+    pop.add_argument("--communes", type=Path, help="commune table giving EPCI and department to grid or layer units (with --commune-polygons)")
+    pop.add_argument("--departments-file", type=Path, help="department polygons with code and name")
+
+    a.add_argument("--out", type=Path, required=True, help="output folder (replaced only if it holds a previous run)")
+    _add_analysis_options(a)
+
+    d = sub.add_parser(
+        "demo",
+        help="gap analysis of Centre-Val de Loire with the data folder",
+        description=f"Full gap analysis of Centre-Val de Loire. Data folder: --data-dir, else ${DATA_DIR_ENV}, "
+        "else shared/data beside the checkout.",
+    )
+    d.add_argument("--data-dir", type=Path, help=f"data folder (default ${DATA_DIR_ENV} or ../shared/data)")
+    d.add_argument("--out", type=Path, default=DEFAULT_DEMO_OUT, help=f"output folder (default {DEFAULT_DEMO_OUT})")
+    d.add_argument("--all-statuses", action="store_true", help="keep planned and under-construction facilities too")
+    _add_analysis_options(d)
+    return parser
+
+
+def _config(args: argparse.Namespace) -> AnalysisConfig:
+    overrides = {
+        "thresholds_min": args.thresholds,
+        "access_speed_kph": args.access_speed,
+        "max_snap_m": args.max_snap,
+        "metric_crs": args.metric_crs,
+        "isochrone_buffer_m": args.isochrone_buffer,
+        "isochrones": False if args.no_isochrones else None,
+    }
+    if args.config is not None:
+        return load_config(args.config, **overrides)
+    return AnalysisConfig(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _profile(args: argparse.Namespace) -> SpeedProfile:
+    profile = load_speed_profile(args.speeds)
+    return profile.with_default(args.default_speed) if args.default_speed is not None else profile
+
+
+def _read_graph(args: argparse.Namespace, profile: SpeedProfile, config: AnalysisConfig) -> nx.MultiDiGraph:
+    sources = [args.roads is not None, args.osm_place is not None, args.osm_bbox is not None]
+    if sum(sources) != 1:
+        raise CoverageError("give exactly one of --roads, --osm-place, --osm-bbox")
+    if args.roads is not None:
+        return read_roads(
+            args.roads, profile=profile, class_column=args.class_column, layer=args.roads_layer,
+            oneway_column=args.oneway_column, name_column=args.road_name_column,
+            max_edge_length_m=args.max_edge_length, metric_crs=config.metric_crs,
+        )
+    return download_osm(place=args.osm_place, bbox=args.osm_bbox, profile=profile, cache_folder=args.osm_cache)
+
+
+def _read_facilities(args: argparse.Namespace) -> gpd.GeoDataFrame:
+    fmt = args.facilities_format
+    if fmt == "auto":
+        head = args.facilities.open("rb").read(64) if args.facilities.is_file() else b""
+        fmt = "finess" if head.lower().startswith((b"finess;", b"structureet;")) else "points"
+    if fmt == "finess":
+        departments = args.finess_departments.split(",") if args.finess_departments else None
+        return read_finess(args.facilities, categories=args.finess_categories.split(","), departments=departments)
+    keep = None if args.keep_status == "all" else tuple(s.strip() for s in args.keep_status.split(","))
+    return read_facilities(
+        args.facilities, layer=args.facilities_layer, id_column=args.facility_id_column,
+        name_column=args.facility_name_column, type_column=args.facility_type_column,
+        x_column=args.x_column, y_column=args.y_column, crs=args.facilities_crs, keep_status=keep,
+    )
+
+
+def _read_units(args: argparse.Namespace, config: AnalysisConfig) -> gpd.GeoDataFrame:
+    fmt = args.population_format
+    if fmt == "communes":
+        communes = read_communes(
+            args.population, polygons=args.commune_polygons, polygons_layer=args.commune_polygons_layer,
+            town_halls=args.town_halls, town_halls_layer=args.town_halls_layer,
+            code_column=args.unit_id_column, population_column=args.population_column or "population",
+            **({"name_column": args.unit_name_column} if args.unit_name_column else {}),
+        )
+        units = population_from_communes(communes, placement=args.placement, metric_crs=config.metric_crs)
+    else:
+        if fmt == "filosofi":
+            units = read_filosofi(args.population, population_column=args.population_column or "ind")
+        else:
+            units = read_population_layer(
+                args.population, population_column=args.population_column or "population",
+                id_column=args.unit_id_column, name_column=args.unit_name_column,
+                layer=args.population_layer, metric_crs=config.metric_crs,
+            )
+        if args.communes is not None and args.commune_polygons is not None:
+            communes = read_communes(args.communes, polygons=args.commune_polygons, polygons_layer=args.commune_polygons_layer)
+            units = attach_communes(units, communes)
+            names = dict(zip(communes["code_insee"], communes["name"], strict=True))
+            units["commune_name"] = units["commune"].map(names)
+    if "commune_name" not in units:
+        units["commune_name"] = units["name"]
+    if args.departments_file is not None:
+        deps = read_departments(args.departments_file)
+        units["department_name"] = units["department"].map(dict(zip(deps["department"], deps["name"], strict=True)))
+    return units
+
+
+def print_summary(result: GapAnalysis, out: Path, seconds: float, stream=sys.stdout) -> None:  # type: ignore[no-untyped-def]
+    """The one-screen summary at the end of a run."""
+    units, fac = result.units, result.facilities
+    w = stream.write
+    w("\n")
+    w(f"Gap analysis: {len(units):,} population units, {units['population'].sum():,.0f} inhabitants; "
+      f"{int((~fac['beyond_max_snap']).sum())} of {len(fac)} facilities on the network "
+      f"({result.network.n_nodes:,} nodes)\n")
+    w(f"{'threshold':>10} {'covered':>12} {'uncovered':>12} {'unreachable':>12} {'share':>7}\n")
+    for row in result.summary.itertuples():
+        w(f"{row.threshold_min:>7g} min {row.population_covered:>12,.0f} {row.population_uncovered:>12,.0f} "
+          f"{row.population_unreachable:>12,.0f} {row.share_covered:>7.1%}\n")
+    t_max = max(result.config.thresholds_min)
+    by_dep = result.by_area[(result.by_area["level"] == "department") & (result.by_area["threshold_min"] == t_max)]
+    if len(by_dep):
+        w(f"\nBeyond {t_max:g} min by department:\n")
+        for row in by_dep.itertuples():
+            w(f"  {row.area_id:>3} {str(row.area_name)[:24]:<24} {row.population_uncovered + row.population_unreachable:>10,.0f}"
+              f"  ({1 - row.share_covered:.1%}), mean {row.mean_minutes:.1f} min\n")
+    worst = result.by_area[(result.by_area["level"] == "epci") & (result.by_area["threshold_min"] == t_max)]
+    worst = worst.assign(out=worst["population_uncovered"] + worst["population_unreachable"]).nlargest(5, "out")
+    if len(worst) and worst["out"].max() > 0:
+        w(f"\nEPCI with most inhabitants beyond {t_max:g} min:\n")
+        for row in worst.itertuples():
+            w(f"  {str(row.area_name)[:40]:<40} {row.out:>10,.0f}\n")
+    w(f"\nOutputs in {out} ({seconds:.1f} s)\n")
+
+
+def _run(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    config = _config(args)
+    profile = _profile(args)
+    if args.command == "demo":
+        from coverage.io.regional import load_regional_inputs
+
+        logger.info("reading the regional data")
+        inputs = load_regional_inputs(
+            args.data_dir, profile=profile, keep_status=("open", "planned", "under_construction") if args.all_statuses else ("open",),
+            metric_crs=config.metric_crs,
+        )
+        graph, facilities, units = inputs.graph, inputs.facilities, inputs.units
+        sources = {k: str(v) for k, v in inputs.paths.items()}
+    else:
+        logger.info("reading the road network")
+        graph = _read_graph(args, profile, config)
+        logger.info("reading facilities and population")
+        facilities = _read_facilities(args)
+        units = _read_units(args, config)
+        sources = {"roads": str(args.roads or args.osm_place or args.osm_bbox), "facilities": str(args.facilities),
+                   "population": str(args.population)}
+    logger.info("analysing")
+    result = analyse(graph, facilities, units, config, progress=not args.quiet)
+    logger.info("writing outputs")
+    write_analysis(
+        result, args.out,
+        run_info={"command": " ".join(sys.argv), "inputs": sources, "speed_profile": profile.as_dict(), "version": __version__},
+        map_builder=None if args.no_map else gap_map,
+    )
+    if not args.quiet:
+        print_summary(result, args.out, time.perf_counter() - start)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    level = logging.ERROR if args.quiet else logging.DEBUG if args.verbose else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    root = logging.getLogger("coverage")
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+    try:
+        return _run(args)
+    except CoverageError as exc:
+        logger.error("%s", exc)
+        return 2

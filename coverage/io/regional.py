@@ -1,0 +1,89 @@
+"""The Centre-Val de Loire inputs of the data folder (layout of ``shared/data``).
+
+:func:`load_regional_inputs` reads the road layer, the facility list and the communes
+with their population, polygons and town halls, each with the reader a planner would
+use on the same files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import networkx as nx
+
+from coverage.config import resolve_data_dir
+from coverage.io.admin import read_communes, read_departments
+from coverage.io.facilities import read_facilities
+from coverage.io.population import population_from_communes
+from coverage.io.roads import read_road_lines
+from coverage.network import DEFAULT_METRIC_CRS
+from coverage.speeds import SpeedProfile, load_speed_profile
+
+__all__ = ["REGIONAL_FILES", "RegionalInputs", "load_regional_inputs", "regional_paths"]
+
+#: Files of the data folder used by the demo, relative to it.
+REGIONAL_FILES = {
+    "roads": "roads/travelmapping_fra_cvl_routes.gpkg",
+    "facilities": "facilities/cvl_primary_care_facilities_compiled.csv",
+    "communes": "admin/cvl_communes_cog2026_decoupage_administratif.csv",
+    "commune_polygons": "admin/cvl_communes_polygons_datafrance.gpkg",
+    "departments": "admin/gregoiredavid_2018/departements-centre-val-de-loire.geojson",
+}
+
+
+@dataclass(frozen=True, eq=False)
+class RegionalInputs:
+    """Inputs of the regional gap analysis, read and ready for :func:`coverage.analyse`."""
+
+    graph: nx.MultiDiGraph
+    facilities: gpd.GeoDataFrame
+    units: gpd.GeoDataFrame
+    communes: gpd.GeoDataFrame
+    departments: gpd.GeoDataFrame
+    paths: dict[str, Path]
+    profile: SpeedProfile
+
+
+def regional_paths(data_dir: str | Path | None = None) -> dict[str, Path]:
+    """Paths of the regional files in the data folder (see :func:`resolve_data_dir`)."""
+    root = resolve_data_dir(data_dir)
+    return {key: root / rel for key, rel in REGIONAL_FILES.items()}
+
+
+def load_regional_inputs(
+    data_dir: str | Path | None = None,
+    *,
+    profile: SpeedProfile | None = None,
+    keep_status: tuple[str, ...] = ("open",),
+    max_edge_length_m: float = 500.0,
+    metric_crs: str = DEFAULT_METRIC_CRS,
+) -> RegionalInputs:
+    """Read the regional road network, facilities and communes.
+
+    Roads: the Travel Mapping layer (``routes``, class column ``system``, E-roads
+    excluded by the profile).  Facilities: the compiled list, ``status`` in
+    ``keep_status``.  Population: COG 2026 communes placed at their town hall.
+    """
+    paths = regional_paths(data_dir)
+    profile = profile or load_speed_profile()
+    graph = read_road_lines(
+        paths["roads"], layer="routes", class_column="system", name_column="route", profile=profile,
+        max_edge_length_m=max_edge_length_m, metric_crs=metric_crs,
+    )
+    facilities = read_facilities(paths["facilities"], keep_status=keep_status)
+    communes = read_communes(
+        paths["communes"],
+        polygons=paths["commune_polygons"], polygons_layer="communes",
+        town_halls=paths["commune_polygons"], town_halls_layer="mairies",
+    )
+    departments = read_departments(paths["departments"])
+    units = population_from_communes(communes, metric_crs=metric_crs)
+    names = dict(zip(departments["department"], departments["name"], strict=True))
+    units["commune_name"] = units["name"]
+    units["department_name"] = units["department"].map(names)
+    return RegionalInputs(
+        graph=graph, facilities=facilities, units=units, communes=communes,
+        departments=departments, paths=paths, profile=profile,
+    )
