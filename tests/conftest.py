@@ -1,0 +1,81 @@
+"""Shared fixtures: tiny hand-built networks and the regional data folder."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import geopandas as gpd
+import networkx as nx
+import pytest
+from shapely.geometry import Point
+
+import coverage as cov
+
+CRS = "EPSG:2154"
+
+
+def _online() -> bool:
+    try:
+        socket.create_connection(("overpass-api.de", 443), timeout=3).close()
+        return True
+    except OSError:
+        return False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    needs_net = [item for item in items if "network" in item.keywords]
+    if needs_net and not _online():
+        skip = pytest.mark.skip(reason="needs the internet")
+        for item in needs_net:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The regional data folder; tests that need it are skipped where it is absent."""
+    try:
+        return cov.resolve_data_dir()
+    except cov.InputFileNotFoundError as exc:
+        pytest.skip(str(exc))
+
+
+def make_graph(nodes: dict[str, tuple[float, float]], edges: list[tuple[str, str, float]], *, two_way: bool = True) -> nx.MultiDiGraph:
+    """MultiDiGraph in OSMnx conventions, EPSG:2154, from (u, v, seconds) edges.
+
+    ``length`` is the straight distance; ``travel_time`` is given, not derived, so that
+    expected times can be added up by hand.
+    """
+    graph = nx.MultiDiGraph(crs=CRS)
+    for name, (x, y) in nodes.items():
+        graph.add_node(name, x=x, y=y)
+    for u, v, seconds in edges:
+        (x1, y1), (x2, y2) = nodes[u], nodes[v]
+        length = ((x2 - x1) ** 2 + (y2 - y1) ** 2) ** 0.5
+        graph.add_edge(u, v, length=length, travel_time=seconds)
+        if two_way:
+            graph.add_edge(v, u, length=length, travel_time=seconds)
+    return graph
+
+
+def points(rows: dict[str, tuple[float, float]], **columns: list[object]) -> gpd.GeoDataFrame:
+    """Point GeoDataFrame in EPSG:2154 from {id: (x, y)}."""
+    return gpd.GeoDataFrame(
+        {"id": list(rows), **columns}, geometry=[Point(xy) for xy in rows.values()], crs=CRS
+    )
+
+
+def facilities_at(rows: dict[str, tuple[float, float]], types: list[str] | None = None) -> gpd.GeoDataFrame:
+    frame = points(rows)
+    return gpd.GeoDataFrame(
+        {"facility_id": frame["id"], "name": frame["id"], "type": types or ["msp"] * len(frame)},
+        geometry=frame.geometry, crs=CRS,
+    )
+
+
+def units_at(rows: dict[str, tuple[float, float]], population: list[float]) -> gpd.GeoDataFrame:
+    frame = points(rows)
+    return gpd.GeoDataFrame(
+        {"unit_id": frame["id"], "name": frame["id"], "population": population},
+        geometry=frame.geometry, crs=CRS,
+    )

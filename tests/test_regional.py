@@ -1,0 +1,135 @@
+"""The demo on the real Centre-Val de Loire data, re-checked independently.
+
+Runs ``python -m coverage demo`` once (module fixture) into a temporary folder and checks
+the output contract, the regional totals of the data README, and every exported time
+against NetworkX's own Dijkstra on the exported ``network.graphml``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import networkx as nx
+import pandas as pd
+import pyogrio
+import pytest
+
+from coverage.cli import main
+from coverage.isochrones import SIMPLIFY_RATIO
+
+pytestmark = pytest.mark.regional
+
+
+def header(path: Path) -> list[str]:
+    with path.open(encoding="utf-8") as fh:
+        return next(csv.reader(fh))
+
+
+@pytest.fixture(scope="module")
+def demo_out(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    out = tmp_path_factory.mktemp("demo") / "cvl"
+    assert main(["demo", "--data-dir", str(data_dir), "--out", str(out), "-q"]) == 0
+    return out
+
+
+def test_output_contract(demo_out: Path) -> None:
+    for name in ("population_access.csv", "facilities.csv", "coverage_summary.csv", "coverage_by_area.csv",
+                 "coverage.gpkg", "network.graphml", "map.html", "run.json"):
+        assert (demo_out / name).is_file(), name
+    header_row = header(demo_out / "population_access.csv")
+    assert header_row[:8] == ["unit_id", "name", "population", "node", "access_minutes", "minutes_to_nearest",
+                          "nearest_facility", "snap_distance_m"]
+    fac_header = header(demo_out / "facilities.csv")
+    assert fac_header[:5] == ["facility_id", "name", "type", "node", "access_minutes"]
+    layers = {name for name, _ in pyogrio.list_layers(demo_out / "coverage.gpkg")}
+    assert layers == {"population_access", "facilities", "catchments", "isochrones", "uncovered"}
+    assert json.loads((demo_out / "run.json").read_text())["tool"] == "coverage"
+    assert not [p for p in demo_out.parent.iterdir() if p.name.startswith(".")]  # no temporary folder left
+
+
+def test_every_commune_and_inhabitant_is_counted(demo_out: Path, data_dir: Path) -> None:
+    access = pd.read_csv(demo_out / "population_access.csv", dtype={"unit_id": str, "node": str})
+    cog = pd.read_csv(data_dir / "admin/cvl_communes_cog2026_decoupage_administratif.csv", dtype=str)
+    cog = cog[cog["type"] == "commune-actuelle"]
+    assert len(access) == 1754 == len(cog)
+    assert set(access["unit_id"]) == set(cog["code_insee"])
+    assert access["population"].sum() == 2_587_031
+    summary = pd.read_csv(demo_out / "coverage_summary.csv")
+    assert summary["threshold_min"].tolist() == [10, 20, 30]
+    assert (summary["population_total"] == 2_587_031).all()
+    parts = summary[["population_covered", "population_uncovered", "population_unreachable"]].sum(axis=1)
+    assert (parts == 2_587_031).all()
+    assert summary["population_covered"].is_monotonic_increasing
+    # per-department totals of the data README
+    deps = pd.read_csv(demo_out / "coverage_by_area.csv", dtype={"area_id": str})
+    deps = deps[(deps["level"] == "department") & (deps["threshold_min"] == 30)].set_index("area_id")
+    readme = {"18": 298_660, "28": 433_129, "36": 216_069, "37": 619_362, "41": 328_543, "45": 691_268}
+    assert deps["population_total"].to_dict() == readme
+    epci = pd.read_csv(demo_out / "coverage_by_area.csv", dtype={"area_id": str})
+    epci = epci[(epci["level"] == "epci") & (epci["threshold_min"] == 10)]
+    assert epci["population_total"].sum() == 2_587_031
+
+
+def test_times_recomputed_with_networkx_on_exported_graphml(demo_out: Path) -> None:
+    """minutes_to_nearest = unit access + shortest travel_time to a facility node + its access."""
+    graph = nx.read_graphml(demo_out / "network.graphml")  # plain NetworkX, not this package's reader
+    reverse = nx.DiGraph()
+    for u, v, data in graph.edges(data=True):
+        t = float(data["travel_time"])
+        if u != v and (not reverse.has_edge(v, u) or reverse[v][u]["t"] > t):
+            reverse.add_edge(v, u, t=t)
+    facilities = pd.read_csv(demo_out / "facilities.csv", dtype={"node": str, "facility_id": str})
+    for row in facilities.itertuples():
+        assert isinstance(row.node, str) and row.node in graph, row.facility_id
+        t = row.access_minutes * 60.0
+        if not reverse.has_edge("source", row.node) or reverse["source"][row.node]["t"] > t:
+            reverse.add_edge("source", row.node, t=t)
+    seconds = nx.single_source_dijkstra_path_length(reverse, "source", weight="t")
+    access = pd.read_csv(demo_out / "population_access.csv", dtype={"node": str, "unit_id": str, "nearest_facility": str})
+    checked = 0
+    for row in access.itertuples():
+        if isinstance(row.node, str):
+            expected = row.access_minutes + seconds[row.node] / 60.0
+            assert math.isclose(row.minutes_to_nearest, expected, rel_tol=1e-9, abs_tol=1e-7), row.unit_id
+            checked += 1
+        else:
+            assert math.isnan(row.minutes_to_nearest)
+    assert checked == 1754  # every town hall is within 2.5 km of a road (data README)
+
+
+def test_uncovered_layer_matches_the_table(demo_out: Path) -> None:
+    access = pd.read_csv(demo_out / "population_access.csv", dtype={"unit_id": str})
+    uncovered = pyogrio.read_dataframe(demo_out / "coverage.gpkg", layer="uncovered")
+    far = access[access["minutes_to_nearest"].isna() | (access["minutes_to_nearest"] > 10)]
+    assert set(uncovered["unit_id"]) == set(far["unit_id"])
+    beyond30 = set(access.loc[access["minutes_to_nearest"] > 30, "unit_id"])
+    assert set(uncovered.loc[uncovered["beyond_30min"], "unit_id"]) == beyond30
+    assert uncovered.crs.to_epsg() == 2154
+
+
+def test_isochrones_nested_and_catchments_cover_all_served(demo_out: Path) -> None:
+    iso = pyogrio.read_dataframe(demo_out / "coverage.gpkg", layer="isochrones")
+    facilities = pd.read_csv(demo_out / "facilities.csv")
+    assert len(iso) == 3 * len(facilities)
+    for _fid, group in iso.groupby("facility_id"):
+        by_t = group.set_index("threshold_min").geometry
+        assert by_t[10.0].area <= by_t[20.0].area <= by_t[30.0].area
+        # nested up to the outline simplification of each polygon (documented tolerance)
+        tolerance = 500 * SIMPLIFY_RATIO
+        assert by_t[30.0].buffer(2 * tolerance + 1).contains(by_t[10.0])
+    catchments = pyogrio.read_dataframe(demo_out / "coverage.gpkg", layer="catchments")
+    assert catchments["population"].sum() == 2_587_031
+    assert set(catchments["type"]) <= set(facilities["type"])
+
+
+def test_rerun_replaces_previous_output(demo_out: Path, data_dir: Path, tmp_path: Path) -> None:
+    # a previous run is replaced as a whole; a foreign folder is refused (see test_bad_input)
+    marker = demo_out / "stale.txt"
+    marker.write_text("left from an older run")
+    assert main(["demo", "--data-dir", str(data_dir), "--out", str(demo_out), "-q", "--no-isochrones", "--no-map"]) == 0
+    assert not marker.exists()
+    assert (demo_out / "population_access.csv").is_file()
+    assert not (demo_out / "map.html").exists()
