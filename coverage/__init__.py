@@ -35,7 +35,13 @@ from coverage.io.population import (
 from coverage.io.regional import load_regional_inputs
 from coverage.io.roads import download_osm, read_graphml, read_osm, read_road_lines, read_roads, save_graphml
 from coverage.isochrones import isochrones
-from coverage.network import RoutingNetwork, add_travel_times, compile_network, graph_from_lines, largest_strong_component
+from coverage.network import (
+    RoutingNetwork,
+    add_travel_times,
+    compile_network,
+    graph_from_lines,
+    largest_strong_component,
+)
 from coverage.snapping import Snapping, snap_points
 from coverage.speeds import SpeedProfile, load_speed_profile, parse_maxspeed
 from coverage.stats import coverage_by_area, coverage_summary

@@ -99,9 +99,8 @@ def _check_units(units: gpd.GeoDataFrame) -> None:
     if len(units) == 0:
         raise InputDataError("population units: the table is empty")
     if units["unit_id"].duplicated().any():
-        raise InputDataError(
-            f"population units: duplicate unit_id {units.loc[units['unit_id'].duplicated(), 'unit_id'].head(5).tolist()}"
-        )
+        duplicated = units.loc[units["unit_id"].duplicated(), "unit_id"].head(5).tolist()
+        raise InputDataError(f"population units: duplicate unit_id {duplicated}")
     pop = pd.to_numeric(units["population"], errors="coerce")
     if pop.isna().any() or (pop < 0).any():
         bad = units.loc[pop.isna() | (pop < 0), "unit_id"].head(5).tolist()
@@ -150,17 +149,23 @@ def analyse(
     _check_units(units)
     timings: dict[str, float] = {}
     with _step(timings, "network"):
-        network = (
-            graph if isinstance(graph, RoutingNetwork) else prepare_network(graph, metric_crs=config.metric_crs)
-        )
+        network = graph if isinstance(graph, RoutingNetwork) else prepare_network(graph, metric_crs=config.metric_crs)
     with _step(timings, "snapping"):
         fac_snap = snap_points(
-            facilities, network, access_speed_kph=config.access_speed_kph, max_snap_m=config.max_snap_m,
-            what="facilities", labels=pd.Index(facilities["facility_id"]),
+            facilities,
+            network,
+            access_speed_kph=config.access_speed_kph,
+            max_snap_m=config.max_snap_m,
+            what="facilities",
+            labels=pd.Index(facilities["facility_id"]),
         )
         unit_snap = snap_points(
-            units, network, access_speed_kph=config.access_speed_kph, max_snap_m=config.max_snap_m,
-            what="population units", labels=pd.Index(units["unit_id"]),
+            units,
+            network,
+            access_speed_kph=config.access_speed_kph,
+            max_snap_m=config.max_snap_m,
+            what="population units",
+            labels=pd.Index(units["unit_id"]),
         )
     on_network = fac_snap.snapped
     if not on_network.any():
@@ -202,8 +207,13 @@ def analyse(
     with _step(timings, "isochrones"):
         if config.isochrones:
             iso = build_isochrones(
-                network, fac_nodes, fac_access, list(fac_ids), config.thresholds_min,
-                buffer_m=config.isochrone_buffer_m, progress=progress,
+                network,
+                fac_nodes,
+                fac_access,
+                list(fac_ids),
+                config.thresholds_min,
+                buffer_m=config.isochrone_buffer_m,
+                progress=progress,
             )
             iso = iso.merge(out_fac[["facility_id", "name", "type"]], on="facility_id", how="left")
             iso = gpd.GeoDataFrame(iso, geometry="geometry", crs=network.metric_crs)
@@ -249,8 +259,12 @@ def _catchments(units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame) -> gpd.Ge
     )
     grouped.columns = [c if isinstance(c, str) else "_".join(c) for c in grouped.columns]
     grouped = grouped.rename(
-        columns={"population_sum": "population", "weighted_sum": "weighted", "minutes_count": "n_units",
-                 "minutes_max": "max_minutes"}
+        columns={
+            "population_sum": "population",
+            "weighted_sum": "weighted",
+            "minutes_count": "n_units",
+            "minutes_max": "max_minutes",
+        }
     )
     pop = grouped["population"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):

@@ -47,13 +47,19 @@ def _add_analysis_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("analysis parameters (override --config)")
     g.add_argument("--config", type=Path, help="TOML file with an [analysis] table of parameters")
     g.add_argument("--thresholds", type=_floats, help="drive-time thresholds in minutes (default 10,20,30)")
-    g.add_argument("--access-speed", type=float, help="km/h of the straight leg between a point and the network (default 30)")
-    g.add_argument("--max-snap", type=float, help="metres beyond which a point is not joined to the network (default 5000)")
+    g.add_argument(
+        "--access-speed", type=float, help="km/h of the straight leg between a point and the network (default 30)"
+    )
+    g.add_argument(
+        "--max-snap", type=float, help="metres beyond which a point is not joined to the network (default 5000)"
+    )
     g.add_argument("--metric-crs", help="CRS for distances (default EPSG:2154, Lambert-93)")
     g.add_argument("--isochrone-buffer", type=float, help="half-width in metres of isochrone bands (default 500)")
     g.add_argument("--no-isochrones", action="store_true", help="skip isochrone polygons")
     g.add_argument("--speeds", type=Path, help="TOML speed profile overriding the built-in French one")
-    g.add_argument("--default-speed", type=float, help="km/h for road classes the profile does not know (default: error)")
+    g.add_argument(
+        "--default-speed", type=float, help="km/h for road classes the profile does not know (default: error)"
+    )
     g.add_argument("--no-map", action="store_true", help="do not write map.html")
     g.add_argument("-v", "--verbose", action="store_true", help="log every step")
     g.add_argument("-q", "--quiet", action="store_true", help="print errors only")
@@ -76,7 +82,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--class-column", help="road-class column of a line layer")
     r.add_argument("--oneway-column", help="column marking one-way lines of a line layer")
     r.add_argument("--road-name-column", help="column with road names or numbers of a line layer")
-    r.add_argument("--max-edge-length", type=float, default=500.0, help="split line-layer segments longer than this, metres (default 500)")
+    r.add_argument(
+        "--max-edge-length",
+        type=float,
+        default=500.0,
+        help="split line-layer segments longer than this, metres (default 500)",
+    )
     r.add_argument("--osm-cache", type=Path, default=Path("cache/osmnx"), help="cache folder of OSM downloads")
 
     f = a.add_argument_group("facilities")
@@ -89,23 +100,45 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--facilities-crs", help="CRS of x/y columns of a CSV (lon/lat are EPSG:4326)")
     f.add_argument("--x-column")
     f.add_argument("--y-column")
-    f.add_argument("--keep-status", default="open", help="statuses kept where a status column exists, comma-separated, or 'all' (default open)")
-    f.add_argument("--finess-categories", default=",".join(FINESS_CATEGORIES), help="FINESS categetab codes (default 603,124)")
+    f.add_argument(
+        "--keep-status",
+        default="open",
+        help="statuses kept where a status column exists, comma-separated, or 'all' (default open)",
+    )
+    f.add_argument(
+        "--finess-categories", default=",".join(FINESS_CATEGORIES), help="FINESS categetab codes (default 603,124)"
+    )
     f.add_argument("--finess-departments", help="FINESS department codes to keep, comma-separated")
 
     pop = a.add_argument_group("population")
-    pop.add_argument("--population", type=Path, required=True, help="INSEE commune table, Filosofi grid CSV, or a point/polygon layer")
+    pop.add_argument(
+        "--population",
+        type=Path,
+        required=True,
+        help="INSEE commune table, Filosofi grid CSV, or a point/polygon layer",
+    )
     pop.add_argument("--population-format", choices=["communes", "filosofi", "layer"], default="communes")
     pop.add_argument("--population-layer")
     pop.add_argument("--population-column", help="population column (default: population, ind for Filosofi)")
     pop.add_argument("--unit-id-column", default="code_insee")
     pop.add_argument("--unit-name-column")
-    pop.add_argument("--placement", choices=["town_hall", "centroid"], default="town_hall", help="where a commune's people are placed")
-    pop.add_argument("--commune-polygons", type=Path, help="commune polygons (code_insee); for maps, catchments and grid units")
+    pop.add_argument(
+        "--placement",
+        choices=["town_hall", "centroid"],
+        default="town_hall",
+        help="where a commune's people are placed",
+    )
+    pop.add_argument(
+        "--commune-polygons", type=Path, help="commune polygons (code_insee); for maps, catchments and grid units"
+    )
     pop.add_argument("--commune-polygons-layer")
     pop.add_argument("--town-halls", type=Path, help="town-hall points (code_insee)")
     pop.add_argument("--town-halls-layer")
-    pop.add_argument("--communes", type=Path, help="commune table giving EPCI and department to grid or layer units (with --commune-polygons)")
+    pop.add_argument(
+        "--communes",
+        type=Path,
+        help="commune table giving EPCI and department to grid or layer units (with --commune-polygons)",
+    )
     pop.add_argument("--departments-file", type=Path, help="department polygons with code and name")
 
     a.add_argument("--out", type=Path, required=True, help="output folder (replaced only if it holds a previous run)")
@@ -149,9 +182,14 @@ def _read_graph(args: argparse.Namespace, profile: SpeedProfile, config: Analysi
         raise CoverageError("give exactly one of --roads, --osm-place, --osm-bbox")
     if args.roads is not None:
         return read_roads(
-            args.roads, profile=profile, class_column=args.class_column, layer=args.roads_layer,
-            oneway_column=args.oneway_column, name_column=args.road_name_column,
-            max_edge_length_m=args.max_edge_length, metric_crs=config.metric_crs,
+            args.roads,
+            profile=profile,
+            class_column=args.class_column,
+            layer=args.roads_layer,
+            oneway_column=args.oneway_column,
+            name_column=args.road_name_column,
+            max_edge_length_m=args.max_edge_length,
+            metric_crs=config.metric_crs,
         )
     return download_osm(place=args.osm_place, bbox=args.osm_bbox, profile=profile, cache_folder=args.osm_cache)
 
@@ -166,9 +204,15 @@ def _read_facilities(args: argparse.Namespace) -> gpd.GeoDataFrame:
         return read_finess(args.facilities, categories=args.finess_categories.split(","), departments=departments)
     keep = None if args.keep_status == "all" else tuple(s.strip() for s in args.keep_status.split(","))
     return read_facilities(
-        args.facilities, layer=args.facilities_layer, id_column=args.facility_id_column,
-        name_column=args.facility_name_column, type_column=args.facility_type_column,
-        x_column=args.x_column, y_column=args.y_column, crs=args.facilities_crs, keep_status=keep,
+        args.facilities,
+        layer=args.facilities_layer,
+        id_column=args.facility_id_column,
+        name_column=args.facility_name_column,
+        type_column=args.facility_type_column,
+        x_column=args.x_column,
+        y_column=args.y_column,
+        crs=args.facilities_crs,
+        keep_status=keep,
     )
 
 
@@ -176,9 +220,13 @@ def _read_units(args: argparse.Namespace, config: AnalysisConfig) -> gpd.GeoData
     fmt = args.population_format
     if fmt == "communes":
         communes = read_communes(
-            args.population, polygons=args.commune_polygons, polygons_layer=args.commune_polygons_layer,
-            town_halls=args.town_halls, town_halls_layer=args.town_halls_layer,
-            code_column=args.unit_id_column, population_column=args.population_column or "population",
+            args.population,
+            polygons=args.commune_polygons,
+            polygons_layer=args.commune_polygons_layer,
+            town_halls=args.town_halls,
+            town_halls_layer=args.town_halls_layer,
+            code_column=args.unit_id_column,
+            population_column=args.population_column or "population",
             **({"name_column": args.unit_name_column} if args.unit_name_column else {}),
         )
         units = population_from_communes(communes, placement=args.placement, metric_crs=config.metric_crs)
@@ -187,12 +235,17 @@ def _read_units(args: argparse.Namespace, config: AnalysisConfig) -> gpd.GeoData
             units = read_filosofi(args.population, population_column=args.population_column or "ind")
         else:
             units = read_population_layer(
-                args.population, population_column=args.population_column or "population",
-                id_column=args.unit_id_column, name_column=args.unit_name_column,
-                layer=args.population_layer, metric_crs=config.metric_crs,
+                args.population,
+                population_column=args.population_column or "population",
+                id_column=args.unit_id_column,
+                name_column=args.unit_name_column,
+                layer=args.population_layer,
+                metric_crs=config.metric_crs,
             )
         if args.communes is not None and args.commune_polygons is not None:
-            communes = read_communes(args.communes, polygons=args.commune_polygons, polygons_layer=args.commune_polygons_layer)
+            communes = read_communes(
+                args.communes, polygons=args.commune_polygons, polygons_layer=args.commune_polygons_layer
+            )
             units = attach_communes(units, communes)
             names = dict(zip(communes["code_insee"], communes["name"], strict=True))
             units["commune_name"] = units["commune"].map(names)
@@ -209,20 +262,27 @@ def print_summary(result: GapAnalysis, out: Path, seconds: float, stream=sys.std
     units, fac = result.units, result.facilities
     w = stream.write
     w("\n")
-    w(f"Gap analysis: {len(units):,} population units, {units['population'].sum():,.0f} inhabitants; "
-      f"{int((~fac['beyond_max_snap']).sum())} of {len(fac)} facilities on the network "
-      f"({result.network.n_nodes:,} nodes)\n")
+    w(
+        f"Gap analysis: {len(units):,} population units, {units['population'].sum():,.0f} inhabitants; "
+        f"{int((~fac['beyond_max_snap']).sum())} of {len(fac)} facilities on the network "
+        f"({result.network.n_nodes:,} nodes)\n"
+    )
     w(f"{'threshold':>10} {'covered':>12} {'uncovered':>12} {'unreachable':>12} {'share':>7}\n")
     for row in result.summary.itertuples():
-        w(f"{row.threshold_min:>7g} min {row.population_covered:>12,.0f} {row.population_uncovered:>12,.0f} "
-          f"{row.population_unreachable:>12,.0f} {row.share_covered:>7.1%}\n")
+        w(
+            f"{row.threshold_min:>7g} min {row.population_covered:>12,.0f} {row.population_uncovered:>12,.0f} "
+            f"{row.population_unreachable:>12,.0f} {row.share_covered:>7.1%}\n"
+        )
     t_max = max(result.config.thresholds_min)
     by_dep = result.by_area[(result.by_area["level"] == "department") & (result.by_area["threshold_min"] == t_max)]
     if len(by_dep):
         w(f"\nBeyond {t_max:g} min by department:\n")
         for row in by_dep.itertuples():
-            w(f"  {row.area_id:>3} {str(row.area_name)[:24]:<24} {row.population_uncovered + row.population_unreachable:>10,.0f}"
-              f"  ({1 - row.share_covered:.1%}), mean {row.mean_minutes:.1f} min\n")
+            beyond = row.population_uncovered + row.population_unreachable
+            w(
+                f"  {row.area_id:>3} {str(row.area_name)[:24]:<24} {beyond:>10,.0f}"
+                f"  ({1 - row.share_covered:.1%}), mean {row.mean_minutes:.1f} min\n"
+            )
     worst = result.by_area[(result.by_area["level"] == "epci") & (result.by_area["threshold_min"] == t_max)]
     worst = worst.assign(out=worst["population_uncovered"] + worst["population_unreachable"]).nlargest(5, "out")
     if len(worst) and worst["out"].max() > 0:
@@ -241,7 +301,9 @@ def _run(args: argparse.Namespace) -> int:
 
         logger.info("reading the regional data")
         inputs = load_regional_inputs(
-            args.data_dir, profile=profile, keep_status=("open", "planned", "under_construction") if args.all_statuses else ("open",),
+            args.data_dir,
+            profile=profile,
+            keep_status=("open", "planned", "under_construction") if args.all_statuses else ("open",),
             metric_crs=config.metric_crs,
         )
         graph, facilities, units = inputs.graph, inputs.facilities, inputs.units
@@ -252,14 +314,23 @@ def _run(args: argparse.Namespace) -> int:
         logger.info("reading facilities and population")
         facilities = _read_facilities(args)
         units = _read_units(args, config)
-        sources = {"roads": str(args.roads or args.osm_place or args.osm_bbox), "facilities": str(args.facilities),
-                   "population": str(args.population)}
+        sources = {
+            "roads": str(args.roads or args.osm_place or args.osm_bbox),
+            "facilities": str(args.facilities),
+            "population": str(args.population),
+        }
     logger.info("analysing")
     result = analyse(graph, facilities, units, config, progress=not args.quiet)
     logger.info("writing outputs")
     write_analysis(
-        result, args.out,
-        run_info={"command": " ".join(sys.argv), "inputs": sources, "speed_profile": profile.as_dict(), "version": __version__},
+        result,
+        args.out,
+        run_info={
+            "command": " ".join(sys.argv),
+            "inputs": sources,
+            "speed_profile": profile.as_dict(),
+            "version": __version__,
+        },
         map_builder=None if args.no_map else gap_map,
     )
     if not args.quiet:

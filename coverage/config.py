@@ -75,7 +75,9 @@ def load_config(path: str | Path, **overrides: Any) -> AnalysisConfig:
     known = {f.name for f in fields(AnalysisConfig)}
     unknown = set(data) - known
     if unknown:
-        raise InputDataError(f"configuration {path}: unknown keys {sorted(unknown)} in [analysis]; known: {sorted(known)}")
+        raise InputDataError(
+            f"configuration {path}: unknown keys {sorted(unknown)} in [analysis]; known: {sorted(known)}"
+        )
     if "thresholds_min" in data:
         data["thresholds_min"] = tuple(data["thresholds_min"])
     data.update({k: v for k, v in overrides.items() if v is not None})
@@ -99,6 +101,4 @@ def resolve_data_dir(explicit: str | Path | None = None) -> Path:
         if path.is_dir():
             return path.resolve()
     tried = "; ".join(f"{p} ({why})" for p, why in candidates)
-    raise InputFileNotFoundError(
-        f"data folder not found (tried {tried}); set {DATA_DIR_ENV} or pass --data-dir"
-    )
+    raise InputFileNotFoundError(f"data folder not found (tried {tried}); set {DATA_DIR_ENV} or pass --data-dir")

@@ -11,9 +11,9 @@ __all__ = [
     "CoverageError",
     "InputDataError",
     "InputFileNotFoundError",
-    "UnknownRoadClassError",
-    "OutputExistsError",
     "NoFacilityReachableError",
+    "OutputExistsError",
+    "UnknownRoadClassError",
 ]
 
 

@@ -82,8 +82,14 @@ def gap_map(result: Any, *, tiles: str | None = "OpenStreetMap") -> Any:
         label = f"<b>{_text(row.name)}</b><br>{_text(row.type)}<br>id {_text(row.facility_id)}"
         folium.CircleMarker(
             location=[row.geometry.y, row.geometry.x],
-            radius=6, color=colour, fill=True, fill_color=colour, fill_opacity=0.9, weight=1,
-            tooltip=folium.Tooltip(label), popup=folium.Popup(label, max_width=300),
+            radius=6,
+            color=colour,
+            fill=True,
+            fill_color=colour,
+            fill_opacity=0.9,
+            weight=1,
+            tooltip=folium.Tooltip(label),
+            popup=folium.Popup(label, max_width=300),
         ).add_to(group)
     group.add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)

@@ -91,16 +91,12 @@ def graph_from_lines(
         raise InputDataError(f"{source}: the layer has no CRS; expected one (e.g. EPSG:4326)")
     for col in (class_column, oneway_column, name_column):
         if col is not None and col not in lines.columns:
-            raise InputDataError(
-                f"{source}: no column {col!r}; columns are {list(lines.columns.drop('geometry'))}"
-            )
+            raise InputDataError(f"{source}: no column {col!r}; columns are {list(lines.columns.drop('geometry'))}")
     if len(lines) == 0:
         raise InputDataError(f"{source}: the layer has no lines")
     geom_types = set(lines.geom_type.dropna().unique())
     if not geom_types <= {"LineString", "MultiLineString"}:
-        raise InputDataError(
-            f"{source}: expected LineString or MultiLineString geometries, found {sorted(geom_types)}"
-        )
+        raise InputDataError(f"{source}: expected LineString or MultiLineString geometries, found {sorted(geom_types)}")
 
     raw_classes = lines[class_column]
     classes = [profile.classify(v) for v in raw_classes]
@@ -110,9 +106,7 @@ def graph_from_lines(
         if profile.default_kph is None:
             raise UnknownRoadClassError(message, unknown)
         logger.warning("%s; they are given %s km/h", message, profile.default_kph)
-    speeds = np.array(
-        [np.nan if c == EXCLUDE else profile.speed_of(c) for c in classes], dtype=float
-    )
+    speeds = np.array([np.nan if c == EXCLUDE else profile.speed_of(c) for c in classes], dtype=float)
     keep = ~np.isnan(speeds) & ~lines.geometry.is_empty.to_numpy() & lines.geometry.notna().to_numpy()
     n_excluded = int(sum(c == EXCLUDE for c in classes))
     if n_excluded:
@@ -177,15 +171,13 @@ def graph_from_lines(
     row_class = np.asarray(classes, dtype=object)[keep]
     row_raw = kept[class_column].astype(str).to_numpy()
     row_index = kept.index.to_numpy()
-    row_oneway = (
-        kept[oneway_column].map(_truthy).to_numpy()
-        if oneway_column
-        else np.zeros(len(kept), dtype=bool)
-    )
+    row_oneway = kept[oneway_column].map(_truthy).to_numpy() if oneway_column else np.zeros(len(kept), dtype=bool)
     row_name = kept[name_column].to_numpy() if name_column else None
 
     graph = nx.MultiDiGraph(crs=lines.crs.to_string(), name=source, simplified=False)
-    graph.add_nodes_from((i, {"x": float(x), "y": float(y)}) for i, (x, y) in enumerate(zip(node_x, node_y)))
+    graph.add_nodes_from(
+        (i, {"x": float(x), "y": float(y)}) for i, (x, y) in enumerate(zip(node_x, node_y, strict=True))
+    )
 
     def edge_attrs(r: int, length_m: float) -> dict[str, object]:
         kph = float(row_speed[r])
@@ -210,7 +202,10 @@ def graph_from_lines(
     graph.add_edges_from(edges)
     logger.info(
         "%s: %d lines -> graph of %d nodes and %d directed edges",
-        source, len(kept), graph.number_of_nodes(), graph.number_of_edges(),
+        source,
+        len(kept),
+        graph.number_of_nodes(),
+        graph.number_of_edges(),
     )
     return graph
 
@@ -221,9 +216,7 @@ def _truthy(value: object) -> bool:
     return str(value).strip().lower() in {"1", "yes", "true", "y", "oui"}
 
 
-def add_travel_times(
-    graph: nx.MultiDiGraph, profile: SpeedProfile, *, source: str = "road network"
-) -> nx.MultiDiGraph:
+def add_travel_times(graph: nx.MultiDiGraph, profile: SpeedProfile, *, source: str = "road network") -> nx.MultiDiGraph:
     """Set ``speed_kph`` and ``travel_time`` on every edge of an OSM-style graph, in place.
 
     The speed is the edge's ``maxspeed`` where tagged (implicit values such as
@@ -266,9 +259,7 @@ def largest_strong_component(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
     index = {n: i for i, n in enumerate(nodes)}
     rows = [index[a] for a, b in graph.edges()]
     cols = [index[b] for a, b in graph.edges()]
-    adjacency = sp.csr_array(
-        (np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(len(nodes), len(nodes))
-    )
+    adjacency = sp.csr_array((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(len(nodes), len(nodes)))
     _, labels = connected_components(adjacency, directed=True, connection="strong")
     biggest = np.bincount(labels).argmax()
     keep = [n for n, lab in zip(nodes, labels, strict=True) if lab == biggest]
@@ -276,7 +267,9 @@ def largest_strong_component(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
     if dropped:
         logger.info(
             "kept the largest strongly connected component: %d of %d nodes (%d dropped)",
-            len(keep), len(nodes), dropped,
+            len(keep),
+            len(nodes),
+            dropped,
         )
     return graph.subgraph(keep).copy()
 

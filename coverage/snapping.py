@@ -103,14 +103,15 @@ def snap_points(
     nodes = np.array([network.node_ids[i] if i >= 0 else None for i in index], dtype=object)
     if beyond.any():
         names = labels if labels is not None else pd.RangeIndex(len(geoms))
-        listed = ", ".join(
-            f"{names[i]} ({distance[i] / 1000:.1f} km)" for i in np.flatnonzero(beyond)[:20]
-        )
+        listed = ", ".join(f"{names[i]} ({distance[i] / 1000:.1f} km)" for i in np.flatnonzero(beyond)[:20])
         more = "" if beyond.sum() <= 20 else f" and {beyond.sum() - 20} more"
         logger.warning(
-            "%d %s are more than %.0f m from the road network and are left unsnapped "
-            "(counted unreachable): %s%s",
-            int(beyond.sum()), what, max_snap_m, listed, more,
+            "%d %s are more than %.0f m from the road network and are left unsnapped (counted unreachable): %s%s",
+            int(beyond.sum()),
+            what,
+            max_snap_m,
+            listed,
+            more,
         )
     return Snapping(
         node_index=index,

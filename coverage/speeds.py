@@ -69,10 +69,7 @@ class SpeedProfile:
                     f"which has no speed in [speeds_kph] (known: {sorted(self.speeds_kph)})"
                 )
         if self.default_kph is not None and not self.default_kph > 0:
-            raise InputDataError(
-                f"speed profile {self.name!r}: default_kph must be positive, "
-                f"got {self.default_kph!r}"
-            )
+            raise InputDataError(f"speed profile {self.name!r}: default_kph must be positive, got {self.default_kph!r}")
 
     def classify(self, raw: object) -> str | None:
         """Return the class of a raw class value, ``EXCLUDE``, or None when unknown."""
@@ -120,9 +117,7 @@ def _profile_from_toml(data: Mapping[str, Any], source: str) -> SpeedProfile:
     classes = data.get("classes", {})
     for pattern, cls in classes.items():
         if not isinstance(cls, str):
-            raise InputDataError(
-                f"{source}: [classes] {pattern!r} = {cls!r}; expected a class name or 'exclude'"
-            )
+            raise InputDataError(f"{source}: [classes] {pattern!r} = {cls!r}; expected a class name or 'exclude'")
     return SpeedProfile(
         speeds_kph=dict(data.get("speeds_kph", {})),
         classes=tuple(classes.items()),
@@ -162,9 +157,10 @@ def load_speed_profile(path: str | Path | None = None) -> SpeedProfile:
     merged = {
         "name": override.get("name", f"{base['name']} + {path.name}"),
         "speeds_kph": {**base["speeds_kph"], **override.get("speeds_kph", {})},
-        "classes": {**override.get("classes", {}), **{
-            k: v for k, v in base["classes"].items() if k not in override.get("classes", {})
-        }},
+        "classes": {
+            **override.get("classes", {}),
+            **{k: v for k, v in base["classes"].items() if k not in override.get("classes", {})},
+        },
         "maxspeed_implicit": {**base["maxspeed_implicit"], **override.get("maxspeed_implicit", {})},
         "default_kph": override.get("default_kph", base.get("default_kph")),
     }

@@ -53,9 +53,7 @@ class NearestFacility:
     facility: np.ndarray
 
 
-def _with_virtual_sources(
-    reverse: sp.csr_array, node_index: np.ndarray, access_s: np.ndarray
-) -> sp.csr_array:
+def _with_virtual_sources(reverse: sp.csr_array, node_index: np.ndarray, access_s: np.ndarray) -> sp.csr_array:
     """Reverse matrix plus one virtual row per facility: virtual -> facility node."""
     n = reverse.shape[0]
     k = len(node_index)
@@ -97,9 +95,7 @@ def nearest_facility(
     n = network.n_nodes
     graph = _with_virtual_sources(network.reverse_matrix, node_index, access_s)
     virtual = np.arange(n, n + len(node_index))
-    dist, _, sources = dijkstra(
-        graph, directed=True, indices=virtual, min_only=True, return_predecessors=True
-    )
+    dist, _, sources = dijkstra(graph, directed=True, indices=virtual, min_only=True, return_predecessors=True)
     seconds = dist[:n]
     facility = sources[:n].astype(np.int64) - n
     unreachable = ~np.isfinite(seconds)
@@ -132,7 +128,8 @@ def unit_travel_times(
     network_s[on] = nearest.seconds[idx[on]]
     fac[on] = nearest.facility[idx[on]]
     total_s = snapping.access_seconds + network_s
-    nearest_id = np.where(fac >= 0, facility_ids[np.maximum(fac, 0)], None)
+    nearest_id = facility_ids[np.maximum(fac, 0)]
+    nearest_id[fac < 0] = None
     return pd.DataFrame(
         {
             "node": pd.array(snapping.node, dtype=object),

@@ -40,7 +40,9 @@ def data_dir() -> Path:
         pytest.skip(str(exc))
 
 
-def make_graph(nodes: dict[str, tuple[float, float]], edges: list[tuple[str, str, float]], *, two_way: bool = True) -> nx.MultiDiGraph:
+def make_graph(
+    nodes: dict[str, tuple[float, float]], edges: list[tuple[str, str, float]], *, two_way: bool = True
+) -> nx.MultiDiGraph:
     """MultiDiGraph in OSMnx conventions, EPSG:2154, from (u, v, seconds) edges.
 
     ``length`` is the straight distance; ``travel_time`` is given, not derived, so that
@@ -60,16 +62,15 @@ def make_graph(nodes: dict[str, tuple[float, float]], edges: list[tuple[str, str
 
 def points(rows: dict[str, tuple[float, float]], **columns: list[object]) -> gpd.GeoDataFrame:
     """Point GeoDataFrame in EPSG:2154 from {id: (x, y)}."""
-    return gpd.GeoDataFrame(
-        {"id": list(rows), **columns}, geometry=[Point(xy) for xy in rows.values()], crs=CRS
-    )
+    return gpd.GeoDataFrame({"id": list(rows), **columns}, geometry=[Point(xy) for xy in rows.values()], crs=CRS)
 
 
 def facilities_at(rows: dict[str, tuple[float, float]], types: list[str] | None = None) -> gpd.GeoDataFrame:
     frame = points(rows)
     return gpd.GeoDataFrame(
         {"facility_id": frame["id"], "name": frame["id"], "type": types or ["msp"] * len(frame)},
-        geometry=frame.geometry, crs=CRS,
+        geometry=frame.geometry,
+        crs=CRS,
     )
 
 
@@ -77,5 +78,6 @@ def units_at(rows: dict[str, tuple[float, float]], population: list[float]) -> g
     frame = points(rows)
     return gpd.GeoDataFrame(
         {"unit_id": frame["id"], "name": frame["id"], "population": population},
-        geometry=frame.geometry, crs=CRS,
+        geometry=frame.geometry,
+        crs=CRS,
     )

@@ -207,7 +207,10 @@ def test_isochrones_include_facility_access_leg() -> None:
 def test_bounded_searches_agree_with_the_full_search(network: cov.RoutingNetwork) -> None:
     nodes = np.array([network.index_of("A"), network.index_of("D")])
     access = np.array([0.0, 12.0])
-    found = {pos: dict(zip(n.tolist(), t.tolist(), strict=True)) for pos, n, t in cov.bounded_times_to_facilities(network, nodes, access, 100)}
+    found = {
+        pos: dict(zip(n.tolist(), t.tolist(), strict=True))
+        for pos, n, t in cov.bounded_times_to_facilities(network, nodes, access, 100)
+    }
     assert found[0] == {network.index_of("A"): 0, network.index_of("B"): 60, network.index_of("F"): 90}
     assert found[1] == {network.index_of("D"): 12, network.index_of("C"): 72}
 

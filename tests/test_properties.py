@@ -69,7 +69,9 @@ def test_nearest_facility_matches_networkx(case: tuple[nx.MultiDiGraph, list[int
 
 @settings(max_examples=100, deadline=None)
 @given(road_networks(), st.integers(0, 24), st.floats(0, 120, allow_nan=False))
-def test_adding_a_facility_never_lengthens_a_trip(case: tuple[nx.MultiDiGraph, list[int], list[float]], extra: int, extra_access: float) -> None:
+def test_adding_a_facility_never_lengthens_a_trip(
+    case: tuple[nx.MultiDiGraph, list[int], list[float]], extra: int, extra_access: float
+) -> None:
     graph, facilities, access = case
     network = cov.compile_network(graph)
     extra = extra % network.n_nodes

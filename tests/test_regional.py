@@ -36,12 +36,28 @@ def demo_out(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
 
 
 def test_output_contract(demo_out: Path) -> None:
-    for name in ("population_access.csv", "facilities.csv", "coverage_summary.csv", "coverage_by_area.csv",
-                 "coverage.gpkg", "network.graphml", "map.html", "run.json"):
+    for name in (
+        "population_access.csv",
+        "facilities.csv",
+        "coverage_summary.csv",
+        "coverage_by_area.csv",
+        "coverage.gpkg",
+        "network.graphml",
+        "map.html",
+        "run.json",
+    ):
         assert (demo_out / name).is_file(), name
     header_row = header(demo_out / "population_access.csv")
-    assert header_row[:8] == ["unit_id", "name", "population", "node", "access_minutes", "minutes_to_nearest",
-                          "nearest_facility", "snap_distance_m"]
+    assert header_row[:8] == [
+        "unit_id",
+        "name",
+        "population",
+        "node",
+        "access_minutes",
+        "minutes_to_nearest",
+        "nearest_facility",
+        "snap_distance_m",
+    ]
     fac_header = header(demo_out / "facilities.csv")
     assert fac_header[:5] == ["facility_id", "name", "type", "node", "access_minutes"]
     layers = {name for name, _ in pyogrio.list_layers(demo_out / "coverage.gpkg")}
@@ -88,7 +104,9 @@ def test_times_recomputed_with_networkx_on_exported_graphml(demo_out: Path) -> N
         if not reverse.has_edge("source", row.node) or reverse["source"][row.node]["t"] > t:
             reverse.add_edge("source", row.node, t=t)
     seconds = nx.single_source_dijkstra_path_length(reverse, "source", weight="t")
-    access = pd.read_csv(demo_out / "population_access.csv", dtype={"node": str, "unit_id": str, "nearest_facility": str})
+    access = pd.read_csv(
+        demo_out / "population_access.csv", dtype={"node": str, "unit_id": str, "nearest_facility": str}
+    )
     checked = 0
     for row in access.itertuples():
         if isinstance(row.node, str):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal, overload
 
 import geopandas as gpd
 import numpy as np
@@ -41,8 +42,9 @@ def read_csv(path: Path, what: str, **kwargs: object) -> pd.DataFrame:
         raise InputDataError(f"{what} {path}: the file is empty; expected a header line")
     sep = max([",", ";", "\t"], key=head.count)
     try:
-        frame = pd.read_csv(path, sep=sep, dtype=str, encoding=encoding, keep_default_na=False,
-                            na_values=[""], **kwargs)  # type: ignore[call-overload]
+        frame = pd.read_csv(
+            path, sep=sep, dtype=str, encoding=encoding, keep_default_na=False, na_values=[""], **kwargs
+        )  # type: ignore[call-overload]
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         raise InputDataError(f"{what} {path}: not a readable CSV table ({exc})") from exc
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -64,11 +66,21 @@ def read_vector(path: Path, what: str, layer: str | None = None) -> gpd.GeoDataF
         frame = gpd.read_file(path, layer=layer, engine="pyogrio")
     except Exception as exc:
         raise InputDataError(f"{what} {path}: could not read layer {layer or names[0]!r} ({exc})") from exc
-    if "geometry" not in frame or frame.geometry.isna().all() and len(frame):
+    if "geometry" not in frame or (frame.geometry.isna().all() and len(frame)):
         raise InputDataError(f"{what} {path}: the layer has no geometry")
     if frame.crs is None:
         raise InputDataError(f"{what} {path}: the layer has no CRS; expected one (e.g. EPSG:4326 or EPSG:2154)")
     return frame
+
+
+@overload
+def find_column(
+    columns: Sequence[str], wanted: str | Sequence[str], *, where: str, required: Literal[True] = ...
+) -> str: ...
+
+
+@overload
+def find_column(columns: Sequence[str], wanted: str | Sequence[str], *, where: str, required: bool) -> str | None: ...
 
 
 def find_column(
@@ -100,19 +112,17 @@ def check_unique_ids(ids: pd.Series, *, where: str, column: str, csv: bool) -> N
     """Error naming the duplicated ids and their rows."""
     if ids.isna().any():
         pos = int(np.flatnonzero(ids.isna().to_numpy())[0])
-        raise InputDataError(f"{where}, {row_label(ids.to_frame(), pos, csv=csv)}: empty {column!r}; every row needs an id")
+        raise InputDataError(
+            f"{where}, {row_label(ids.to_frame(), pos, csv=csv)}: empty {column!r}; every row needs an id"
+        )
     dup = ids.duplicated(keep=False).to_numpy()
     if dup.any():
         positions = np.flatnonzero(dup)
-        listed = ", ".join(
-            f"{ids.iloc[p]!r} ({row_label(ids.to_frame(), int(p), csv=csv)})" for p in positions[:10]
-        )
+        listed = ", ".join(f"{ids.iloc[p]!r} ({row_label(ids.to_frame(), int(p), csv=csv)})" for p in positions[:10])
         raise InputDataError(f"{where}: duplicate values in id column {column!r}: {listed}")
 
 
-def to_numbers(
-    values: pd.Series, *, where: str, column: str, csv: bool, allow_negative: bool = False
-) -> pd.Series:
+def to_numbers(values: pd.Series, *, where: str, column: str, csv: bool, allow_negative: bool = False) -> pd.Series:
     """Numbers of a column (``,`` accepted as decimal mark), or an error naming the first bad rows."""
     text = values.astype("string").str.strip().str.replace(",", ".", regex=False)
     numbers = pd.to_numeric(text, errors="coerce").astype(float)

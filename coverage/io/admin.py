@@ -84,7 +84,9 @@ def read_communes(
             "population": to_numbers(frame[pop_col], where=where, column=pop_col, csv=csv),
             "department": frame[dep_col].astype(str) if dep_col else _department_of(codes),
             "epci": frame[epci_col].astype("string") if epci_col else pd.array([pd.NA] * len(frame), dtype="string"),
-            "epci_name": frame[epci_name_col].astype("string") if epci_name_col else pd.array([pd.NA] * len(frame), dtype="string"),
+            "epci_name": frame[epci_name_col].astype("string")
+            if epci_name_col
+            else pd.array([pd.NA] * len(frame), dtype="string"),
         }
     )
     geometry = gpd.GeoSeries([None] * len(out), crs="EPSG:4326")
@@ -123,7 +125,9 @@ def _report_mismatch(codes: pd.Series, other: pd.Index, where: str) -> None:
     if missing:
         logger.warning(
             "%s: %d commune codes of the table are absent (a different COG year?): %s",
-            where, len(missing), ", ".join(missing[:20]) + (" ..." if len(missing) > 20 else ""),
+            where,
+            len(missing),
+            ", ".join(missing[:20]) + (" ..." if len(missing) > 20 else ""),
         )
 
 

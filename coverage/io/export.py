@@ -111,14 +111,24 @@ def write_analysis(
     crs = result.config.metric_crs
     units = result.units
     access_columns = [
-        "unit_id", "name", "population", "node", "access_minutes", "minutes_to_nearest",
-        "nearest_facility", "snap_distance_m", "nearest_facility_type", "beyond_max_snap",
+        "unit_id",
+        "name",
+        "population",
+        "node",
+        "access_minutes",
+        "minutes_to_nearest",
+        "nearest_facility",
+        "snap_distance_m",
+        "nearest_facility_type",
+        "beyond_max_snap",
     ]
     admin = [c for c in ("commune", "epci", "department") if c in units.columns]
     facility_columns = ["facility_id", "name", "type", "node", "access_minutes", "snap_distance_m", "beyond_max_snap"]
     facilities = result.facilities
     facilities_table = pd.DataFrame(facilities.drop(columns="geometry"))
-    facilities_table = facilities_table[facility_columns + [c for c in facilities_table.columns if c not in facility_columns]]
+    facilities_table = facilities_table[
+        facility_columns + [c for c in facilities_table.columns if c not in facility_columns]
+    ]
     lonlat = facilities.geometry.to_crs("EPSG:4326")
     facilities_table["lon"] = lonlat.x.round(7)
     facilities_table["lat"] = lonlat.y.round(7)
@@ -135,10 +145,16 @@ def write_analysis(
             gpkg, layer="population_access", engine="pyogrio"
         )
         _geo_for_layer(facilities, crs).to_file(gpkg, layer="facilities", engine="pyogrio")
-        _geo_for_layer(result.catchments, crs).to_file(gpkg, layer="catchments", engine="pyogrio", promote_to_multi=True)
+        _geo_for_layer(result.catchments, crs).to_file(
+            gpkg, layer="catchments", engine="pyogrio", promote_to_multi=True
+        )
         if len(result.isochrones):
-            _geo_for_layer(result.isochrones, crs).to_file(gpkg, layer="isochrones", engine="pyogrio", promote_to_multi=True)
-        _geo_for_layer(uncovered_layer(result), crs).to_file(gpkg, layer="uncovered", engine="pyogrio", promote_to_multi=True)
+            _geo_for_layer(result.isochrones, crs).to_file(
+                gpkg, layer="isochrones", engine="pyogrio", promote_to_multi=True
+            )
+        _geo_for_layer(uncovered_layer(result), crs).to_file(
+            gpkg, layer="uncovered", engine="pyogrio", promote_to_multi=True
+        )
 
         save_graphml(result.network.graph, tmp / "network.graphml")
         if map_builder is not None:

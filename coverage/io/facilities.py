@@ -38,11 +38,37 @@ FINESS_CATEGORIES = {"603": "msp", "124": "centre_sante"}
 # Layout of the FINESS public extraction (etalab-cs1100507-stock-*.csv), lines of type
 # "structureet" and "geolocalisation", field positions after the line type.
 _STRUCTURE_FIELDS = [
-    "nofinesset", "nofinessej", "rs", "rslongue", "complrs", "compldistrib", "numvoie",
-    "typvoie", "voie", "compvoie", "lieuditbp", "commune", "departement", "libdepartement",
-    "ligneacheminement", "telephone", "telecopie", "categetab", "libcategetab",
-    "categagretab", "libcategagretab", "siret", "codeape", "codemft", "libmft", "codesph",
-    "libsph", "dateouv", "dateautor", "datemaj", "numuai",
+    "nofinesset",
+    "nofinessej",
+    "rs",
+    "rslongue",
+    "complrs",
+    "compldistrib",
+    "numvoie",
+    "typvoie",
+    "voie",
+    "compvoie",
+    "lieuditbp",
+    "commune",
+    "departement",
+    "libdepartement",
+    "ligneacheminement",
+    "telephone",
+    "telecopie",
+    "categetab",
+    "libcategetab",
+    "categagretab",
+    "libcategagretab",
+    "siret",
+    "codeape",
+    "codemft",
+    "libmft",
+    "codesph",
+    "libsph",
+    "dateouv",
+    "dateautor",
+    "datemaj",
+    "numuai",
 ]
 _GEO_FIELDS = ["nofinesset", "coordxet", "coordyet", "sourcecoordet", "datemaj_geo"]
 # FINESS gives its coordinates' system by name inside sourcecoordet.
@@ -131,15 +157,19 @@ def read_finess(
     merged = est.merge(coords, on="nofinesset", how="left")
     x = pd.to_numeric(merged["coordxet"].str.replace(",", "."), errors="coerce")
     y = pd.to_numeric(merged["coordyet"].str.replace(",", "."), errors="coerce")
-    crs_name = merged["sourcecoordet"].fillna("").map(
-        lambda s: next((c for key, c in _FINESS_CRS.items() if key in s.upper()), None)
+    crs_name = (
+        merged["sourcecoordet"]
+        .fillna("")
+        .map(lambda s: next((c for key, c in _FINESS_CRS.items() if key in s.upper()), None))
     )
     located = x.notna() & y.notna() & crs_name.notna()
     if not located.all():
         missing = merged.loc[~located, "nofinesset"].tolist()
         logger.warning(
             "FINESS file %s: %d establishments without usable coordinates are left out: %s",
-            path, len(missing), ", ".join(missing[:20]) + (" ..." if len(missing) > 20 else ""),
+            path,
+            len(missing),
+            ", ".join(missing[:20]) + (" ..." if len(missing) > 20 else ""),
         )
     merged = merged.assign(x=x, y=y, crs_name=crs_name)[located.to_numpy()]
     parts = []
@@ -234,11 +264,7 @@ def read_facilities(
     type_col = _optional_column(columns, type_column, where, default="type")
     status_col = find_column(columns, status_column, where=where, required=False) if status_column else None
     used = {id_col, name_col, type_col}
-    others = {
-        (f"input_{c}" if c in {"facility_id", "name", "type"} else c): frame[c]
-        for c in columns
-        if c not in used
-    }
+    others = {(f"input_{c}" if c in {"facility_id", "name", "type"} else c): frame[c] for c in columns if c not in used}
     out = pd.DataFrame(
         {
             "facility_id": ids.astype(str),
@@ -255,19 +281,23 @@ def read_facilities(
         if len(dropped):
             logger.info(
                 "%s: kept %d facilities with %s %s; left out %s",
-                where, int(keep.sum()), status_col, list(keep_status),
+                where,
+                int(keep.sum()),
+                status_col,
+                list(keep_status),
                 ", ".join(f"{n} {s!r}" for s, n in dropped.items()),
             )
         out = out[keep]
         if out.empty:
             raise InputDataError(
-                f"{where}: no facility has {status_col!r} in {list(keep_status)}; "
-                f"values are {sorted(status.unique())}"
+                f"{where}: no facility has {status_col!r} in {list(keep_status)}; values are {sorted(status.unique())}"
             )
     empty_geom = out.geometry.isna() | out.geometry.is_empty
     if empty_geom.any():
         first = int(np.flatnonzero(empty_geom.to_numpy())[0])
-        raise InputDataError(f"{where}, {row_label(out, first, csv=table)}: facility {out['facility_id'].iloc[first]!r} has no location")
+        raise InputDataError(
+            f"{where}, {row_label(out, first, csv=table)}: facility {out['facility_id'].iloc[first]!r} has no location"
+        )
     return gpd.GeoDataFrame(out, geometry="geometry", crs=frame.crs).reset_index(drop=True)
 
 

@@ -72,7 +72,8 @@ def population_from_communes(
         if no_town.any():
             logger.info(
                 "%d communes have no town-hall point and are placed at their centroid: %s",
-                int(no_town.sum()), ", ".join(communes.loc[no_town, "code_insee"].head(20)),
+                int(no_town.sum()),
+                ", ".join(communes.loc[no_town, "code_insee"].head(20)),
             )
         point = town.where(~no_town, centroid)
     else:
@@ -218,7 +219,9 @@ def attach_communes(units: gpd.GeoDataFrame, communes: gpd.GeoDataFrame) -> gpd.
     if not need.any():
         return units
     pts = gpd.GeoDataFrame(geometry=units.geometry[need].to_crs(communes.crs))
-    joined = gpd.sjoin(pts, communes[["code_insee", "department", "epci", "epci_name", "geometry"]], how="left", predicate="within")
+    joined = gpd.sjoin(
+        pts, communes[["code_insee", "department", "epci", "epci_name", "geometry"]], how="left", predicate="within"
+    )
     joined = joined[~joined.index.duplicated(keep="first")]
     out = units.copy()
     idx = units.index[need]

@@ -69,14 +69,21 @@ def load_regional_inputs(
     paths = regional_paths(data_dir)
     profile = profile or load_speed_profile()
     graph = read_road_lines(
-        paths["roads"], layer="routes", class_column="system", name_column="route", profile=profile,
-        max_edge_length_m=max_edge_length_m, metric_crs=metric_crs,
+        paths["roads"],
+        layer="routes",
+        class_column="system",
+        name_column="route",
+        profile=profile,
+        max_edge_length_m=max_edge_length_m,
+        metric_crs=metric_crs,
     )
     facilities = read_facilities(paths["facilities"], keep_status=keep_status)
     communes = read_communes(
         paths["communes"],
-        polygons=paths["commune_polygons"], polygons_layer="communes",
-        town_halls=paths["commune_polygons"], town_halls_layer="mairies",
+        polygons=paths["commune_polygons"],
+        polygons_layer="communes",
+        town_halls=paths["commune_polygons"],
+        town_halls_layer="mairies",
     )
     departments = read_departments(paths["departments"])
     units = population_from_communes(communes, metric_crs=metric_crs)
@@ -84,6 +91,11 @@ def load_regional_inputs(
     units["commune_name"] = units["name"]
     units["department_name"] = units["department"].map(names)
     return RegionalInputs(
-        graph=graph, facilities=facilities, units=units, communes=communes,
-        departments=departments, paths=paths, profile=profile,
+        graph=graph,
+        facilities=facilities,
+        units=units,
+        communes=communes,
+        departments=departments,
+        paths=paths,
+        profile=profile,
     )

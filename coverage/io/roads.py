@@ -40,9 +40,21 @@ logger = logging.getLogger(__name__)
 #: OSM ``highway`` values a car may use (as OSMnx's "drive" network).
 DRIVABLE_HIGHWAYS = frozenset(
     {
-        "motorway", "motorway_link", "trunk", "trunk_link", "primary", "primary_link",
-        "secondary", "secondary_link", "tertiary", "tertiary_link", "unclassified",
-        "residential", "living_street", "road", "service",
+        "motorway",
+        "motorway_link",
+        "trunk",
+        "trunk_link",
+        "primary",
+        "primary_link",
+        "secondary",
+        "secondary_link",
+        "tertiary",
+        "tertiary_link",
+        "unclassified",
+        "residential",
+        "living_street",
+        "road",
+        "service",
     }
 )
 _NOT_FOR_CARS = {"no", "private"}
@@ -54,7 +66,11 @@ def _is_drivable(tags: osmium.osm.TagList) -> bool:
         return False
     if tags.get("highway") == "service" and tags.get("service") in _SERVICE_EXCLUDED:
         return False
-    if tags.get("access") in _NOT_FOR_CARS and tags.get("motor_vehicle", tags.get("motorcar")) not in {"yes", "destination", "permissive"}:
+    if tags.get("access") in _NOT_FOR_CARS and tags.get("motor_vehicle", tags.get("motorcar")) not in {
+        "yes",
+        "destination",
+        "permissive",
+    }:
         return False
     return tags.get("motor_vehicle") not in _NOT_FOR_CARS and tags.get("motorcar") not in _NOT_FOR_CARS
 
@@ -80,9 +96,7 @@ def read_osm(path: str | Path, *, profile: SpeedProfile, retain_all: bool = Fals
         kept = 0
         try:
             with osmium.BackReferenceWriter(str(filtered), ref_src=str(path)) as writer:
-                ways = osmium.FileProcessor(str(path), osmium.osm.WAY).with_filter(
-                    osmium.filter.KeyFilter("highway")
-                )
+                ways = osmium.FileProcessor(str(path), osmium.osm.WAY).with_filter(osmium.filter.KeyFilter("highway"))
                 for way in ways:
                     if _is_drivable(way.tags):
                         writer.add(way)
@@ -125,6 +139,7 @@ def download_osm(
         if place is not None:
             graph = ox.graph_from_place(place, network_type="drive")
         else:
+            assert bbox is not None
             graph = ox.graph_from_bbox(bbox, network_type="drive")
     finally:
         ox.settings.use_cache, ox.settings.cache_folder = previous
@@ -229,4 +244,3 @@ def read_roads(
         max_edge_length_m=max_edge_length_m,
         metric_crs=metric_crs,
     )
-
