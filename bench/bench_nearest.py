@@ -76,7 +76,8 @@ MOTORWAY_KPH = 110.0
 MOTORWAY_EVERY = 100
 MOTORWAY_SKIP = 10
 MAX_ACCESS_S = 120.0
-# Above this many nodes NetworkX is run once (it takes tens of seconds).
+# NetworkX runs: a few on small graphs (best kept), one above this many nodes (tens of seconds).
+NX_REPEAT_SMALL = 5
 NX_SINGLE_RUN_NODES = 200_000
 VIRTUAL_SOURCE = "__bench_virtual_source__"
 
@@ -416,6 +417,11 @@ def bench_graph(
     return report
 
 
+def default_nx_repeat(n_nodes: int) -> int:
+    """Runs of NetworkX when ``--nx-repeat`` is not given."""
+    return NX_REPEAT_SMALL if n_nodes < NX_SINGLE_RUN_NODES else 1
+
+
 def bench_regional(args: argparse.Namespace) -> GraphReport | None:
     """The demo's regional network with its open facilities; None without the data folder."""
     start = time.perf_counter()
@@ -443,7 +449,7 @@ def bench_regional(args: argparse.Namespace) -> GraphReport | None:
         snap.node_index[on],
         snap.access_seconds[on],
         repeat=args.repeat,
-        nx_repeat=args.nx_repeat or (3 if net.n_nodes < NX_SINGLE_RUN_NODES else 1),
+        nx_repeat=args.nx_repeat or default_nx_repeat(net.n_nodes),
         skip_networkx=args.skip_networkx,
         large=False,
     )
@@ -475,7 +481,7 @@ def bench_synthetic(args: argparse.Namespace) -> GraphReport:
         fac_index,
         access_s,
         repeat=args.repeat,
-        nx_repeat=args.nx_repeat or (3 if net.n_nodes < NX_SINGLE_RUN_NODES else 1),
+        nx_repeat=args.nx_repeat or default_nx_repeat(net.n_nodes),
         skip_networkx=args.skip_networkx,
         large=True,
     )
@@ -534,7 +540,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--nx-repeat",
         type=int,
         default=None,
-        help=f"runs of NetworkX (default 3, or 1 above {NX_SINGLE_RUN_NODES:,} nodes)",
+        help=f"runs of NetworkX (default {NX_REPEAT_SMALL}, or 1 above {NX_SINGLE_RUN_NODES:,} nodes)",
     )
     parser.add_argument("--skip-regional", action="store_true", help="skip the regional network")
     parser.add_argument("--skip-networkx", action="store_true", help="skip NetworkX (and the checks against it)")

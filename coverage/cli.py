@@ -17,7 +17,7 @@ from coverage.analysis import GapAnalysis, analyse
 from coverage.config import DATA_DIR_ENV, AnalysisConfig, load_config
 from coverage.errors import CoverageError
 from coverage.io.admin import read_communes, read_departments
-from coverage.io.export import write_analysis
+from coverage.io.export import check_output_dir, write_analysis
 from coverage.io.facilities import FINESS_CATEGORIES, read_facilities, read_finess
 from coverage.io.population import attach_communes, population_from_communes, read_filosofi, read_population_layer
 from coverage.io.roads import download_osm, read_roads
@@ -197,7 +197,10 @@ def _read_graph(args: argparse.Namespace, profile: SpeedProfile, config: Analysi
 def _read_facilities(args: argparse.Namespace) -> gpd.GeoDataFrame:
     fmt = args.facilities_format
     if fmt == "auto":
-        head = args.facilities.open("rb").read(64) if args.facilities.is_file() else b""
+        head = b""
+        if args.facilities.is_file():
+            with args.facilities.open("rb") as fh:
+                head = fh.read(64)
         fmt = "finess" if head.lower().startswith((b"finess;", b"structureet;")) else "points"
     if fmt == "finess":
         departments = args.finess_departments.split(",") if args.finess_departments else None
@@ -294,6 +297,7 @@ def print_summary(result: GapAnalysis, out: Path, seconds: float, stream=sys.std
 
 def _run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
+    check_output_dir(args.out)  # before any reading: a refused folder should not cost a full run
     config = _config(args)
     profile = _profile(args)
     if args.command == "demo":

@@ -48,10 +48,17 @@ class AnalysisConfig:
     isochrones: bool = True
 
     def __post_init__(self) -> None:
-        thresholds = tuple(float(t) for t in self.thresholds_min)
+        try:
+            thresholds = tuple(float(t) for t in self.thresholds_min)
+        except (TypeError, ValueError) as exc:
+            raise InputDataError(f"thresholds must be numbers of minutes, got {self.thresholds_min!r}") from exc
         if not thresholds or any(not (math.isfinite(t) and t > 0) for t in thresholds):
             raise InputDataError(f"thresholds must be positive minutes, got {self.thresholds_min}")
         object.__setattr__(self, "thresholds_min", tuple(sorted(set(thresholds))))
+        for name in ("access_speed_kph", "max_snap_m", "isochrone_buffer_m"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InputDataError(f"{name} must be a number, got {value!r}")
         if not self.access_speed_kph > 0:
             raise InputDataError(f"access_speed_kph must be positive, got {self.access_speed_kph}")
         if not self.max_snap_m >= 0:
@@ -70,18 +77,25 @@ def load_config(path: str | Path, **overrides: Any) -> AnalysisConfig:
         raise InputFileNotFoundError(f"configuration {path}: file not found")
     try:
         data = tomllib.loads(path.read_text("utf-8")).get("analysis", {})
+    except UnicodeDecodeError as exc:
+        raise InputDataError(f"configuration {path}: not UTF-8 text; TOML files must be UTF-8 ({exc})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise InputDataError(f"configuration {path}: not valid TOML ({exc})") from exc
+    if not isinstance(data, dict):
+        raise InputDataError(f"configuration {path}: 'analysis' must be a table, got {data!r}")
     known = {f.name for f in fields(AnalysisConfig)}
     unknown = set(data) - known
     if unknown:
         raise InputDataError(
             f"configuration {path}: unknown keys {sorted(unknown)} in [analysis]; known: {sorted(known)}"
         )
-    if "thresholds_min" in data:
-        data["thresholds_min"] = tuple(data["thresholds_min"])
     data.update({k: v for k, v in overrides.items() if v is not None})
-    return AnalysisConfig(**data)
+    if isinstance(data.get("thresholds_min"), list):
+        data["thresholds_min"] = tuple(data["thresholds_min"])
+    try:
+        return AnalysisConfig(**data)
+    except InputDataError as exc:
+        raise InputDataError(f"configuration {path}, [analysis]: {exc}") from exc
 
 
 def resolve_data_dir(explicit: str | Path | None = None) -> Path:

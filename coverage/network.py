@@ -24,6 +24,7 @@ from pyproj import CRS, Transformer
 from scipy.sparse.csgraph import connected_components
 
 from coverage.errors import InputDataError, UnknownRoadClassError
+from coverage.io._common import find_column
 from coverage.speeds import EXCLUDE, SpeedProfile, count_values, parse_maxspeed, unknown_classes_message
 
 __all__ = [
@@ -89,11 +90,12 @@ def graph_from_lines(
     """
     if lines.crs is None:
         raise InputDataError(f"{source}: the layer has no CRS; expected one (e.g. EPSG:4326)")
-    for col in (class_column, oneway_column, name_column):
-        if col is not None and col not in lines.columns:
-            raise InputDataError(f"{source}: no column {col!r}; columns are {list(lines.columns.drop('geometry'))}")
     if len(lines) == 0:
         raise InputDataError(f"{source}: the layer has no lines")
+    columns = [str(c) for c in lines.columns if c != lines.geometry.name]
+    class_column = find_column(columns, class_column, where=source)
+    oneway_column = find_column(columns, oneway_column, where=source) if oneway_column else None
+    name_column = find_column(columns, name_column, where=source) if name_column else None
     geom_types = set(lines.geom_type.dropna().unique())
     if not geom_types <= {"LineString", "MultiLineString"}:
         raise InputDataError(f"{source}: expected LineString or MultiLineString geometries, found {sorted(geom_types)}")

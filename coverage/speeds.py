@@ -105,6 +105,7 @@ class SpeedProfile:
 
 
 def _profile_from_toml(data: Mapping[str, Any], source: str) -> SpeedProfile:
+    """Profile from a parsed TOML table; every error names ``source``."""
     unknown_keys = set(data) - {"name", "speeds_kph", "classes", "maxspeed_implicit", "default_kph"}
     if unknown_keys:
         raise InputDataError(
@@ -113,26 +114,33 @@ def _profile_from_toml(data: Mapping[str, Any], source: str) -> SpeedProfile:
         )
     for key in ("speeds_kph", "classes", "maxspeed_implicit"):
         if key in data and not isinstance(data[key], dict):
-            raise InputDataError(f"{source}: [{key}] must be a table")
+            raise InputDataError(f"{source}: [{key}] must be a table, got {data[key]!r}")
     classes = data.get("classes", {})
     for pattern, cls in classes.items():
         if not isinstance(cls, str):
             raise InputDataError(f"{source}: [classes] {pattern!r} = {cls!r}; expected a class name or 'exclude'")
-    return SpeedProfile(
-        speeds_kph=dict(data.get("speeds_kph", {})),
-        classes=tuple(classes.items()),
-        maxspeed_implicit=dict(data.get("maxspeed_implicit", {})),
-        default_kph=data.get("default_kph"),
-        name=str(data.get("name", source)),
-    )
+    default = data.get("default_kph")
+    if default is not None and (isinstance(default, bool) or not isinstance(default, int | float)):
+        raise InputDataError(f"{source}: default_kph must be a number of km/h, got {default!r}")
+    try:
+        return SpeedProfile(
+            speeds_kph=dict(data.get("speeds_kph", {})),
+            classes=tuple(classes.items()),
+            maxspeed_implicit=dict(data.get("maxspeed_implicit", {})),
+            default_kph=default,
+            name=str(data.get("name", source)),
+        )
+    except InputDataError as exc:
+        raise InputDataError(f"{source}: {exc}") from exc
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
     if not path.exists():
         raise InputFileNotFoundError(f"speed profile {path}: file not found")
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        return tomllib.loads(path.read_text("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise InputDataError(f"speed profile {path}: not UTF-8 text; TOML files must be UTF-8 ({exc})") from exc
     except tomllib.TOMLDecodeError as exc:
         raise InputDataError(f"speed profile {path}: not valid TOML ({exc})") from exc
 
@@ -149,22 +157,20 @@ def load_speed_profile(path: str | Path | None = None) -> SpeedProfile:
     if path is None:
         return _profile_from_toml(base, "built-in profile france.toml")
     path = Path(path)
+    source = f"speed profile {path}"
     override = _read_toml(path)
-    _profile_from_toml(
-        {**override, "speeds_kph": {**base["speeds_kph"], **override.get("speeds_kph", {})}},
-        str(path),
-    )  # validates the override on its own terms, naming its file
+    for key in ("speeds_kph", "classes", "maxspeed_implicit"):
+        if key in override and not isinstance(override[key], dict):
+            raise InputDataError(f"{source}: [{key}] must be a table, got {override[key]!r}")
+    own_classes = override.get("classes", {})
     merged = {
+        **{k: v for k, v in override.items() if k not in {"speeds_kph", "classes", "maxspeed_implicit"}},
         "name": override.get("name", f"{base['name']} + {path.name}"),
         "speeds_kph": {**base["speeds_kph"], **override.get("speeds_kph", {})},
-        "classes": {
-            **override.get("classes", {}),
-            **{k: v for k, v in base["classes"].items() if k not in override.get("classes", {})},
-        },
+        "classes": {**own_classes, **{k: v for k, v in base["classes"].items() if k not in own_classes}},
         "maxspeed_implicit": {**base["maxspeed_implicit"], **override.get("maxspeed_implicit", {})},
-        "default_kph": override.get("default_kph", base.get("default_kph")),
     }
-    return _profile_from_toml(merged, str(path))
+    return _profile_from_toml(merged, source)
 
 
 def parse_maxspeed(value: object, implicit: Mapping[str, float]) -> float | None:

@@ -129,7 +129,11 @@ def to_numbers(values: pd.Series, *, where: str, column: str, csv: bool, allow_n
     bad = numbers.isna().to_numpy() | ~np.isfinite(numbers.to_numpy(na_value=np.nan))
     if bad.any():
         positions = np.flatnonzero(bad)[:5]
-        listed = ", ".join(f"{row_label(values.to_frame(), int(p), csv=csv)}: {values.iloc[p]!r}" for p in positions)
+        listed = ", ".join(
+            f"{row_label(values.to_frame(), int(p), csv=csv)}: "
+            + ("empty" if pd.isna(values.iloc[p]) else repr(values.iloc[p]))
+            for p in positions
+        )
         raise InputDataError(f"{where}: column {column!r} must hold numbers; {listed}")
     if not allow_negative and (numbers < 0).any():
         positions = np.flatnonzero((numbers < 0).to_numpy())[:5]

@@ -6,6 +6,7 @@ import logging
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 
 from coverage.errors import InputDataError
@@ -62,7 +63,11 @@ def read_communes(
     path = existing(table, "commune table")
     where = f"commune table {path}"
     csv = is_table(path)
-    frame = read_csv(path, where) if csv else pd.DataFrame(read_vector(path, "commune table").drop(columns="geometry"))
+    frame = (
+        read_csv(path, "commune table")
+        if csv
+        else pd.DataFrame(read_vector(path, "commune table").drop(columns="geometry"))
+    )
     columns = list(frame.columns)
     type_col = find_column(columns, "type", where=where, required=False)
     if type_col is not None and (frame[type_col] == "commune-actuelle").any():
@@ -114,9 +119,10 @@ def _layer_by_code(path: str | Path, layer: str | None, what: str) -> gpd.GeoDat
     frame = read_vector(path, what, layer)
     code = find_column(list(frame.columns), ["code_insee", "code", "insee_com", "codgeo"], where=f"{what} {path}")
     frame = frame.assign(**{"_code": frame[code].astype(str).str.strip().str.zfill(5)})
-    dup = frame["_code"].duplicated()
+    dup = frame["_code"].duplicated(keep=False).to_numpy()
     if dup.any():
-        raise InputDataError(f"{what} {path}: duplicate codes {frame.loc[dup, '_code'].head(5).tolist()}")
+        listed = ", ".join(f"{frame['_code'].iloc[i]!r} (feature {frame.index[i]})" for i in np.flatnonzero(dup)[:10])
+        raise InputDataError(f"{what} {path}: duplicate codes in column {code!r}: {listed}")
     return frame.set_index("_code")
 
 

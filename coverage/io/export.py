@@ -25,7 +25,7 @@ import pandas as pd
 
 from coverage.errors import OutputExistsError
 
-__all__ = ["RUN_FILE", "atomic_output_dir", "write_analysis"]
+__all__ = ["RUN_FILE", "atomic_output_dir", "check_output_dir", "write_analysis"]
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,17 @@ def _is_previous_output(path: Path) -> bool:
         return False
 
 
+def check_output_dir(target: str | Path) -> None:
+    """Raise :class:`OutputExistsError` unless ``target`` may receive a run's outputs:
+    it is absent, empty, or holds a previous output of this tool."""
+    target = Path(target)
+    if target.exists() and (not target.is_dir() or (any(target.iterdir()) and not _is_previous_output(target))):
+        raise OutputExistsError(
+            f"output folder {target} exists and is not a previous output of this tool "
+            f"(no {RUN_FILE}); choose another folder or empty it"
+        )
+
+
 @contextmanager
 def atomic_output_dir(target: str | Path):  # type: ignore[no-untyped-def]
     """Yield a temporary folder; on success it replaces ``target`` in one move.
@@ -50,11 +61,7 @@ def atomic_output_dir(target: str | Path):  # type: ignore[no-untyped-def]
     is removed and ``target`` is left as it was.
     """
     target = Path(target)
-    if target.exists() and (not target.is_dir() or (any(target.iterdir()) and not _is_previous_output(target))):
-        raise OutputExistsError(
-            f"output folder {target} exists and is not a previous output of this tool "
-            f"(no {RUN_FILE}); choose another folder or empty it"
-        )
+    check_output_dir(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:

@@ -117,18 +117,20 @@ def read_finess(
     except UnicodeDecodeError:
         text = raw.decode("latin-1")
     structures: list[list[str]] = []
+    structure_lines: list[int] = []
     geo: list[list[str]] = []
     for line_no, row in enumerate(csv.reader(io.StringIO(text), delimiter=";"), start=1):
         if not row:
             continue
         kind = row[0].strip().lower()
         if kind == "structureet":
-            if len(row) < 20:
+            if len(row) < len(_STRUCTURE_FIELDS):
                 raise InputDataError(
                     f"FINESS file {path}, line {line_no}: a structureet line has {len(row)} fields; "
                     f"expected {len(_STRUCTURE_FIELDS) + 1}"
                 )
             structures.append((row[1:] + [""] * len(_STRUCTURE_FIELDS))[: len(_STRUCTURE_FIELDS)])
+            structure_lines.append(line_no)
         elif kind == "geolocalisation":
             if len(row) < 4:
                 raise InputDataError(
@@ -144,6 +146,10 @@ def read_finess(
     if not structures:
         raise InputDataError(f"FINESS file {path}: no 'structureet' line; is this the FINESS extraction?")
     est = pd.DataFrame(structures, columns=_STRUCTURE_FIELDS).map(str.strip)
+    duplicated = np.flatnonzero(est["nofinesset"].duplicated(keep=False).to_numpy())
+    if len(duplicated):
+        listed = ", ".join(f"{est['nofinesset'].iloc[i]!r} (line {structure_lines[i]})" for i in duplicated[:10])
+        raise InputDataError(f"FINESS file {path}: duplicate nofinesset in structureet lines: {listed}")
     coords = pd.DataFrame(geo, columns=_GEO_FIELDS).map(str.strip).drop_duplicates("nofinesset", keep="last")
     wanted = {str(c) for c in categories}
     est = est[est["categetab"].isin(wanted)]
@@ -190,7 +196,6 @@ def read_finess(
         geometry=gpd.GeoSeries(geometry, crs="EPSG:2154"),
         crs="EPSG:2154",
     ).reset_index(drop=True)
-    check_unique_ids(out["facility_id"], where=f"FINESS file {path}", column="nofinesset", csv=False)
     return out
 
 
@@ -246,7 +251,7 @@ def read_facilities(
     where = f"facilities file {path}"
     table = is_table(path)
     if table:
-        frame = read_csv(path, where)
+        frame = read_csv(path, "facilities file")
         frame = _points_from_table(frame, where, x_column, y_column, crs)
     else:
         frame = read_vector(path, "facilities file", layer)

@@ -113,7 +113,7 @@ def read_filosofi(
     """
     path = existing(path, "Filosofi grid")
     where = f"Filosofi grid {path}"
-    frame = read_csv(path, where)
+    frame = read_csv(path, "Filosofi grid")
     if frame.empty:
         raise InputDataError(f"{where}: no cell")
     columns = list(frame.columns)

@@ -37,7 +37,8 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: OSM ``highway`` values a car may use (as OSMnx's "drive" network).
+#: OSM ``highway`` values a car may use: OSMnx's "drive_service" network (service roads
+#: included, parking aisles, driveways and private or emergency ways left out).
 DRIVABLE_HIGHWAYS = frozenset(
     {
         "motorway",
@@ -75,6 +76,22 @@ def _is_drivable(tags: osmium.osm.TagList) -> bool:
     return tags.get("motor_vehicle") not in _NOT_FOR_CARS and tags.get("motorcar") not in _NOT_FOR_CARS
 
 
+def _present_runs(way: osmium.osm.Way) -> list[list[int]]:
+    """Runs of at least two consecutive nodes of a way that the file holds."""
+    runs: list[list[int]] = []
+    current: list[int] = []
+    for node in way.nodes:
+        if node.location.valid():
+            current.append(node.ref)
+        else:
+            if len(current) >= 2:
+                runs.append(current)
+            current = []
+    if len(current) >= 2:
+        runs.append(current)
+    return runs
+
+
 def read_osm(path: str | Path, *, profile: SpeedProfile, retain_all: bool = False) -> nx.MultiDiGraph:
     """Drivable network of a local OpenStreetMap file (``.osm`` XML or ``.osm.pbf``).
 
@@ -93,18 +110,35 @@ def read_osm(path: str | Path, *, profile: SpeedProfile, retain_all: bool = Fals
     path = existing(path, "OSM file")
     with tempfile.TemporaryDirectory(prefix="coverage-osm-") as tmp:
         filtered = Path(tmp) / "drivable.osm"
-        kept = 0
+        kept = split = 0
+        writer = osmium.BackReferenceWriter(str(filtered), ref_src=str(path))
         try:
-            with osmium.BackReferenceWriter(str(filtered), ref_src=str(path)) as writer:
-                ways = osmium.FileProcessor(str(path), osmium.osm.WAY).with_filter(osmium.filter.KeyFilter("highway"))
-                for way in ways:
-                    if _is_drivable(way.tags):
-                        writer.add(way)
+            with writer:
+                objects = (
+                    osmium.FileProcessor(str(path)).with_locations().with_filter(osmium.filter.KeyFilter("highway"))
+                )
+                for way in objects:
+                    if not isinstance(way, osmium.osm.Way) or not _is_drivable(way.tags):
+                        continue
+                    pieces = _present_runs(way)
+                    split += len(pieces) != 1 or len(pieces[0]) != len(way.nodes)
+                    for k, refs in enumerate(pieces):
+                        # extra pieces of a cut way get negative ids, which OSM never uses
+                        writer.add(way.replace(nodes=refs, id=way.id if k == 0 else -(way.id * 1000 + k)))
                         kept += 1
         except RuntimeError as exc:
+            # pyosmium's writer removes its own temporary folder only when it closes cleanly
+            writer.tmpdir.cleanup()
             raise InputDataError(f"OSM file {path}: not a readable OSM XML or PBF file ({exc})") from exc
         if kept == 0:
             raise InputDataError(f"OSM file {path}: no drivable way (highway={sorted(DRIVABLE_HIGHWAYS)})")
+        if split:
+            logger.warning(
+                "OSM file %s: %d drivable ways use nodes that are not in the file (a clipped extract); "
+                "they are cut at the gaps",
+                path,
+                split,
+            )
         logger.info("OSM file %s: %d drivable ways", path, kept)
         graph = ox.graph_from_xml(filtered, simplify=True, retain_all=retain_all)
     graph.graph["name"] = path.name
@@ -137,10 +171,10 @@ def download_osm(
     ox.settings.use_cache, ox.settings.cache_folder = True, str(cache_folder)
     try:
         if place is not None:
-            graph = ox.graph_from_place(place, network_type="drive")
+            graph = ox.graph_from_place(place, network_type="drive_service")
         else:
             assert bbox is not None
-            graph = ox.graph_from_bbox(bbox, network_type="drive")
+            graph = ox.graph_from_bbox(bbox, network_type="drive_service")
     finally:
         ox.settings.use_cache, ox.settings.cache_folder = previous
     return add_travel_times(graph, profile, source=f"OpenStreetMap {place or bbox}")
