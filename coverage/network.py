@@ -354,6 +354,25 @@ class RoutingNetwork:
         )
 
 
+def _morton_codes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Z-order code of each point, from coordinates scaled to 16 bits per axis."""
+
+    def spread(values: np.ndarray) -> np.ndarray:
+        span = values.max() - values.min()
+        v = ((values - values.min()) / (span if span > 0 else 1.0) * 65535).astype(np.uint64)
+        for shift, mask in (
+            (16, 0x0000FFFF0000FFFF),
+            (8, 0x00FF00FF00FF00FF),
+            (4, 0x0F0F0F0F0F0F0F0F),
+            (2, 0x3333333333333333),
+            (1, 0x5555555555555555),
+        ):
+            v = (v | (v << np.uint64(shift))) & np.uint64(mask)
+        return v
+
+    return spread(x) | (spread(y) << np.uint64(1))
+
+
 def compile_network(
     graph: nx.MultiDiGraph, *, metric_crs: str = DEFAULT_METRIC_CRS, weight: str = "travel_time"
 ) -> RoutingNetwork:
@@ -368,7 +387,7 @@ def compile_network(
     n = len(node_ids)
     if n == 0:
         raise InputDataError("the road graph has no nodes")
-    index = {node: i for i, node in enumerate(node_ids)}
+    graph_position = {node: i for i, node in enumerate(node_ids)}
     try:
         x = np.fromiter((d["x"] for _, d in graph.nodes(data=True)), float, n)
         y = np.fromiter((d["y"] for _, d in graph.nodes(data=True)), float, n)
@@ -381,8 +400,8 @@ def compile_network(
     keys = np.empty(m, dtype=object)
     missing = 0
     for i, (a, b, k, t) in enumerate(graph.edges(keys=True, data=weight)):
-        u[i] = index[a]
-        v[i] = index[b]
+        u[i] = graph_position[a]
+        v[i] = graph_position[b]
         keys[i] = k
         if t is None:
             missing += 1
@@ -395,6 +414,17 @@ def compile_network(
         raise InputDataError(f"the road graph has negative or non-finite {weight!r} values")
     keep = u != v
     u, v, w, keys = u[keep], v[keep], w[keep], keys[keep]
+    to_metric = Transformer.from_crs(CRS.from_user_input(graph.graph["crs"]), metric_crs, always_xy=True)
+    x_m, y_m = (np.asarray(c, dtype=float) for c in to_metric.transform(x, y))
+    # Number nodes along a space-filling curve: neighbours on the ground get nearby
+    # indices, so a search touches memory in order.  Real networks come in arbitrary id
+    # order, which makes the same search about 30 % slower.
+    order = np.argsort(_morton_codes(x_m, y_m), kind="stable")
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = np.arange(n)
+    node_ids, x_m, y_m = node_ids[order], x_m[order], y_m[order]
+    index = {node: i for i, node in enumerate(node_ids)}
+    u, v = rank[u], rank[v]
     # Fastest of the parallel edges: sort by pair then time, keep the first of each pair.
     order = np.lexsort((w, v, u))
     u, v, w, keys = u[order], v[order], w[order], keys[order]
@@ -407,8 +437,6 @@ def compile_network(
     np.add.at(indptr, u + 1, 1)
     np.cumsum(indptr, out=indptr)
     matrix = sp.csr_array((w, v.astype(np.int32), indptr.astype(np.int32)), shape=(n, n))
-    to_metric = Transformer.from_crs(CRS.from_user_input(graph.graph["crs"]), metric_crs, always_xy=True)
-    x_m, y_m = to_metric.transform(x, y)
     return RoutingNetwork(
         graph=graph,
         node_ids=node_ids,
@@ -417,8 +445,8 @@ def compile_network(
         edge_v=v,
         edge_time=w,
         edge_key=keys,
-        x_m=np.asarray(x_m, dtype=float),
-        y_m=np.asarray(y_m, dtype=float),
+        x_m=x_m,
+        y_m=y_m,
         metric_crs=metric_crs,
         _index=index,
     )

@@ -57,7 +57,7 @@ def _with_virtual_sources(reverse: sp.csr_array, node_index: np.ndarray, access_
     """Reverse matrix plus one virtual row per facility: virtual -> facility node."""
     n = reverse.shape[0]
     k = len(node_index)
-    indptr = np.concatenate([reverse.indptr, reverse.indptr[-1] + np.arange(1, k + 1)])
+    indptr = np.concatenate([reverse.indptr, reverse.indptr[-1] + np.arange(1, k + 1, dtype=reverse.indptr.dtype)])
     indices = np.concatenate([reverse.indices, node_index.astype(reverse.indices.dtype)])
     data = np.concatenate([reverse.data, access_s.astype(float)])
     return sp.csr_array((data, indices, indptr), shape=(n + k, n + k))
