@@ -92,30 +92,23 @@ def prepare_network(graph: nx.MultiDiGraph, *, metric_crs: str) -> RoutingNetwor
     return compile_network(largest_strong_component(graph), metric_crs=metric_crs)
 
 
-def _check_units(units: gpd.GeoDataFrame) -> None:
-    missing = {"unit_id", "name", "population"} - set(units.columns)
+def _check_table(frame: gpd.GeoDataFrame, what: str, id_column: str, required: set[str]) -> None:
+    missing = required - set(frame.columns)
     if missing:
-        raise InputDataError(f"population units: missing columns {sorted(missing)}")
-    if len(units) == 0:
-        raise InputDataError("population units: the table is empty")
-    if units["unit_id"].duplicated().any():
-        duplicated = units.loc[units["unit_id"].duplicated(), "unit_id"].head(5).tolist()
-        raise InputDataError(f"population units: duplicate unit_id {duplicated}")
+        raise InputDataError(f"{what}: missing columns {sorted(missing)}")
+    if len(frame) == 0:
+        raise InputDataError(f"{what}: the table is empty")
+    duplicated = frame[id_column].duplicated()
+    if duplicated.any():
+        raise InputDataError(f"{what}: duplicate {id_column} {frame.loc[duplicated, id_column].head(5).tolist()}")
+
+
+def _check_units(units: gpd.GeoDataFrame) -> None:
+    _check_table(units, "population units", "unit_id", {"unit_id", "name", "population"})
     pop = pd.to_numeric(units["population"], errors="coerce")
     if pop.isna().any() or (pop < 0).any():
         bad = units.loc[pop.isna() | (pop < 0), "unit_id"].head(5).tolist()
         raise InputDataError(f"population units: population must be a non-negative number (units {bad})")
-
-
-def _check_facilities(facilities: gpd.GeoDataFrame) -> None:
-    missing = {"facility_id", "name", "type"} - set(facilities.columns)
-    if missing:
-        raise InputDataError(f"facilities: missing columns {sorted(missing)}")
-    if len(facilities) == 0:
-        raise InputDataError("facilities: the table is empty")
-    if facilities["facility_id"].duplicated().any():
-        dup = facilities.loc[facilities["facility_id"].duplicated(), "facility_id"].head(5).tolist()
-        raise InputDataError(f"facilities: duplicate facility_id {dup}")
 
 
 def analyse(
@@ -145,7 +138,7 @@ def analyse(
         Show progress bars on long steps (on a terminal only).
     """
     config = config or AnalysisConfig()
-    _check_facilities(facilities)
+    _check_table(facilities, "facilities", "facility_id", {"facility_id", "name", "type"})
     _check_units(units)
     timings: dict[str, float] = {}
     with _step(timings, "network"):
@@ -189,8 +182,9 @@ def analyse(
     out_units = pd.concat([out_units, times], axis=1)
     out_units["nearest_facility_type"] = out_units["nearest_facility"].map(fac_type)
     out_units = gpd.GeoDataFrame(out_units, geometry="geometry", crs=units.crs).to_crs("EPSG:4326")
-    if "area" in out_units and isinstance(out_units["area"], gpd.GeoSeries | pd.Series):
-        out_units["area"] = gpd.GeoSeries(out_units["area"], crs=units.crs).to_crs("EPSG:4326")
+    if "area" in units:
+        area_crs = getattr(units["area"], "crs", None) or units.crs
+        out_units["area"] = gpd.GeoSeries(out_units["area"].to_numpy(), crs=area_crs).to_crs("EPSG:4326")
 
     out_fac = facilities.reset_index(drop=True).copy()
     out_fac["node"] = pd.array(fac_snap.node, dtype=object)

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import html
-from typing import Any
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import pandas as pd
+
+if TYPE_CHECKING:
+    import folium
+
+    from coverage.analysis import GapAnalysis
 
 __all__ = ["gap_map"]
 
@@ -25,7 +30,7 @@ def _text(value: object) -> str:
     return html.escape("" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value))
 
 
-def gap_map(result: Any, *, tiles: str | None = "OpenStreetMap") -> Any:
+def gap_map(result: GapAnalysis, *, tiles: str | None = "OpenStreetMap") -> folium.Map:
     """Folium map of a :class:`~coverage.analysis.GapAnalysis`.
 
     Layers: the union of the isochrones at each threshold, the units beyond the

@@ -259,9 +259,10 @@ def largest_strong_component(graph: nx.MultiDiGraph) -> nx.MultiDiGraph:
     if not nodes:
         raise InputDataError("the road network has no nodes")
     index = {n: i for i, n in enumerate(nodes)}
-    rows = [index[a] for a, b in graph.edges()]
-    cols = [index[b] for a, b in graph.edges()]
-    adjacency = sp.csr_array((np.ones(len(rows), dtype=np.int8), (rows, cols)), shape=(len(nodes), len(nodes)))
+    pairs = np.array([(index[a], index[b]) for a, b in graph.edges()], dtype=np.int64).reshape(-1, 2)
+    adjacency = sp.csr_array(
+        (np.ones(len(pairs), dtype=bool), (pairs[:, 0], pairs[:, 1])), shape=(len(nodes), len(nodes))
+    )
     _, labels = connected_components(adjacency, directed=True, connection="strong")
     biggest = np.bincount(labels).argmax()
     keep = [n for n, lab in zip(nodes, labels, strict=True) if lab == biggest]

@@ -17,13 +17,18 @@ import time
 from collections.abc import Callable, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
 from coverage.errors import OutputExistsError
+
+if TYPE_CHECKING:
+    import folium
+
+    from coverage.analysis import GapAnalysis
 
 __all__ = ["RUN_FILE", "atomic_output_dir", "check_output_dir", "write_analysis"]
 
@@ -99,11 +104,11 @@ def _geo_for_layer(frame: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
 
 
 def write_analysis(
-    result: Any,
+    result: GapAnalysis,
     out_dir: str | Path,
     *,
     run_info: Mapping[str, Any] | None = None,
-    map_builder: Callable[[Any], Any] | None = None,
+    map_builder: Callable[[GapAnalysis], folium.Map] | None = None,
 ) -> Path:
     """Write every output of a :class:`~coverage.analysis.GapAnalysis` into ``out_dir``.
 
@@ -180,7 +185,7 @@ def write_analysis(
     return Path(out_dir)
 
 
-def uncovered_layer(result: Any) -> gpd.GeoDataFrame:
+def uncovered_layer(result: GapAnalysis) -> gpd.GeoDataFrame:
     """Units beyond the smallest threshold or unreachable, with one flag per threshold.
 
     Geometry: the unit's polygon where every such unit has one, else its point.
