@@ -343,11 +343,17 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (2 for bad input).
+
+    Logging to stderr is set up for the run and the ``coverage`` logger is restored
+    afterwards, so that calling this from Python leaves the caller's logging alone.
+    """
     args = build_parser().parse_args(argv)
     level = logging.ERROR if args.quiet else logging.DEBUG if args.verbose else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
     root = logging.getLogger("coverage")
+    saved = (root.handlers[:], root.level, root.propagate)
     root.handlers[:] = [handler]
     root.setLevel(level)
     root.propagate = False
@@ -356,3 +362,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CoverageError as exc:
         logger.error("%s", exc)
         return 2
+    finally:
+        root.handlers[:], root.level, root.propagate = saved

@@ -67,22 +67,6 @@ def snapshot(folder: Path) -> dict[str, tuple[bytes, int] | str]:
 # --------------------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(autouse=True)
-def _coverage_logger():
-    """Let the 'coverage' loggers reach caplog, and undo what ``cli.main`` does to them.
-
-    ``cli.main`` replaces the handlers of the 'coverage' logger and stops propagation;
-    without this, a CLI test would silence caplog in every later test of the session.
-    """
-    logger = logging.getLogger("coverage")
-    saved = (logger.handlers[:], logger.level, logger.propagate)
-    logger.propagate = True
-    yield
-    logger.handlers[:] = saved[0]
-    logger.setLevel(saved[1])
-    logger.propagate = saved[2]
-
-
 @pytest.fixture(scope="module")
 def profile() -> cov.SpeedProfile:
     return cov.load_speed_profile()
