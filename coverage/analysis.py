@@ -140,6 +140,9 @@ def analyse(
     config = config or AnalysisConfig()
     _check_table(facilities, "facilities", "facility_id", {"facility_id", "name", "type"})
     _check_units(units)
+    # ids are text in every output, whatever type the caller gave them
+    facilities = facilities.assign(facility_id=facilities["facility_id"].astype(str))
+    units = units.assign(unit_id=units["unit_id"].astype(str))
     timings: dict[str, float] = {}
     with _step(timings, "network"):
         network = graph if isinstance(graph, RoutingNetwork) else prepare_network(graph, metric_crs=config.metric_crs)
@@ -171,13 +174,13 @@ def analyse(
             f"none of the {len(units)} population units is within {config.max_snap_m:.0f} m of the road "
             "network; do the population and the network cover the same territory and CRS?"
         )
-    fac_ids = facilities["facility_id"].astype(str).to_numpy()[on_network]
+    fac_ids = facilities["facility_id"].to_numpy()[on_network]
     fac_nodes = fac_snap.node_index[on_network]
     fac_access = fac_snap.access_seconds[on_network]
     with _step(timings, "nearest facility"):
         nearest: NearestFacility = nearest_facility(network, fac_nodes, fac_access)
         times = unit_travel_times(unit_snap, nearest, fac_ids)
-    fac_type = dict(zip(facilities["facility_id"].astype(str), facilities["type"].astype(str), strict=True))
+    fac_type = dict(zip(facilities["facility_id"], facilities["type"].astype(str), strict=True))
     out_units = units.drop(columns=[c for c in times.columns if c in units.columns]).reset_index(drop=True)
     out_units = pd.concat([out_units, times], axis=1)
     out_units["nearest_facility_type"] = out_units["nearest_facility"].map(fac_type)
@@ -239,7 +242,7 @@ def _catchments(units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame) -> gpd.Ge
         shapes = served.geometry
     frame = gpd.GeoDataFrame(
         {
-            "facility_id": served["nearest_facility"].astype(str).to_numpy(),
+            "facility_id": served["nearest_facility"].to_numpy(),
             "population": served["population"].to_numpy(dtype=float),
             "weighted": (served["population"] * served["minutes_to_nearest"]).to_numpy(dtype=float),
             "minutes": served["minutes_to_nearest"].to_numpy(dtype=float),
@@ -264,7 +267,7 @@ def _catchments(units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame) -> gpd.Ge
     with np.errstate(invalid="ignore", divide="ignore"):
         grouped["mean_minutes"] = np.where(pop > 0, grouped["weighted"].to_numpy(dtype=float) / pop, np.nan)
     grouped = grouped.drop(columns="weighted").reset_index()
-    info = facilities[["facility_id", "name", "type"]].astype({"facility_id": str})
+    info = facilities[["facility_id", "name", "type"]]
     grouped = grouped.merge(info, on="facility_id", how="left")
     columns = ["facility_id", "name", "type", "n_units", "population", "mean_minutes", "max_minutes", "geometry"]
     return gpd.GeoDataFrame(grouped[columns], geometry="geometry", crs=units.crs)

@@ -222,3 +222,15 @@ def test_largest_strong_component_drops_one_way_dead_ends() -> None:
     kept = cov.largest_strong_component(graph)
     assert set(kept.nodes) == {"A", "B", "C"}
     assert graph.has_node("Z")  # the input is not modified
+
+
+def test_integer_ids_come_out_as_text_in_every_output() -> None:
+    graph = make_graph({"A": (0, 0), "B": (1000, 0)}, [("A", "B", 60)])
+    facilities = facilities_at({"x": (0, 0)}).assign(facility_id=[7])
+    units = units_at({"u": (1000, 0)}, [5]).assign(unit_id=[42])
+    result = cov.analyse(graph, facilities, units, cov.AnalysisConfig(thresholds_min=(2,)))
+    assert result.units["unit_id"].tolist() == ["42"]
+    assert result.units["nearest_facility"].tolist() == ["7"]
+    assert result.catchments["facility_id"].tolist() == ["7"]
+    assert result.catchments["name"].tolist() == ["x"]
+    assert result.isochrones["name"].tolist() == ["x"]  # joined back to the facility
