@@ -1,0 +1,124 @@
+"""Candidate sites for new facilities: town halls, network nodes in uncovered areas, or a list.
+
+Every function returns a point GeoDataFrame with ``candidate_id``, ``name``, ``commune``,
+``commune_name``, ``epci``, ``epci_name``, ``department`` and ``source``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from coverage.errors import InputDataError
+from coverage.network import RoutingNetwork
+
+__all__ = ["CANDIDATE_COLUMNS", "candidates_from_network", "candidates_from_units", "exclude_candidates"]
+
+logger = logging.getLogger(__name__)
+
+CANDIDATE_COLUMNS = ["candidate_id", "name", "commune", "commune_name", "epci", "epci_name", "department", "source"]
+
+
+def _admin(frame: pd.DataFrame, column: str) -> pd.Series:
+    if column in frame:
+        return frame[column].astype("string")
+    return pd.Series(pd.array([pd.NA] * len(frame), dtype="string"), index=frame.index)
+
+
+def candidates_from_units(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """One candidate per population unit, at the unit's point (a commune's town hall).
+
+    The candidate id is the unit id (the INSEE code for communes).
+    """
+    if len(units) == 0:
+        raise InputDataError("no population unit to make candidates from")
+    frame = gpd.GeoDataFrame(
+        {
+            "candidate_id": units["unit_id"].astype(str).to_numpy(),
+            "name": units["name"].astype(str).to_numpy(),
+            "commune": _admin(units, "commune").to_numpy(),
+            "commune_name": _admin(units, "commune_name").to_numpy(),
+            "epci": _admin(units, "epci").to_numpy(),
+            "epci_name": _admin(units, "epci_name").to_numpy(),
+            "department": _admin(units, "department").to_numpy(),
+            "source": "town hall",
+        },
+        geometry=units.geometry.to_numpy(),
+        crs=units.crs,
+    )
+    return frame
+
+
+def candidates_from_network(
+    network: RoutingNetwork,
+    node_minutes: np.ndarray,
+    threshold_min: float,
+    *,
+    spacing_m: float = 2000.0,
+    units: gpd.GeoDataFrame | None = None,
+) -> gpd.GeoDataFrame:
+    """Network nodes in uncovered areas, one per square of ``spacing_m``.
+
+    A node is in an uncovered area when its time to the nearest facility is above
+    ``threshold_min`` (or unknown).  In each square of the grid the node nearest the
+    square's centre is kept.  When ``units`` (with ``area`` polygons) are given, each
+    candidate takes the administrative columns of the unit whose area holds it.
+    """
+    if not spacing_m > 0:
+        raise InputDataError(f"candidate spacing must be positive, got {spacing_m} m")
+    minutes = np.asarray(node_minutes, dtype=float)
+    far = np.flatnonzero(np.isnan(minutes) | (minutes > threshold_min))
+    if len(far) == 0:
+        raise InputDataError(f"every network node is within {threshold_min:g} min of a facility: no uncovered area")
+    x, y = network.x_m[far], network.y_m[far]
+    cx, cy = np.floor(x / spacing_m), np.floor(y / spacing_m)
+    centre_distance = np.hypot(x - (cx + 0.5) * spacing_m, y - (cy + 0.5) * spacing_m)
+    cells = pd.DataFrame({"cx": cx, "cy": cy, "d": centre_distance, "node": far})
+    picked = cells.sort_values("d", kind="stable").drop_duplicates(["cx", "cy"]).sort_values("node")["node"].to_numpy()
+    ids = [f"node-{network.node_ids[i]}" for i in picked]
+    frame = gpd.GeoDataFrame(
+        {"candidate_id": ids, "name": ids, "source": f"network node beyond {threshold_min:g} min"},
+        geometry=gpd.points_from_xy(network.x_m[picked], network.y_m[picked]),
+        crs=network.metric_crs,
+    ).to_crs("EPSG:4326")
+    for col in CANDIDATE_COLUMNS[2:7]:
+        frame[col] = pd.array([pd.NA] * len(frame), dtype="string")
+    if units is not None and "area" in units and not units["area"].isna().all():
+        areas = gpd.GeoDataFrame(
+            {
+                "commune": _admin(units, "commune"),
+                "commune_name": _admin(units, "commune_name"),
+                "epci": _admin(units, "epci"),
+                "epci_name": _admin(units, "epci_name"),
+                "department": _admin(units, "department"),
+            },
+            geometry=gpd.GeoSeries(units["area"], crs=units.crs).to_numpy(),
+            crs=units.crs,
+        ).to_crs("EPSG:4326")
+        joined = gpd.sjoin(frame[["geometry"]], areas, how="left", predicate="within")
+        joined = joined[~joined.index.duplicated(keep="first")]
+        for col in CANDIDATE_COLUMNS[2:7]:
+            frame[col] = joined[col].astype("string").to_numpy()
+    logger.info("%d network-node candidates in uncovered areas (spacing %.0f m)", len(frame), spacing_m)
+    return frame[[*CANDIDATE_COLUMNS, "geometry"]]
+
+
+def exclude_candidates(
+    candidates: gpd.GeoDataFrame,
+    *,
+    communes: Iterable[str] = (),
+    ids: Iterable[str] = (),
+) -> gpd.GeoDataFrame:
+    """Candidates without those in the given communes or with the given ids (logged)."""
+    communes, ids = {str(c) for c in communes}, {str(i) for i in ids}
+    drop = (
+        candidates["commune"].astype("string").isin(communes).fillna(False).to_numpy()
+        | candidates["candidate_id"].astype(str).isin(ids).to_numpy()
+    )
+    if drop.any():
+        logger.info("%d candidates excluded", int(drop.sum()))
+    return candidates[~drop].reset_index(drop=True)

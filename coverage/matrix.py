@@ -1,0 +1,189 @@
+"""Coverage matrix: which sites each population unit reaches within T minutes, by road.
+
+One bounded search per site on the reversed network gives the time from every node to
+that site; the population units' nodes are read off and their access legs added.  The
+matrix keeps the minutes of every pair within the largest threshold, so that several
+thresholds share one set of searches.  Searches run in compiled code (SciPy), in
+chunks of sites per call, spread over worker processes.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.sparse.csgraph import dijkstra
+from tqdm.auto import tqdm
+
+from coverage.errors import InputDataError
+from coverage.network import RoutingNetwork
+
+__all__ = ["CoverageMatrix", "coverage_matrix"]
+
+logger = logging.getLogger(__name__)
+
+# Rows of one compiled call are dense (sites x nodes); keep a call under this size.
+_CHUNK_BYTES = 64 * 1024 * 1024
+# Below this many sites, worker processes cost more than they save.
+_MIN_SITES_PER_WORKER = 64
+
+
+@dataclass(frozen=True, eq=False)
+class CoverageMatrix:
+    """Door-to-door minutes from population units to sites, for pairs within ``max_minutes``.
+
+    Attributes
+    ----------
+    site_ids
+        Id of each row.
+    unit_ids
+        Id of each column.
+    minutes
+        CSR ``sites x units``: the minutes from the unit to the site (unit access leg +
+        network + site access leg), stored for every pair within ``max_minutes``
+        (an explicit 0 is a pair at 0 minutes); absent pairs are farther or unreachable.
+    max_minutes
+        The largest threshold the matrix answers for.
+    """
+
+    site_ids: np.ndarray
+    unit_ids: np.ndarray
+    minutes: sp.csr_array
+    max_minutes: float
+
+    def covers(self, threshold_min: float) -> sp.csr_array:
+        """Boolean CSR ``sites x units``: True where the unit is within the threshold."""
+        if threshold_min > self.max_minutes + 1e-9:
+            raise ValueError(f"the matrix was built up to {self.max_minutes} min, not {threshold_min}")
+        m = self.minutes
+        keep = m.data <= threshold_min
+        row_of = np.repeat(np.arange(m.shape[0]), np.diff(m.indptr))
+        counts = np.bincount(row_of[keep], minlength=m.shape[0])
+        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(m.indptr.dtype)
+        return sp.csr_array((np.ones(int(keep.sum()), dtype=bool), m.indices[keep], indptr), shape=m.shape)
+
+    def rows(self, site_ids: Sequence[str]) -> np.ndarray:
+        """Row positions of the given site ids (an error names unknown ids)."""
+        position = {s: i for i, s in enumerate(self.site_ids)}
+        unknown = [s for s in site_ids if s not in position]
+        if unknown:
+            raise InputDataError(f"unknown site ids {unknown[:10]}; the matrix has {len(position)} sites")
+        return np.array([position[s] for s in site_ids], dtype=np.int64)
+
+
+# Worker state, set before the pool forks (or by the initializer elsewhere).
+_STATE: dict[str, Any] = {}
+
+
+def _init(state: dict[str, Any]) -> None:
+    _STATE.clear()
+    _STATE.update(state)
+
+
+def _rows_of_chunk(bounds: tuple[int, int]) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    start, stop = bounds
+    s = _STATE
+    site_access = s["site_access"][start:stop]
+    limit = float(s["limit_s"] - site_access.min())
+    dist = np.atleast_2d(dijkstra(s["reverse"], directed=True, indices=s["site_nodes"][start:stop], limit=limit))
+    seconds = dist[:, s["unit_nodes"]] + s["unit_access"][None, :] + site_access[:, None]
+    rows, cols = np.nonzero(seconds <= s["limit_s"])
+    return start, rows + start, s["unit_positions"][cols], (seconds[rows, cols] / 60.0).astype(np.float64)
+
+
+def coverage_matrix(
+    network: RoutingNetwork,
+    site_node_index: np.ndarray,
+    site_access_s: np.ndarray,
+    unit_node_index: np.ndarray,
+    unit_access_s: np.ndarray,
+    max_minutes: float,
+    *,
+    site_ids: Sequence[str] | np.ndarray,
+    unit_ids: Sequence[str] | np.ndarray,
+    workers: int | None = None,
+    progress: bool = False,
+) -> CoverageMatrix:
+    """Minutes from every unit to every site within ``max_minutes``.
+
+    Parameters
+    ----------
+    network
+        Compiled network.
+    site_node_index, site_access_s
+        Matrix index of each site's node (``-1`` for a site off the network: its row
+        stays empty) and its access leg in seconds.
+    unit_node_index, unit_access_s
+        The same for the population units (``-1``: the unit is never covered).
+    max_minutes
+        Largest threshold; pairs farther than this are not stored.
+    site_ids, unit_ids
+        Labels of the rows and columns.
+    workers
+        Processes to use (default: the number of cores, at most 2 per 64 sites).
+    progress
+        Show a progress bar (on a terminal only).
+    """
+    site_nodes = np.asarray(site_node_index, dtype=np.int64)
+    site_access = np.asarray(site_access_s, dtype=float)
+    unit_nodes = np.asarray(unit_node_index, dtype=np.int64)
+    unit_access = np.asarray(unit_access_s, dtype=float)
+    if not max_minutes > 0:
+        raise InputDataError(f"the threshold must be positive, got {max_minutes} min")
+    n_sites, n_units = len(site_nodes), len(unit_nodes)
+    on_sites = np.flatnonzero(site_nodes >= 0)
+    on_units = np.flatnonzero(unit_nodes >= 0)
+    limit_s = max_minutes * 60.0
+    triplets: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    if len(on_sites) and len(on_units):
+        state = {
+            "reverse": network.reverse_matrix,
+            "site_nodes": site_nodes[on_sites],
+            "site_access": site_access[on_sites],
+            "unit_nodes": unit_nodes[on_units],
+            "unit_access": unit_access[on_units],
+            "unit_positions": on_units,
+            "limit_s": limit_s,
+        }
+        chunk = int(max(1, min(64, _CHUNK_BYTES // (8 * network.n_nodes))))
+        bounds = [(a, min(a + chunk, len(on_sites))) for a in range(0, len(on_sites), chunk)]
+        cores = os.cpu_count() or 1
+        workers = workers or cores
+        workers = max(1, min(workers, len(on_sites) // _MIN_SITES_PER_WORKER, len(bounds)))
+        bar = tqdm(total=len(on_sites), desc="coverage matrix", unit="site", disable=not progress or None)
+        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+            _init(state)  # inherited by the forked workers, not pickled
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                for start, rows, cols, vals in pool.map(_rows_of_chunk, bounds):
+                    triplets.append((on_sites[rows], cols, vals))
+                    bar.update(min(chunk, len(on_sites) - start))
+        else:
+            _init(state)
+            for b in bounds:
+                start, rows, cols, vals = _rows_of_chunk(b)
+                triplets.append((on_sites[rows], cols, vals))
+                bar.update(b[1] - b[0])
+        bar.close()
+        _STATE.clear()
+    rows = np.concatenate([t[0] for t in triplets]) if triplets else np.empty(0, dtype=np.int64)
+    cols = np.concatenate([t[1] for t in triplets]) if triplets else np.empty(0, dtype=np.int64)
+    vals = np.concatenate([t[2] for t in triplets]) if triplets else np.empty(0)
+    order = np.lexsort((cols, rows))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    indptr = np.zeros(n_sites + 1, dtype=np.int64)
+    np.add.at(indptr, rows + 1, 1)
+    np.cumsum(indptr, out=indptr)
+    minutes = sp.csr_array((vals, cols.astype(np.int32), indptr), shape=(n_sites, n_units))
+    return CoverageMatrix(
+        site_ids=np.asarray(site_ids, dtype=object),
+        unit_ids=np.asarray(unit_ids, dtype=object),
+        minutes=minutes,
+        max_minutes=float(max_minutes),
+    )

@@ -1,0 +1,315 @@
+"""Completing the mesh: candidate scores, optimal new sites, coverage curve and fragility.
+
+:func:`plan_sites` works on a finished :class:`~coverage.analysis.GapAnalysis` (same
+network, snapping and travel times) and returns a :class:`SitingPlan`; it reads and
+writes no file.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from coverage.analysis import GapAnalysis
+from coverage.errors import InputDataError
+from coverage.matrix import CoverageMatrix, coverage_matrix
+from coverage.siting import SitingResult, coverage_curve, fragility, lscp, mclp_exact, mclp_greedy, p_median
+from coverage.snapping import snap_points
+
+__all__ = ["SOLVERS", "SitingPlan", "plan_sites"]
+
+logger = logging.getLogger(__name__)
+
+SOLVERS = ("exact", "greedy", "lscp", "pmedian")
+
+
+@dataclass(frozen=True, eq=False)
+class SitingPlan:
+    """New sites for a gap analysis, with what a planner needs to defend them.
+
+    Attributes
+    ----------
+    threshold_min
+        Coverage threshold of the selection.
+    candidates
+        Every candidate, ranked by the population it alone would newly cover within
+        ``threshold_min``, with its score components (see :func:`plan_sites`).
+    selection
+        The chosen sites (the solver's result).
+    greedy
+        The greedy MCLP answer for the same k, to compare with an exact selection.
+    selection_table
+        One row per chosen site: rank, marginal gain, cumulative population and share,
+        and the candidate's columns.
+    curve
+        Population covered against the number of new sites (greedy and exact).
+    fragility
+        For each existing facility, the population that falls beyond each threshold
+        if it closes.
+    matrix
+        The coverage matrix (rows: candidates then existing facilities).
+    timings
+        Seconds per step.
+    """
+
+    threshold_min: float
+    candidates: gpd.GeoDataFrame
+    selection: SitingResult
+    greedy: SitingResult
+    selection_table: gpd.GeoDataFrame
+    curve: pd.DataFrame
+    fragility: pd.DataFrame
+    matrix: CoverageMatrix
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _unit_nodes(analysis: GapAnalysis) -> tuple[np.ndarray, np.ndarray]:
+    units = analysis.units
+    nodes = np.array([analysis.network.index_of(n) if pd.notna(n) else -1 for n in units["node"]], dtype=np.int64)
+    access = units["access_minutes"].to_numpy(dtype=float) * 60.0
+    return nodes, np.where(nodes >= 0, access, 0.0)
+
+
+def _facility_nodes(analysis: GapAnalysis) -> tuple[np.ndarray, np.ndarray]:
+    fac = analysis.facilities
+    nodes = np.array([analysis.network.index_of(n) if pd.notna(n) else -1 for n in fac["node"]], dtype=np.int64)
+    access = fac["access_minutes"].to_numpy(dtype=float) * 60.0
+    return nodes, np.where(nodes >= 0, access, 0.0)
+
+
+def plan_sites(
+    analysis: GapAnalysis,
+    candidates: gpd.GeoDataFrame,
+    *,
+    threshold_min: float,
+    k: int | None = None,
+    target_share: float | None = None,
+    solver: str = "exact",
+    time_limit_s: float = 60.0,
+    curve_k_max: int | None = None,
+    exact_curve: bool = True,
+    workers: int | None = None,
+    progress: bool = False,
+) -> SitingPlan:
+    """Score candidates and choose new sites, keeping every existing facility open.
+
+    Parameters
+    ----------
+    analysis
+        The gap analysis of the same territory (its network, snapping parameters,
+        facilities and units are reused).
+    candidates
+        Candidate points with ``candidate_id`` and ``name`` (see
+        :mod:`coverage.candidates`); ids must differ from the facility ids.
+    threshold_min
+        Coverage threshold of the selection.
+    k, target_share
+        Number of new sites, or the share of the population to reach within the
+        threshold (the fewest sites that reach it by the greedy order; the exact solver
+        then optimises that many).  Ignored by ``"lscp"``, which finds the fewest sites
+        covering everyone reachable.
+    solver
+        ``"exact"`` (MCLP, HiGHS), ``"greedy"`` (MCLP), ``"lscp"`` or ``"pmedian"``.
+    time_limit_s
+        Time limit of each exact solve.
+    curve_k_max
+        Largest k of the coverage curve (default: the number of sites chosen).
+    exact_curve
+        Solve the exact MCLP for each k of the curve, beside the greedy values.
+    workers
+        Processes for the coverage matrix.
+
+    Notes
+    -----
+    Score components of each candidate: ``newly_covered_<T>`` for each threshold T of the
+    analysis and ``threshold_min`` (people within T of it and of no existing facility),
+    ``served_current_minutes`` (their population-weighted mean minutes to the nearest
+    existing facility today), ``minutes_to_nearest_existing`` (the candidate's own
+    minutes to the nearest existing facility), ``access_minutes`` and ``snap_distance_m``.
+    """
+    if solver not in SOLVERS:
+        raise InputDataError(f"unknown solver {solver!r}; expected one of {', '.join(SOLVERS)}")
+    if solver != "lscp" and (k is None) == (target_share is None):
+        raise InputDataError("give either the number of new sites (k) or a target share of the population")
+    if target_share is not None and not 0 < target_share <= 1:
+        raise InputDataError(f"the target share must be in (0, 1], got {target_share}")
+    if len(candidates) == 0:
+        raise InputDataError("the candidate list is empty: there is no site to choose from")
+    config = analysis.config
+    timings: dict[str, float] = {}
+    cand = candidates.reset_index(drop=True).copy()
+    cand["candidate_id"] = cand["candidate_id"].astype(str)
+    if cand["candidate_id"].duplicated().any():
+        raise InputDataError(
+            f"duplicate candidate ids {cand.loc[cand['candidate_id'].duplicated(), 'candidate_id'].head(5).tolist()}"
+        )
+    facility_ids = analysis.facilities["facility_id"].astype(str)
+    clash = sorted(set(cand["candidate_id"]) & set(facility_ids))
+    if clash:
+        raise InputDataError(f"candidate ids that are also facility ids: {clash[:10]}; rename them")
+
+    t0 = time.perf_counter()
+    snap = snap_points(
+        cand,
+        analysis.network,
+        access_speed_kph=config.access_speed_kph,
+        max_snap_m=config.max_snap_m,
+        what="candidates",
+        labels=pd.Index(cand["candidate_id"]),
+    )
+    cand["node"] = pd.array(snap.node, dtype=object)
+    cand["access_minutes"] = snap.access_seconds / 60.0
+    cand["snap_distance_m"] = snap.snap_distance_m
+    fac_nodes, fac_access = _facility_nodes(analysis)
+    unit_nodes, unit_access = _unit_nodes(analysis)
+    thresholds = sorted({*config.thresholds_min, float(threshold_min)})
+    matrix = coverage_matrix(
+        analysis.network,
+        np.concatenate([snap.node_index, fac_nodes]),
+        np.concatenate([np.nan_to_num(snap.access_seconds), fac_access]),
+        unit_nodes,
+        unit_access,
+        max(thresholds),
+        site_ids=np.concatenate([cand["candidate_id"].to_numpy(), facility_ids.to_numpy()]),
+        unit_ids=analysis.units["unit_id"].astype(str).to_numpy(),
+        workers=workers,
+        progress=progress,
+    )
+    timings["coverage matrix"] = time.perf_counter() - t0
+
+    population = analysis.units["population"].to_numpy(dtype=float)
+    required = list(facility_ids)
+    scored = _score(cand, matrix, analysis, population, thresholds, threshold_min, len(cand))
+    t0 = time.perf_counter()
+    if solver == "lscp":
+        selection = lscp(matrix, population, threshold_min, required=required, time_limit_s=time_limit_s)
+        k = len(selection.sites)
+    else:
+        if k is None:
+            k = _sites_for_share(matrix, population, threshold_min, required, float(target_share))  # type: ignore[arg-type]
+        if solver == "exact":
+            selection = mclp_exact(matrix, population, threshold_min, k, required=required, time_limit_s=time_limit_s)
+        elif solver == "greedy":
+            selection = mclp_greedy(matrix, population, threshold_min, k, required=required)
+        else:
+            selection = p_median(
+                matrix, population, analysis.units["minutes_to_nearest"].to_numpy(dtype=float), k, required=required
+            )
+    greedy = mclp_greedy(matrix, population, threshold_min, k, required=required)
+    timings["selection"] = time.perf_counter() - t0
+    if selection.status == "time limit":
+        logger.warning(
+            "the %s solver hit its %.0f s time limit; best answer kept, gap %.2f %%",
+            selection.solver,
+            time_limit_s,
+            100 * (selection.gap or 0),
+        )
+    t0 = time.perf_counter()
+    curve = coverage_curve(
+        matrix,
+        population,
+        threshold_min,
+        curve_k_max if curve_k_max is not None else k,
+        required=required,
+        exact=exact_curve,
+        time_limit_s=time_limit_s,
+    )
+    timings["coverage curve"] = time.perf_counter() - t0
+    frag = fragility(matrix, population, required, thresholds)
+    frag = (
+        analysis.facilities[["facility_id", "name", "type"]].astype({"facility_id": str}).merge(frag, on="facility_id")
+    )
+    frag = frag.sort_values(f"population_lost_{max(thresholds):g}", ascending=False, kind="stable").reset_index(
+        drop=True
+    )
+    return SitingPlan(
+        threshold_min=float(threshold_min),
+        candidates=scored,
+        selection=selection,
+        greedy=greedy,
+        selection_table=_selection_table(selection, scored, matrix, population, threshold_min),
+        curve=curve,
+        fragility=frag,
+        matrix=matrix,
+        timings=timings,
+    )
+
+
+def _sites_for_share(
+    matrix: CoverageMatrix, population: np.ndarray, threshold_min: float, required: list[str], share: float
+) -> int:
+    greedy = mclp_greedy(matrix, population, threshold_min, len(matrix.site_ids) - len(required), required=required)
+    total = greedy.population_total
+    covered = greedy.population_covered_before + np.cumsum([0.0, *greedy.marginal])
+    reached = np.flatnonzero(covered >= share * total - 1e-9)
+    if len(reached) == 0:
+        raise InputDataError(
+            f"no set of candidates brings {share:.1%} of the population within {threshold_min:g} min "
+            f"(at most {covered[-1] / total:.1%}); lower the target or add candidates"
+        )
+    return int(reached[0])
+
+
+def _score(
+    cand: gpd.GeoDataFrame,
+    matrix: CoverageMatrix,
+    analysis: GapAnalysis,
+    population: np.ndarray,
+    thresholds: list[float],
+    threshold_min: float,
+    n_cand: int,
+) -> gpd.GeoDataFrame:
+    out = cand.copy()
+    current = analysis.units["minutes_to_nearest"].to_numpy(dtype=float)
+    for t in thresholds:
+        cover = matrix.covers(t)
+        covered0 = np.zeros(len(population), dtype=bool)
+        covered0[cover[n_cand:].indices] = True
+        free = np.where(covered0, 0.0, population)
+        out[f"newly_covered_{t:g}"] = np.asarray(cover[:n_cand].astype(float) @ free).ravel()
+        if t == float(threshold_min):
+            main = cover[:n_cand]
+            served = []
+            for j in range(n_cand):
+                units = main.indices[main.indptr[j] : main.indptr[j + 1]]
+                units = units[~covered0[units]]
+                w = population[units]
+                m = current[units]
+                ok = ~np.isnan(m)
+                served.append(float((w[ok] * m[ok]).sum() / w[ok].sum()) if w[ok].sum() > 0 else math.nan)
+            out["served_current_minutes"] = served
+    node_index = np.array([analysis.network.index_of(n) if pd.notna(n) else -1 for n in out["node"]], dtype=np.int64)
+    own = np.where(node_index >= 0, analysis.node_minutes[np.maximum(node_index, 0)], np.nan)
+    out["minutes_to_nearest_existing"] = own + out["access_minutes"].to_numpy(dtype=float)
+    key = f"newly_covered_{threshold_min:g}"
+    out = out.sort_values([key, "candidate_id"], ascending=[False, True], kind="stable").reset_index(drop=True)
+    out.insert(0, "rank", np.arange(1, len(out) + 1))
+    return out
+
+
+def _selection_table(
+    selection: SitingResult,
+    scored: gpd.GeoDataFrame,
+    matrix: CoverageMatrix,
+    population: np.ndarray,
+    threshold_min: float,
+) -> gpd.GeoDataFrame:
+    info = scored.drop(columns="rank").set_index("candidate_id")
+    rows = info.loc[list(selection.sites)].reset_index()
+    table = gpd.GeoDataFrame(rows, geometry="geometry", crs=scored.crs)
+    table.insert(0, "rank", np.arange(1, len(table) + 1))
+    table.insert(2, "marginal_gain", list(selection.marginal))
+    if selection.solver.startswith(("mclp", "lscp")):
+        cumulative = selection.population_covered_before + np.cumsum(selection.marginal)
+        table.insert(3, "population_covered", cumulative)
+        table.insert(
+            4, "share_covered", cumulative / selection.population_total if selection.population_total else np.nan
+        )
+    table["solver"] = selection.solver
+    return table
