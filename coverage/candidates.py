@@ -16,7 +16,15 @@ import pandas as pd
 from coverage.errors import InputDataError
 from coverage.network import RoutingNetwork
 
-__all__ = ["CANDIDATE_COLUMNS", "candidates_from_network", "candidates_from_units", "exclude_candidates"]
+__all__ = [
+    "CANDIDATE_COLUMNS",
+    "attach_unit_areas",
+    "candidates_from_network",
+    "candidates_from_points",
+    "candidates_from_units",
+    "communes_with_facility",
+    "exclude_candidates",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -85,26 +93,59 @@ def candidates_from_network(
         geometry=gpd.points_from_xy(network.x_m[picked], network.y_m[picked]),
         crs=network.metric_crs,
     ).to_crs("EPSG:4326")
-    for col in CANDIDATE_COLUMNS[2:7]:
-        frame[col] = pd.array([pd.NA] * len(frame), dtype="string")
-    if units is not None and "area" in units and not units["area"].isna().all():
-        areas = gpd.GeoDataFrame(
-            {
-                "commune": _admin(units, "commune"),
-                "commune_name": _admin(units, "commune_name"),
-                "epci": _admin(units, "epci"),
-                "epci_name": _admin(units, "epci_name"),
-                "department": _admin(units, "department"),
-            },
-            geometry=gpd.GeoSeries(units["area"], crs=units.crs).to_numpy(),
-            crs=units.crs,
-        ).to_crs("EPSG:4326")
-        joined = gpd.sjoin(frame[["geometry"]], areas, how="left", predicate="within")
-        joined = joined[~joined.index.duplicated(keep="first")]
-        for col in CANDIDATE_COLUMNS[2:7]:
-            frame[col] = joined[col].astype("string").to_numpy()
+    frame = attach_unit_areas(frame, units)
     logger.info("%d network-node candidates in uncovered areas (spacing %.0f m)", len(frame), spacing_m)
     return frame[[*CANDIDATE_COLUMNS, "geometry"]]
+
+
+def attach_unit_areas(points: gpd.GeoDataFrame, units: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+    """Copy of ``points`` with the administrative columns of the unit whose ``area`` holds
+    each point (empty where no area holds it, or the units have no areas)."""
+    out = points.copy()
+    for col in CANDIDATE_COLUMNS[2:7]:
+        out[col] = pd.array([pd.NA] * len(out), dtype="string")
+    if units is None or "area" not in units or units["area"].isna().all():
+        return out
+    areas = gpd.GeoDataFrame(
+        {col: _admin(units, col) for col in CANDIDATE_COLUMNS[2:7]},
+        geometry=gpd.GeoSeries(units["area"], crs=units.crs).to_numpy(),
+        crs=units.crs,
+    ).to_crs(points.crs)
+    joined = gpd.sjoin(points[[points.geometry.name]], areas, how="left", predicate="within")
+    joined = joined[~joined.index.duplicated(keep="first")]
+    for col in CANDIDATE_COLUMNS[2:7]:
+        out[col] = joined[col].astype("string").to_numpy()
+    return out
+
+
+def candidates_from_points(points: gpd.GeoDataFrame, units: gpd.GeoDataFrame | None = None) -> gpd.GeoDataFrame:
+    """A planner's own candidate list (``candidate_id``, ``name``, points), with the
+    administrative columns of the unit area each lies in."""
+    missing = {"candidate_id", "name"} - set(points.columns)
+    if missing:
+        raise InputDataError(f"candidate list: missing columns {sorted(missing)}")
+    if len(points) == 0:
+        raise InputDataError("the candidate list is empty: there is no site to choose from")
+    frame = gpd.GeoDataFrame(
+        {
+            "candidate_id": points["candidate_id"].astype(str).to_numpy(),
+            "name": points["name"].astype(str).to_numpy(),
+            "source": "candidate list",
+        },
+        geometry=points.geometry.to_numpy(),
+        crs=points.crs,
+    )
+    frame = attach_unit_areas(frame, units)
+    return frame[[*CANDIDATE_COLUMNS, "geometry"]]
+
+
+def communes_with_facility(facilities: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> set[str]:
+    """INSEE codes of the communes that host a facility: the facilities' ``code_insee``
+    column where present, else the commune area each facility lies in."""
+    if "code_insee" in facilities:
+        return {str(c).zfill(5) for c in facilities["code_insee"].dropna()}
+    located = attach_unit_areas(facilities[[facilities.geometry.name]], units)
+    return {str(c) for c in located["commune"].dropna()}
 
 
 def exclude_candidates(

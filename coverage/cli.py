@@ -7,6 +7,7 @@ import logging
 import sys
 import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import geopandas as gpd
@@ -14,6 +15,13 @@ import networkx as nx
 
 from coverage import __version__
 from coverage.analysis import GapAnalysis, analyse
+from coverage.candidates import (
+    candidates_from_network,
+    candidates_from_points,
+    candidates_from_units,
+    communes_with_facility,
+    exclude_candidates,
+)
 from coverage.config import DATA_DIR_ENV, AnalysisConfig, load_config
 from coverage.errors import CoverageError
 from coverage.io.admin import read_communes, read_departments
@@ -22,11 +30,16 @@ from coverage.io.facilities import FINESS_CATEGORIES, read_facilities, read_fine
 from coverage.io.population import attach_communes, population_from_communes, read_filosofi, read_population_layer
 from coverage.io.roads import download_osm, read_roads
 from coverage.maps import gap_map
+from coverage.planning import SOLVERS, SitingPlan, plan_sites
 from coverage.speeds import SpeedProfile, load_speed_profile
 
 logger = logging.getLogger("coverage")
 
 DEFAULT_DEMO_OUT = Path("outputs") / "centre-val-de-loire"
+#: The Region's aim: 125 MSP or grouped structures for a complete mesh of the territory.
+DEFAULT_TARGET_STRUCTURES = 125
+#: DREES counts a GP farther than 20 minutes as inaccessible.
+DEFAULT_SITING_THRESHOLD = 20.0
 
 
 def _floats(text: str) -> tuple[float, ...]:
@@ -74,6 +87,36 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     a = sub.add_parser("analyse", help="gap analysis of any territory", description="Gap analysis of any territory.")
+    _add_input_options(a)
+    _add_analysis_options(a)
+
+    o = sub.add_parser(
+        "optimise",
+        help="gap analysis, then the best new sites",
+        description="Gap analysis of any territory, then candidate scores and an optimal set of new sites "
+        "with every existing facility kept.",
+    )
+    _add_input_options(o)
+    _add_analysis_options(o)
+    _add_siting_options(o, default_exclude=False)
+
+    d = sub.add_parser(
+        "demo",
+        help="gap analysis and siting scenario of Centre-Val de Loire with the data folder",
+        description=f"Full gap analysis of Centre-Val de Loire, and the scenario 'complete the mesh to "
+        f"{DEFAULT_TARGET_STRUCTURES} structures'. Data folder: --data-dir, else ${DATA_DIR_ENV}, "
+        "else shared/data beside the checkout.",
+    )
+    d.add_argument("--data-dir", type=Path, help=f"data folder (default ${DATA_DIR_ENV} or ../shared/data)")
+    d.add_argument("--out", type=Path, default=DEFAULT_DEMO_OUT, help=f"output folder (default {DEFAULT_DEMO_OUT})")
+    d.add_argument("--all-statuses", action="store_true", help="keep planned and under-construction facilities too")
+    d.add_argument("--no-siting", action="store_true", help="gap analysis only, no siting scenario")
+    _add_analysis_options(d)
+    _add_siting_options(d, default_exclude=True)
+    return parser
+
+
+def _add_input_options(a: argparse.ArgumentParser) -> None:
     r = a.add_argument_group("roads (one of)")
     r.add_argument("--roads", type=Path, help=".osm/.osm.pbf, .graphml, or a line layer with a road-class column")
     r.add_argument("--osm-place", help="download OSM roads of a place (needs the internet)")
@@ -142,19 +185,50 @@ def build_parser() -> argparse.ArgumentParser:
     pop.add_argument("--departments-file", type=Path, help="department polygons with code and name")
 
     a.add_argument("--out", type=Path, required=True, help="output folder (replaced only if it holds a previous run)")
-    _add_analysis_options(a)
 
-    d = sub.add_parser(
-        "demo",
-        help="gap analysis of Centre-Val de Loire with the data folder",
-        description=f"Full gap analysis of Centre-Val de Loire. Data folder: --data-dir, else ${DATA_DIR_ENV}, "
-        "else shared/data beside the checkout.",
+
+def _add_siting_options(p: argparse.ArgumentParser, *, default_exclude: bool) -> None:
+    g = p.add_argument_group("siting (new sites, existing facilities kept)")
+    g.add_argument(
+        "--threshold",
+        type=float,
+        default=DEFAULT_SITING_THRESHOLD,
+        help=f"coverage threshold of the new sites, minutes (default {DEFAULT_SITING_THRESHOLD:g})",
     )
-    d.add_argument("--data-dir", type=Path, help=f"data folder (default ${DATA_DIR_ENV} or ../shared/data)")
-    d.add_argument("--out", type=Path, default=DEFAULT_DEMO_OUT, help=f"output folder (default {DEFAULT_DEMO_OUT})")
-    d.add_argument("--all-statuses", action="store_true", help="keep planned and under-construction facilities too")
-    _add_analysis_options(d)
-    return parser
+    n = g.add_mutually_exclusive_group()
+    n.add_argument("--sites", type=int, help="number of new sites")
+    n.add_argument("--target-share", type=float, help="share of the population to bring within the threshold (0-1)")
+    n.add_argument(
+        "--target-structures",
+        type=int,
+        help=f"total structures wanted, existing included (demo default {DEFAULT_TARGET_STRUCTURES})",
+    )
+    g.add_argument(
+        "--solver",
+        choices=list(SOLVERS),
+        default="exact",
+        help="exact MCLP (HiGHS), greedy MCLP, lscp (fewest sites covering everyone), pmedian",
+    )
+    g.add_argument(
+        "--candidates",
+        default="communes",
+        help="'communes' (town halls), 'network' (nodes in uncovered areas) or a CSV/GeoPackage of points",
+    )
+    g.add_argument("--candidates-layer")
+    g.add_argument("--candidate-id-column", default="candidate_id")
+    g.add_argument("--candidate-name-column", default="name")
+    g.add_argument("--candidate-spacing", type=float, default=2000.0, help="metres between network-node candidates")
+    g.add_argument(
+        "--exclude-facility-communes",
+        action=argparse.BooleanOptionalAction,
+        default=default_exclude,
+        help="leave out candidates in communes that already host a facility",
+    )
+    g.add_argument("--exclude-codes", default="", help="commune codes (or candidate ids) to leave out, comma-separated")
+    g.add_argument("--time-limit", type=float, default=60.0, help="seconds for each exact solve (default 60)")
+    g.add_argument("--curve-max", type=int, help="largest number of new sites on the coverage curve")
+    g.add_argument("--no-exact-curve", action="store_true", help="greedy values only on the coverage curve")
+    g.add_argument("--workers", type=int, help="processes for the coverage matrix (default: all cores)")
 
 
 def _config(args: argparse.Namespace) -> AnalysisConfig:
@@ -260,7 +334,9 @@ def _read_units(args: argparse.Namespace, config: AnalysisConfig) -> gpd.GeoData
     return units
 
 
-def print_summary(result: GapAnalysis, out: Path, seconds: float, stream=sys.stdout) -> None:  # type: ignore[no-untyped-def]
+def print_summary(  # type: ignore[no-untyped-def]
+    result: GapAnalysis, out: Path, seconds: float, stream=sys.stdout, *, plan: SitingPlan | None = None
+) -> None:
     """The one-screen summary at the end of a run."""
     units, fac = result.units, result.facilities
     w = stream.write
@@ -292,6 +368,24 @@ def print_summary(result: GapAnalysis, out: Path, seconds: float, stream=sys.std
         w(f"\nEPCI with most inhabitants beyond {t_max:g} min:\n")
         for row in worst.itertuples():
             w(f"  {str(row.area_name)[:40]:<40} {row.out:>10,.0f}\n")
+    if plan is not None:
+        s, g = plan.selection, plan.greedy
+        gap = "" if s.gap is None else f", gap {s.gap:.2%}"
+        w(
+            f"\nNew sites within {plan.threshold_min:g} min ({s.solver}, {s.status}{gap}, {s.seconds:.1f} s): "
+            f"{len(s.sites)} sites, {len(s.required)} existing kept\n"
+        )
+        w(
+            f"  covered {s.population_covered_before:,.0f} -> {s.population_covered_after:,.0f} "
+            f"({s.share_covered_before:.1%} -> {s.share_covered_after:.1%}); "
+            f"greedy: {g.population_covered_after:,.0f}\n"
+        )
+        for row in plan.selection_table.head(5).itertuples():
+            w(f"  {row.rank:>3}. {str(row.name)[:30]:<30} {row.department!s:>3} +{row.marginal_gain:,.0f}\n")
+        if s.sites_requested is not None and len(s.sites) < s.sites_requested:
+            w(f"  only {len(s.sites)} of the {s.sites_requested} sites asked for add anyone: the others would not\n")
+        if len(s.uncoverable):
+            w(f"  {len(s.uncoverable)} units cannot be covered within {plan.threshold_min:g} min by any candidate\n")
     w(f"\nOutputs in {out} ({seconds:.1f} s)\n")
 
 
@@ -325,6 +419,10 @@ def _run(args: argparse.Namespace) -> int:
         }
     logger.info("analysing")
     result = analyse(graph, facilities, units, config, progress=not args.quiet)
+    plan = None
+    if args.command == "optimise" or (args.command == "demo" and not args.no_siting):
+        logger.info("choosing new sites")
+        plan = _plan(args, result)
     logger.info("writing outputs")
     write_analysis(
         result,
@@ -335,11 +433,62 @@ def _run(args: argparse.Namespace) -> int:
             "speed_profile": profile.as_dict(),
             "version": __version__,
         },
-        map_builder=None if args.no_map else gap_map,
+        map_builder=None if args.no_map else partial(gap_map, plan=plan),
+        plan=plan,
     )
     if not args.quiet:
-        print_summary(result, args.out, time.perf_counter() - start)
+        print_summary(result, args.out, time.perf_counter() - start, plan=plan)
     return 0
+
+
+def _candidates(args: argparse.Namespace, result: GapAnalysis) -> gpd.GeoDataFrame:
+    if args.candidates == "communes":
+        candidates = candidates_from_units(result.units)
+    elif args.candidates == "network":
+        candidates = candidates_from_network(
+            result.network, result.node_minutes, args.threshold, spacing_m=args.candidate_spacing, units=result.units
+        )
+    else:
+        points = read_facilities(
+            Path(args.candidates),
+            layer=args.candidates_layer,
+            id_column=args.candidate_id_column,
+            name_column=args.candidate_name_column,
+            type_column=None,
+            status_column=None,
+            keep_status=None,
+        )
+        candidates = candidates_from_points(points.rename(columns={"facility_id": "candidate_id"}), result.units)
+    excluded = {c.strip() for c in args.exclude_codes.split(",") if c.strip()}
+    if args.exclude_facility_communes:
+        excluded |= communes_with_facility(result.facilities, result.units)
+    return exclude_candidates(candidates, communes=excluded, ids=excluded)
+
+
+def _plan(args: argparse.Namespace, result: GapAnalysis) -> SitingPlan:
+    k, share = args.sites, args.target_share
+    target = args.target_structures
+    if args.command == "demo" and k is None and share is None and target is None:
+        target = DEFAULT_TARGET_STRUCTURES
+    if target is not None:
+        existing = int((~result.facilities["beyond_max_snap"]).sum())
+        k = max(0, target - existing)
+        logger.info("%d structures wanted, %d exist on the network: %d new sites", target, existing, k)
+    if k is None and share is None and args.solver != "lscp":
+        raise CoverageError("say how many new sites: --sites, --target-share or --target-structures (or --solver lscp)")
+    return plan_sites(
+        result,
+        _candidates(args, result),
+        threshold_min=args.threshold,
+        k=k,
+        target_share=share,
+        solver=args.solver,
+        time_limit_s=args.time_limit,
+        curve_k_max=args.curve_max,
+        exact_curve=not args.no_exact_curve,
+        workers=args.workers,
+        progress=not args.quiet,
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

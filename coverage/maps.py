@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     import folium
 
     from coverage.analysis import GapAnalysis
+    from coverage.planning import SitingPlan
 
 __all__ = ["gap_map"]
 
@@ -24,18 +25,23 @@ _TYPE_COLOURS = {
     "antenne": "#56B4E9",
 }
 _ISO_COLOURS = ["#1a9850", "#fee08b", "#f46d43", "#a50026"]
+_SITE_ICON = (
+    '<div style="background:#009E73;color:#fff;border-radius:50%;width:22px;height:22px;'
+    'line-height:22px;text-align:center;font:bold 11px sans-serif">{rank}</div>'
+)
 
 
 def _text(value: object) -> str:
     return html.escape("" if value is None or (isinstance(value, float) and pd.isna(value)) else str(value))
 
 
-def gap_map(result: GapAnalysis, *, tiles: str | None = "OpenStreetMap") -> folium.Map:
+def gap_map(result: GapAnalysis, *, plan: SitingPlan | None = None, tiles: str | None = "OpenStreetMap") -> folium.Map:
     """Folium map of a :class:`~coverage.analysis.GapAnalysis`.
 
     Layers: the union of the isochrones at each threshold, the units beyond the
-    largest threshold (or unreachable), and the facilities coloured by type.  Names
-    from input files are HTML-escaped.
+    largest threshold (or unreachable), the facilities coloured by type and, with a
+    ``plan``, the new sites numbered in the order chosen.  Names from input files are
+    HTML-escaped.
     """
     import folium
 
@@ -97,5 +103,22 @@ def gap_map(result: GapAnalysis, *, tiles: str | None = "OpenStreetMap") -> foli
             popup=folium.Popup(label, max_width=300),
         ).add_to(group)
     group.add_to(fmap)
+    if plan is not None and len(plan.selection_table):
+        sites = folium.FeatureGroup(name=f"New sites ({plan.selection.solver}, {plan.threshold_min:g} min)")
+        t_label = f"{plan.threshold_min:g}"
+        for _, row in plan.selection_table.to_crs("EPSG:4326").iterrows():
+            alone = row.get(f"newly_covered_{t_label}", float("nan"))
+            label = (
+                f"<b>{row['rank']}. {_text(row['name'])}</b><br>{_text(row['commune_name'])} "
+                f"({_text(row['department'])})<br>+{row['marginal_gain']:,.0f} inhabitants within {t_label} min"
+                f"<br>on its own: {alone:,.0f}"
+            )
+            folium.Marker(
+                location=[row.geometry.y, row.geometry.x],
+                tooltip=folium.Tooltip(label),
+                popup=folium.Popup(label, max_width=300),
+                icon=folium.DivIcon(html=_SITE_ICON.format(rank=int(row["rank"]))),
+            ).add_to(sites)
+        sites.add_to(fmap)
     folium.LayerControl(collapsed=False).add_to(fmap)
     return fmap

@@ -74,6 +74,9 @@ class SitingResult:
     uncoverable
         Units that no site reaches within the threshold (LSCP), reported, not made
         infeasible.
+    sites_requested
+        The k asked for (None for LSCP).  Fewer sites are returned when the others
+        would add nobody.
     """
 
     solver: str
@@ -90,6 +93,7 @@ class SitingResult:
     status: str
     seconds: float
     uncoverable: tuple[str, ...] = field(default=())
+    sites_requested: int | None = None
 
     @property
     def population_newly_covered(self) -> float:
@@ -289,6 +293,7 @@ def mclp_greedy(
         gap=None,
         status=status,
         seconds=time.perf_counter() - start,
+        sites_requested=k,
     )
 
 
@@ -451,6 +456,7 @@ def mclp_exact(
         gap=max(0.0, gap),
         status=status,
         seconds=time.perf_counter() - start,
+        sites_requested=k,
     )
 
 
@@ -667,6 +673,7 @@ def p_median(
         gap=None,
         status="heuristic",
         seconds=time.perf_counter() - start,
+        sites_requested=k,
     )
 
 

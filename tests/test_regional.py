@@ -61,7 +61,9 @@ def test_output_contract(demo_out: Path) -> None:
     fac_header = header(demo_out / "facilities.csv")
     assert fac_header[:5] == ["facility_id", "name", "type", "node", "access_minutes"]
     layers = {name for name, _ in pyogrio.list_layers(demo_out / "coverage.gpkg")}
-    assert layers == {"population_access", "facilities", "catchments", "isochrones", "uncovered"}
+    assert layers == {"population_access", "facilities", "catchments", "isochrones", "uncovered", "sites"}
+    for name in ("candidates.csv", "selection.csv", "coverage_curve.csv", "fragility.csv"):
+        assert (demo_out / name).is_file(), name
     assert json.loads((demo_out / "run.json").read_text())["tool"] == "coverage"
     assert not [p for p in demo_out.parent.iterdir() if p.name.startswith(".")]  # no temporary folder left
 
@@ -151,3 +153,58 @@ def test_rerun_replaces_previous_output(demo_out: Path, data_dir: Path, tmp_path
     assert not marker.exists()
     assert (demo_out / "population_access.csv").is_file()
     assert not (demo_out / "map.html").exists()
+
+
+def reversed_digraph(graph: nx.MultiDiGraph) -> nx.DiGraph:
+    """Reversed graph keeping the fastest of parallel edges, from GraphML strings."""
+    reverse = nx.DiGraph()
+    for u, v, data in graph.edges(data=True):
+        t = float(data["travel_time"])
+        if u != v and (not reverse.has_edge(v, u) or reverse[v][u]["t"] > t):
+            reverse.add_edge(v, u, t=t)
+    return reverse
+
+
+def test_selection_coverage_recomputed_with_networkx(demo_out: Path) -> None:
+    """The default scenario's covered population, recomputed from the exported network with
+    NetworkX: existing facilities and chosen sites as sources, their access legs included."""
+    run = json.loads((demo_out / "run.json").read_text())["siting"]
+    threshold = run["threshold_min"]
+    reverse = reversed_digraph(nx.read_graphml(demo_out / "network.graphml"))
+    sources = pd.concat(
+        [
+            pd.read_csv(demo_out / "facilities.csv", dtype={"node": str})[["node", "access_minutes"]],
+            pd.read_csv(demo_out / "selection.csv", dtype={"node": str})[["node", "access_minutes"]],
+        ]
+    )
+    for row in sources.itertuples():
+        t = row.access_minutes * 60.0
+        if not reverse.has_edge("source", row.node) or reverse["source"][row.node]["t"] > t:
+            reverse.add_edge("source", row.node, t=t)
+    seconds = nx.single_source_dijkstra_path_length(reverse, "source", weight="t")
+    access = pd.read_csv(demo_out / "population_access.csv", dtype={"node": str})
+    minutes = access["access_minutes"] + access["node"].map(seconds) / 60.0
+    covered = access.loc[minutes <= threshold + 1e-9, "population"].sum()
+    assert covered == pytest.approx(run["population_covered_after"], abs=0.5)
+    before = access.loc[access["minutes_to_nearest"] <= threshold, "population"].sum()
+    assert before == pytest.approx(run["population_covered_before"], abs=0.5)
+    assert run["greedy_population_covered_after"] <= run["population_covered_after"] + 1e-6
+    assert run["new_sites"] == len(pd.read_csv(demo_out / "selection.csv"))
+
+
+def test_scenario_tables_are_consistent(demo_out: Path) -> None:
+    selection = pd.read_csv(demo_out / "selection.csv", dtype={"candidate_id": str, "commune": str})
+    candidates = pd.read_csv(demo_out / "candidates.csv", dtype={"candidate_id": str})
+    facilities = pd.read_csv(demo_out / "facilities.csv", dtype={"code_insee": str})
+    # communes that host a facility are not candidates in the demo scenario
+    assert not set(candidates["candidate_id"]) & set(facilities["code_insee"].str.zfill(5))
+    assert set(selection["candidate_id"]) <= set(candidates["candidate_id"])
+    assert selection["population_covered"].is_monotonic_increasing
+    assert (selection["marginal_gain"] > 0).all()
+    curve = pd.read_csv(demo_out / "coverage_curve.csv")
+    assert curve["k"].iloc[0] == 0
+    assert (curve["population_covered_exact"] >= curve["population_covered_greedy"] - 1e-6).all()
+    assert curve["population_covered_greedy"].is_monotonic_increasing
+    fragility = pd.read_csv(demo_out / "fragility.csv")
+    assert len(fragility) == len(facilities)
+    assert (fragility["population_lost_30"] >= 0).all()

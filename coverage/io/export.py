@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     import folium
 
     from coverage.analysis import GapAnalysis
+    from coverage.planning import SitingPlan
 
 __all__ = ["RUN_FILE", "atomic_output_dir", "check_output_dir", "write_analysis"]
 
@@ -109,6 +110,7 @@ def write_analysis(
     *,
     run_info: Mapping[str, Any] | None = None,
     map_builder: Callable[[GapAnalysis], folium.Map] | None = None,
+    plan: SitingPlan | None = None,
 ) -> Path:
     """Write every output of a :class:`~coverage.analysis.GapAnalysis` into ``out_dir``.
 
@@ -116,7 +118,8 @@ def write_analysis(
     ``coverage_by_area.csv``, ``coverage.gpkg`` (layers ``population_access``,
     ``facilities``, ``catchments``, ``isochrones``, ``uncovered``, in the analysis'
     metric CRS), ``network.graphml``, ``map.html`` (when ``map_builder`` is given) and
-    ``run.json`` (parameters, inputs, timings).
+    ``run.json`` (parameters, inputs, timings).  With a ``plan``: ``candidates.csv``,
+    ``selection.csv``, ``coverage_curve.csv``, ``fragility.csv`` and a ``sites`` layer.
     """
     from coverage.io.roads import save_graphml
 
@@ -137,13 +140,10 @@ def write_analysis(
     admin = [c for c in ("commune", "epci", "department") if c in units.columns]
     facility_columns = ["facility_id", "name", "type", "node", "access_minutes", "snap_distance_m", "beyond_max_snap"]
     facilities = result.facilities
-    facilities_table = pd.DataFrame(facilities.drop(columns="geometry"))
+    facilities_table = _with_lonlat(facilities)
     facilities_table = facilities_table[
         facility_columns + [c for c in facilities_table.columns if c not in facility_columns]
     ]
-    lonlat = facilities.geometry.to_crs("EPSG:4326")
-    facilities_table["lon"] = lonlat.x.round(7)
-    facilities_table["lat"] = lonlat.y.round(7)
 
     with atomic_output_dir(out_dir) as tmp:
         _csv(pd.DataFrame(units[access_columns + admin]), tmp / "population_access.csv")
@@ -168,6 +168,8 @@ def write_analysis(
             gpkg, layer="uncovered", engine="pyogrio", promote_to_multi=True
         )
 
+        if plan is not None:
+            _write_plan(plan, tmp, crs)
         save_graphml(result.network.graph, tmp / "network.graphml")
         if map_builder is not None:
             map_builder(result).save(str(tmp / "map.html"))
@@ -178,11 +180,52 @@ def write_analysis(
             "timings_s": {k: round(v, 3) for k, v in result.timings.items()},
             "network": {"nodes": result.network.n_nodes, "edges": int(result.network.matrix.nnz)},
             "summary": result.summary.to_dict(orient="records"),
+            **({"siting": plan_summary(plan)} if plan is not None else {}),
             **dict(run_info or {}),
         }
         (tmp / RUN_FILE).write_text(json.dumps(info, indent=2, ensure_ascii=False, default=str), "utf-8")
     logger.info("outputs written to %s", out_dir)
     return Path(out_dir)
+
+
+def _with_lonlat(frame: gpd.GeoDataFrame) -> pd.DataFrame:
+    table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
+    lonlat = frame.geometry.to_crs("EPSG:4326")
+    table["lon"] = lonlat.x.round(7).to_numpy()
+    table["lat"] = lonlat.y.round(7).to_numpy()
+    return table
+
+
+def _write_plan(plan: SitingPlan, folder: Path, crs: str) -> None:
+    _csv(_with_lonlat(plan.candidates), folder / "candidates.csv")
+    _csv(_with_lonlat(plan.selection_table), folder / "selection.csv")
+    _csv(plan.curve, folder / "coverage_curve.csv")
+    _csv(plan.fragility, folder / "fragility.csv")
+    if len(plan.selection_table):
+        _geo_for_layer(plan.selection_table, crs).to_file(folder / "coverage.gpkg", layer="sites", engine="pyogrio")
+
+
+def plan_summary(plan: SitingPlan) -> dict[str, Any]:
+    """Key figures of a siting plan, for run.json and the terminal summary."""
+    s, g = plan.selection, plan.greedy
+    return {
+        "threshold_min": plan.threshold_min,
+        "solver": s.solver,
+        "status": s.status,
+        "new_sites": len(s.sites),
+        "sites_requested": s.sites_requested,
+        "required_sites": len(s.required),
+        "population_total": s.population_total,
+        "population_covered_before": s.population_covered_before,
+        "population_covered_after": s.population_covered_after,
+        "objective_value": s.objective_value,
+        "bound": s.bound,
+        "gap": s.gap,
+        "seconds": round(s.seconds, 3),
+        "greedy_population_covered_after": g.population_covered_after,
+        "uncoverable_units": list(s.uncoverable),
+        "timings_s": {k: round(v, 3) for k, v in plan.timings.items()},
+    }
 
 
 def uncovered_layer(result: GapAnalysis) -> gpd.GeoDataFrame:
