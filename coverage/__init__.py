@@ -14,6 +14,13 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from coverage.analysis import GapAnalysis, analyse, prepare_network
+from coverage.candidates import (
+    candidates_from_network,
+    candidates_from_points,
+    candidates_from_units,
+    communes_with_facility,
+    exclude_candidates,
+)
 from coverage.config import AnalysisConfig, load_config, resolve_data_dir
 from coverage.errors import (
     CoverageError,
@@ -35,12 +42,24 @@ from coverage.io.population import (
 from coverage.io.regional import load_regional_inputs
 from coverage.io.roads import download_osm, read_graphml, read_osm, read_road_lines, read_roads, save_graphml
 from coverage.isochrones import isochrones
+from coverage.matrix import CoverageMatrix, coverage_matrix
 from coverage.network import (
     RoutingNetwork,
     add_travel_times,
     compile_network,
     graph_from_lines,
     largest_strong_component,
+)
+from coverage.planning import SitingPlan, plan_sites
+from coverage.siting import (
+    SitingResult,
+    coverage_curve,
+    covered_population,
+    fragility,
+    lscp,
+    mclp_exact,
+    mclp_greedy,
+    p_median,
 )
 from coverage.snapping import Snapping, snap_points
 from coverage.speeds import SpeedProfile, load_speed_profile, parse_maxspeed
@@ -50,6 +69,7 @@ from coverage.traveltime import NearestFacility, bounded_times_to_facilities, ne
 __all__ = [
     "AnalysisConfig",
     "CoverageError",
+    "CoverageMatrix",
     "GapAnalysis",
     "InputDataError",
     "InputFileNotFoundError",
@@ -57,6 +77,8 @@ __all__ = [
     "NoFacilityReachableError",
     "OutputExistsError",
     "RoutingNetwork",
+    "SitingPlan",
+    "SitingResult",
     "Snapping",
     "SpeedProfile",
     "UnknownRoadClassError",
@@ -65,18 +87,32 @@ __all__ = [
     "analyse",
     "attach_communes",
     "bounded_times_to_facilities",
+    "candidates_from_network",
+    "candidates_from_points",
+    "candidates_from_units",
+    "communes_with_facility",
     "compile_network",
     "coverage_by_area",
+    "coverage_curve",
+    "coverage_matrix",
     "coverage_summary",
+    "covered_population",
     "download_osm",
+    "exclude_candidates",
+    "fragility",
     "graph_from_lines",
     "isochrones",
     "largest_strong_component",
     "load_config",
     "load_regional_inputs",
     "load_speed_profile",
+    "lscp",
+    "mclp_exact",
+    "mclp_greedy",
     "nearest_facility",
+    "p_median",
     "parse_maxspeed",
+    "plan_sites",
     "population_from_communes",
     "prepare_network",
     "read_communes",
