@@ -92,6 +92,9 @@ def _rows_of_chunk(bounds: tuple[int, int]) -> tuple[int, np.ndarray, np.ndarray
     s = _STATE
     site_access = s["site_access"][start:stop]
     limit = float(s["limit_s"] - site_access.min())
+    if limit < 0:  # every site of the chunk is farther than the limit from its own node
+        empty = np.empty(0, dtype=np.int64)
+        return start, empty, empty, np.empty(0)
     dist = np.atleast_2d(dijkstra(s["reverse"], directed=True, indices=s["site_nodes"][start:stop], limit=limit))
     seconds = dist[:, s["unit_nodes"]] + s["unit_access"][None, :] + site_access[:, None]
     rows, cols = np.nonzero(seconds <= s["limit_s"])
@@ -182,8 +185,8 @@ def coverage_matrix(
     np.cumsum(indptr, out=indptr)
     minutes = sp.csr_array((vals, cols.astype(np.int32), indptr), shape=(n_sites, n_units))
     return CoverageMatrix(
-        site_ids=np.asarray(site_ids, dtype=object),
-        unit_ids=np.asarray(unit_ids, dtype=object),
+        site_ids=np.asarray([str(i) for i in site_ids], dtype=object),  # ids are text everywhere
+        unit_ids=np.asarray([str(i) for i in unit_ids], dtype=object),
         minutes=minutes,
         max_minutes=float(max_minutes),
     )

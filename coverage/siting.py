@@ -189,12 +189,12 @@ def _row_units(cover: sp.csr_array, j: int) -> np.ndarray:
     return cover.indices[cover.indptr[j] : cover.indptr[j + 1]]
 
 
-def _check_k(k: int, problem: _Problem) -> None:
+def _check_k(k: int, n_candidates: int) -> None:
     if k < 0:
         raise InputDataError(f"the number of new sites must be >= 0, got {k}")
-    if k > len(problem.candidate_ids):
+    if k > n_candidates:
         raise InputDataError(
-            f"{k} new sites requested but there are only {len(problem.candidate_ids)} candidates; "
+            f"{k} new sites requested but there are only {n_candidates} candidates; "
             "add candidates or ask for fewer sites"
         )
 
@@ -269,7 +269,7 @@ def mclp_greedy(
     """
     start = time.perf_counter()
     problem = _prepare(matrix, population, threshold_min, required, candidates)
-    _check_k(k, problem)
+    _check_k(k, len(problem.candidate_ids))
     chosen, marginal = _greedy_order(problem, k)
     before = float(problem.weights[problem.covered0].sum())
     status = "heuristic"
@@ -395,7 +395,7 @@ def mclp_exact(
     """
     start = time.perf_counter()
     problem = _prepare(matrix, population, threshold_min, required, candidates)
-    _check_k(k, problem)
+    _check_k(k, len(problem.candidate_ids))
     before = float(problem.weights[problem.covered0].sum())
     greedy, _ = _greedy_order(problem, k)
     open_units = np.flatnonzero(
@@ -433,7 +433,9 @@ def mclp_exact(
                 mip_rel_gap=mip_rel_gap,
             )
             chosen = list(useful[picked]) if picked.any() else list(greedy)
-            bound = before + dual
+            # HiGHS may stop before it has a bound; everyone a candidate reaches is one.
+            ceiling = before + float(problem.weights[open_units].sum())
+            bound = min(before + dual, ceiling) if math.isfinite(dual) else ceiling
     order, marginal = _order_by_gain(problem, chosen)
     after = before + sum(marginal)
     if status == "optimal":
@@ -461,7 +463,8 @@ def mclp_exact(
 
 
 def _order_by_gain(problem: _Problem, chosen: Sequence[int]) -> tuple[list[int], list[float]]:
-    """Chosen sites ordered greedily among themselves, with their marginal gains."""
+    """Chosen sites ordered greedily among themselves, with their marginal gains; sites
+    that add nobody once the others are open are dropped (a solver may return them)."""
     sub = _Problem(
         cover=problem.cover[np.asarray(chosen, dtype=np.int64)],
         weights=problem.weights,
@@ -470,8 +473,7 @@ def _order_by_gain(problem: _Problem, chosen: Sequence[int]) -> tuple[list[int],
         required_ids=problem.required_ids,
     )
     order, marginal = _greedy_order(sub, len(chosen))
-    rest = [i for i in range(len(chosen)) if i not in set(order)]  # sites that add nobody
-    return [chosen[i] for i in order + rest], marginal + [0.0] * len(rest)
+    return [chosen[i] for i in order], marginal
 
 
 # ---------------------------------------------------------------- LSCP
@@ -584,7 +586,7 @@ def p_median(
     """
     start = time.perf_counter()
     weights = _population(matrix, population)
-    base = _aligned(matrix, current_minutes, "current_minutes")
+    base = _aligned(matrix, current_minutes, "current_minutes").copy()  # updated below; never the caller's
     req_rows, cand_rows = _split_sites(matrix, required, candidates)
     minutes = matrix.minutes
     # Required sites can only lower the current times (they are the existing facilities).
@@ -595,8 +597,7 @@ def p_median(
     reach = ~np.isnan(base)
     w = np.where(reach, weights, 0.0)
     cand = sp.csr_array(minutes[cand_rows])
-    if k > len(cand_rows):
-        raise InputDataError(f"{k} new sites requested but there are only {len(cand_rows)} candidates")
+    _check_k(k, len(cand_rows))
 
     def total(current: np.ndarray) -> float:
         return float((w[reach] * current[reach]).sum())

@@ -38,7 +38,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import combinations
+from itertools import combinations, pairwise
 
 import geopandas as gpd
 import networkx as nx
@@ -48,14 +48,21 @@ import pulp
 import pytest
 import scipy.sparse as sp
 from conftest import CRS, facilities_at, make_graph, units_at
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import box
 
 import coverage as cov
 import coverage.matrix as matrix_module
 from coverage import InputDataError
-from coverage.candidates import CANDIDATE_COLUMNS, candidates_from_network, candidates_from_units, exclude_candidates
+from coverage.candidates import (
+    CANDIDATE_COLUMNS,
+    candidates_from_network,
+    candidates_from_points,
+    candidates_from_units,
+    communes_with_facility,
+    exclude_candidates,
+)
 from coverage.matrix import CoverageMatrix, coverage_matrix
 from coverage.planning import plan_sites
 from coverage.siting import (
@@ -67,6 +74,12 @@ from coverage.siting import (
     mclp_greedy,
     p_median,
 )
+
+# When a Hypothesis test fails, its pytest plugin imports libcst (to suggest a patch),
+# which triggers a third-party DeprecationWarning from mypy_extensions while the report
+# is made; with warnings as errors that aborts the whole session instead of reporting
+# the failure.
+pytestmark = pytest.mark.filterwarnings("ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning")
 
 # ====================================================================== helpers
 
@@ -91,7 +104,9 @@ def covered_pairs(matrix: CoverageMatrix, threshold: float) -> set[tuple[str, st
     return out
 
 
-def matrix_of(dense: np.ndarray, max_minutes: float, site_ids: Sequence[str], unit_ids: Sequence[str]) -> CoverageMatrix:
+def matrix_of(
+    dense: np.ndarray, max_minutes: float, site_ids: Sequence[str], unit_ids: Sequence[str]
+) -> CoverageMatrix:
     """CoverageMatrix from a dense ``sites x units`` array of minutes (inf = absent pair)."""
     rows, cols = np.nonzero(np.isfinite(dense))
     indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=dense.shape[0]))]).astype(np.int64)
@@ -214,7 +229,7 @@ def check_order_and_marginals(result: cov.siting.SitingResult, inst: Instance) -
         prefix = inst.required + list(result.sites[:i])
         assert gain == pytest.approx(inst.covered([*prefix, result.sites[i]]) - inst.covered(prefix))
     # in the greedy order among themselves, gains never grow
-    assert all(a >= b - 1e-9 for a, b in zip(result.marginal, result.marginal[1:], strict=False))
+    assert all(a >= b - 1e-9 for a, b in pairwise(result.marginal))
 
 
 # ====================================================================== 1. coverage matrix
@@ -375,7 +390,14 @@ def matrix_cases(draw: st.DrawFn) -> tuple[nx.MultiDiGraph, list, list, list, li
     sites = draw(st.lists(st.tuples(node_or_off, access), min_size=1, max_size=8))
     units = draw(st.lists(st.tuples(node_or_off, access), min_size=1, max_size=12))
     max_minutes = draw(st.integers(2, 15))  # >= 120 s, the longest access leg
-    return graph, [s[0] for s in sites], [s[1] for s in sites], [u[0] for u in units], [u[1] for u in units], max_minutes
+    return (
+        graph,
+        [s[0] for s in sites],
+        [s[1] for s in sites],
+        [u[0] for u in units],
+        [u[1] for u in units],
+        max_minutes,
+    )
 
 
 def reversed_simple(graph: nx.MultiDiGraph) -> nx.DiGraph:
@@ -556,8 +578,8 @@ def test_mclp_by_hand() -> None:
     """Three candidates, four units; greedy takes the big middle site and misses the pair.
 
     minutes (T = 10): a covers u1 u2 (pop 40+40); b covers u2 u3 (40+45); c covers
-    u3 u4 (45+40); k = 2: greedy takes b (85) then a or c (+40) = 125; the optimum
-    {a, c} covers all 165.
+    u3 u4 (45+30); k = 2: greedy takes b (85) then a (+40, c would add 30) = 125; the
+    optimum {a, c} covers all 155.
     """
     inf = np.inf
     dense = np.array(
@@ -568,27 +590,85 @@ def test_mclp_by_hand() -> None:
         ]
     )
     matrix = matrix_of(dense, 20, ["a", "b", "c"], ["u1", "u2", "u3", "u4"])
-    pop = np.array([40.0, 40.0, 45.0, 40.0])
+    pop = np.array([40.0, 40.0, 45.0, 30.0])
     greedy = mclp_greedy(matrix, pop, 10, 2)
     assert greedy.sites[0] == "b" and greedy.marginal[0] == 85
     assert greedy.population_covered_after == 125
     exact = mclp_exact(matrix, pop, 10, 2)
-    assert set(exact.sites) == {"a", "c"}
-    assert exact.population_covered_after == 165
-    assert exact.marginal == (85.0, 80.0)  # c first (u3 + u4), then a (u1 + u2)
-    assert exact.sites == ("c", "a")
+    assert greedy.sites == ("b", "a") and greedy.marginal == (85.0, 40.0)
+    assert exact.population_covered_after == 155
+    assert exact.sites == ("a", "c")  # a first (u1 + u2 = 80), then c (u3 + u4 = 75)
+    assert exact.marginal == (80.0, 75.0)
     assert exact.status == "optimal" and exact.gap == 0
-    # with 'b' kept open, one more site: c adds u4 (40), a adds u1 (40); 125 either way
+    # with b kept open, one more site: a adds u1 (40), c adds u4 (30)
     kept = mclp_exact(matrix, pop, 10, 1, required=["b"])
     assert kept.population_covered_before == 85
     assert kept.population_covered_after == 125
     assert kept.required == ("b",)
-    assert kept.sites[0] in {"a", "c"}
+    assert kept.sites == ("a",) and kept.marginal == (40.0,)
+
+
+def test_mclp_exact_returns_no_site_that_adds_nobody() -> None:
+    """b reaches only u1, which a reaches too; c reaches only an empty unit.  Asked for
+    3 sites, the exact solver should propose a alone, as the greedy one does: a new
+    facility that brings nobody within reach is not a recommendation."""
+    inf = np.inf
+    dense = np.array([[1.0, 2.0, inf], [1.0, inf, inf], [inf, inf, 3.0]])
+    matrix = matrix_of(dense, 20, ["a", "b", "c"], ["u1", "u2", "empty"])
+    pop = [5.0, 5.0, 0.0]
+    greedy = mclp_greedy(matrix, pop, 10, 3)
+    assert greedy.sites == ("a",) and greedy.sites_requested == 3
+    exact = mclp_exact(matrix, pop, 10, 3)
+    assert exact.population_covered_after == 10
+    assert exact.sites_requested == 3
+    assert exact.sites == ("a",), exact
+    assert exact.marginal == (10.0,)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(instances(), st.integers(1, 3), st.data())
+def test_mclp_restricted_to_a_candidate_list(inst: Instance, k: int, data: st.DataObject) -> None:
+    listed = data.draw(st.lists(st.sampled_from(inst.candidates), min_size=k, max_size=6, unique=True))
+    exact = mclp_exact(inst.matrix, inst.weights, inst.threshold, k, required=inst.required, candidates=listed)
+    greedy = mclp_greedy(inst.matrix, inst.weights, inst.threshold, k, required=inst.required, candidates=listed)
+    best = max(inst.covered(inst.required + list(combo)) for combo in combinations(listed, k))
+    assert exact.population_covered_after == pytest.approx(best)
+    assert set(exact.sites) <= set(listed) and set(greedy.sites) <= set(listed)
+    assert greedy.population_covered_after <= best + 1e-9
+
+
+def test_integer_ids_are_text_like_everywhere_else() -> None:
+    """Ids given as numbers (INSEE codes read as integers) come out as text, so that the
+    solvers find them by id and a population Series indexed by those ids is aligned."""
+    graph = make_graph({"A": (0, 0), "B": (1000, 0)}, [("A", "B", 60)])
+    network = cov.compile_network(graph)
+    at = network.index_of
+    matrix = coverage_matrix(
+        network,
+        np.array([at("A"), at("B")]),
+        np.zeros(2),
+        np.array([at("A"), at("B")]),
+        np.zeros(2),
+        0.5,
+        site_ids=np.array([10, 20]),
+        unit_ids=np.array([1, 2]),
+    )
+    assert list(matrix.site_ids) == ["10", "20"]
+    assert list(matrix.unit_ids) == ["1", "2"]
+    # unit 1 (5 people) is on A, unit 2 (100 people) on B, one minute apart
+    population = pd.Series({2: 100.0, 1: 5.0})
+    assert covered_population(matrix, population, 0.5, ["10"]) == 5
+    kept = mclp_greedy(matrix, population, 0.5, 1, required=["10"])
+    assert kept.sites == ("20",) and kept.population_covered_after == 105
 
 
 # ====================================================================== 3. spopt
 
 
+# spopt 0.7 builds its variables in a way PuLP 3.3 deprecates, and PuLP 3.3 deprecates
+# its bundled CBC (a third-party matter; CBC is kept as the solver independent of HiGHS)
+@pytest.mark.filterwarnings("ignore:Constructing LpVariable:DeprecationWarning")
+@pytest.mark.filterwarnings("ignore:PULP_CBC_CMD is deprecated:DeprecationWarning")
 @pytest.mark.parametrize("seed", [11, 12, 13, 14])
 def test_mclp_exact_agrees_with_spopt(seed: int) -> None:
     from spopt.locate import MCLP
@@ -679,8 +759,11 @@ def test_lscp_with_everything_already_covered_needs_no_site() -> None:
 
 
 def pmedian_base(inst: Instance, current: np.ndarray) -> np.ndarray:
-    req = inst.dense[inst.rows(inst.required)] if inst.required else np.full((1, len(inst.unit_ids)), np.inf)
-    return np.fmin(current, req.min(axis=0))
+    """Today's minutes, lowered where a required site is nearer (NaN: unreached today)."""
+    if not inst.required:
+        return current.copy()
+    nearest_required = inst.dense[inst.rows(inst.required)].min(axis=0)
+    return np.where(np.isfinite(nearest_required), np.fmin(current, nearest_required), current)
 
 
 def pmedian_mean(inst: Instance, base: np.ndarray, sites: Sequence[str]) -> float:
@@ -718,6 +801,7 @@ def pmedian_instances(draw: st.DrawFn) -> tuple[Instance, np.ndarray]:
 @given(pmedian_instances(), st.integers(1, 3))
 def test_p_median_is_never_better_than_brute_force(case: tuple[Instance, np.ndarray], k: int) -> None:
     inst, current = case
+    assume(inst.weights[~np.isnan(pmedian_base(inst, current))].sum() > 0)
     k = min(k, len(inst.candidates))
     result = p_median(inst.matrix, inst.weights, current, k, required=inst.required)
     base = pmedian_base(inst, current)
@@ -763,6 +847,23 @@ def test_p_median_by_hand_swap_reaches_the_optimum() -> None:
     assert one.marginal == (120.0,)
 
 
+def test_p_median_leaves_the_current_minutes_untouched() -> None:
+    """u1 is 5 min from today's nearest facility by the analysis, but 'kept' (an existing
+    facility) is 3 min away: the mean uses 3, without writing into the caller's array
+    (pandas hands out read-only arrays, e.g. ``Series.to_numpy()`` under copy-on-write)."""
+    dense = np.array([[3.0, np.inf], [np.inf, 1.0]])
+    matrix = matrix_of(dense, 30, ["kept", "a"], ["u1", "u2"])
+    current = np.array([5.0, 8.0])
+    result = p_median(matrix, [1.0, 1.0], current, 1, required=["kept"])
+    assert result.sites == ("a",)
+    assert result.objective_value == pytest.approx((3 + 1) / 2)
+    assert current.tolist() == [5.0, 8.0]
+    frozen = np.array([5.0, 8.0])
+    frozen.setflags(write=False)
+    again = p_median(matrix, [1.0, 1.0], frozen, 1, required=["kept"])
+    assert again.objective_value == pytest.approx(2.0)
+
+
 def test_p_median_units_unreached_today_are_left_out() -> None:
     """u3 has no current time (NaN): the mean is over u1 and u2 only."""
     dense = np.array([[2.0, np.inf, 1.0], [np.inf, 5.0, np.inf]])
@@ -805,7 +906,7 @@ def test_fragility_by_hand() -> None:
     # 20 min: u3 is shared by B and C
     assert rows.loc["A", "population_lost_20"] == 20
     assert rows.loc["B", "population_lost_20"] == 0
-    assert (rows.loc["C"] [["population_lost_7.5", "population_lost_10", "population_lost_20"]] == 0).all()
+    assert (rows.loc["C"][["population_lost_7.5", "population_lost_10", "population_lost_20"]] == 0).all()
     # sorted by the loss at the largest threshold, largest first
     assert table["facility_id"].iloc[0] == "A"
 
@@ -1021,7 +1122,7 @@ def test_plan_picks_the_hand_expected_site(plan_analysis: cov.GapAnalysis) -> No
     assert plan.selection.status == "optimal"
     assert plan.greedy.sites == ("u5",)
     table = plan.selection_table
-    assert list(table["site_id"] if "site_id" in table else table["candidate_id"]) == ["u5"]
+    assert table["candidate_id"].tolist() == ["u5"]
     assert table["population_covered"].tolist() == [1130]
     assert table["share_covered"].tolist() == [pytest.approx(1.0)]
     assert list(plan.curve["k"]) == [0, 1]
@@ -1077,17 +1178,23 @@ def test_plan_target_share_takes_the_fewest_sites(plan_analysis: cov.GapAnalysis
 
 
 def test_plan_target_share_out_of_reach(plan_analysis: cov.GapAnalysis) -> None:
-    candidates = candidates_from_units(plan_units()).iloc[[0]]  # u1 only: reaches 450 at 3 min
+    candidates = candidates_from_units(plan_units()).iloc[[0]]  # u1 only: u1 + u2 = 350 (31 %) at 3 min
     with pytest.raises(InputDataError, match="at most"):
         plan_sites(plan_analysis, candidates, threshold_min=3, target_share=0.5, workers=1)
 
 
-def test_plan_lscp_and_pmedian_by_hand(plan_analysis: cov.GapAnalysis) -> None:
+def test_plan_lscp_by_hand(plan_analysis: cov.GapAnalysis) -> None:
     candidates = candidates_from_units(plan_units())
     cover = plan_sites(plan_analysis, candidates, threshold_min=5, solver="lscp", workers=1)
     # u3, u5, u7 are beyond 5 min; only u5 reaches all three
     assert cover.selection.sites == ("u5",)
     assert cover.selection.solver == "lscp-exact" and cover.selection.status == "optimal"
+    assert cover.selection.uncoverable == ()
+    assert cover.greedy.sites == ("u5",)
+
+
+def test_plan_pmedian_by_hand(plan_analysis: cov.GapAnalysis) -> None:
+    candidates = candidates_from_units(plan_units())
     median = plan_sites(plan_analysis, candidates, threshold_min=5, k=1, solver="pmedian", workers=1)
     # person-minutes today 6710; u3 saves 6x300 + 6x250 + 6x80 + 2x200 + 2x150 = 4480,
     # u5 3870, u2 3320, u4 3120, u7 2460, u1 and u6 less
@@ -1144,7 +1251,7 @@ def test_candidates_from_network_one_per_square_beyond_the_threshold() -> None:
     }
     minutes = {"P1": 20.0, "P2": np.nan, "P3": 15.0, "P4": 5.0, "P5": 10.5, "P6": 10.0}
     names = list(nodes)
-    network = cov.compile_network(make_graph(nodes, [(a, b, 60.0) for a, b in zip(names, names[1:], strict=False)]))
+    network = cov.compile_network(make_graph(nodes, [(a, b, 60.0) for a, b in pairwise(names)]))
     node_minutes = np.empty(network.n_nodes)
     for name, value in minutes.items():
         node_minutes[network.index_of(name)] = value
@@ -1164,3 +1271,27 @@ def test_candidates_from_network_one_per_square_beyond_the_threshold() -> None:
     assert pd.isna(communes["node-P3"]) and pd.isna(communes["node-P5"])
     with pytest.raises(InputDataError, match="within 30 min"):
         candidates_from_network(network, np.full(network.n_nodes, 1.0), 30)
+
+
+def test_candidates_from_points_and_communes_with_facility() -> None:
+    units = units_at({"a": (1000, 1000), "b": (3000, 1000)}, [1, 1])
+    units["area"] = gpd.GeoSeries([box(0, 0, 2000, 2000), box(2000, 0, 4000, 2000)], crs=CRS)
+    units["commune"] = ["18001", "18002"]
+    points = gpd.GeoDataFrame(
+        {"candidate_id": [7, 8], "name": ["vacant school", "old post office"]},
+        geometry=gpd.points_from_xy([500, 9000], [500, 9000]),
+        crs=CRS,
+    )
+    found = candidates_from_points(points, units)
+    assert list(found.columns) == [*CANDIDATE_COLUMNS, "geometry"]
+    assert found["candidate_id"].tolist() == ["7", "8"]
+    assert found["commune"].iloc[0] == "18001" and pd.isna(found["commune"].iloc[1])
+    assert (found["source"] == "candidate list").all()
+    with pytest.raises(InputDataError, match="candidate_id"):
+        candidates_from_points(points.drop(columns="candidate_id"))
+    with pytest.raises(InputDataError, match="empty"):
+        candidates_from_points(points.iloc[0:0])
+    facilities = facilities_at({"f1": (3500, 500), "f2": (9000, 9000)})
+    assert communes_with_facility(facilities, units) == {"18002"}
+    facilities["code_insee"] = pd.array([1001, None], dtype="Int64")  # codes read as numbers lose the 0
+    assert communes_with_facility(facilities, units) == {"01001"}
