@@ -208,3 +208,92 @@ def test_scenario_tables_are_consistent(demo_out: Path) -> None:
     fragility = pd.read_csv(demo_out / "fragility.csv")
     assert len(fragility) == len(facilities)
     assert (fragility["population_lost_30"] >= 0).all()
+
+
+def _regional_inputs(data_dir: Path) -> list[str]:
+    return [
+        "--roads",
+        str(data_dir / "roads/travelmapping_fra_cvl_routes.gpkg"),
+        "--roads-layer",
+        "routes",
+        "--class-column",
+        "system",
+        "--facilities",
+        str(data_dir / "facilities/cvl_primary_care_facilities_compiled.csv"),
+        "--population",
+        str(data_dir / "admin/cvl_communes_cog2026_decoupage_administratif.csv"),
+        "--commune-polygons",
+        str(data_dir / "admin/cvl_communes_polygons_datafrance.gpkg"),
+        "--commune-polygons-layer",
+        "communes",
+        "--town-halls",
+        str(data_dir / "admin/cvl_communes_polygons_datafrance.gpkg"),
+        "--town-halls-layer",
+        "mairies",
+        "--no-isochrones",
+        "--no-map",
+        "-q",
+    ]
+
+
+def test_optimise_lscp_with_network_candidates(data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "lscp"
+    args = [
+        "optimise",
+        *_regional_inputs(data_dir),
+        "--solver",
+        "lscp",
+        "--threshold",
+        "30",
+        "--candidates",
+        "network",
+        "--candidate-spacing",
+        "5000",
+        "--no-exact-curve",
+        "--out",
+        str(out),
+    ]
+    assert main(args) == 0
+    run = json.loads((out / "run.json").read_text())["siting"]
+    assert run["solver"] == "lscp-exact"
+    selection = pd.read_csv(out / "selection.csv")
+    assert len(selection) == run["new_sites"] > 0
+    assert selection["candidate_id"].str.startswith("node-").all()
+    # every reachable inhabitant is within 30 min once the sites are open, except the uncoverable ones
+    uncoverable = set(run["uncoverable_units"])
+    access = pd.read_csv(out / "population_access.csv", dtype={"unit_id": str})
+    coverable = access.loc[~access["unit_id"].isin(uncoverable), "population"].sum()
+    assert run["population_covered_after"] == pytest.approx(coverable)
+
+
+def test_optimise_with_a_planners_candidate_list(data_dir: Path, tmp_path: Path) -> None:
+    # three sites a planner proposes: Gien, Briare (Loiret, far from listed facilities) and Chartres
+    candidates = tmp_path / "candidates.csv"
+    candidates.write_text(
+        "site,label,lon,lat\nS1,Gien,2.6310,47.6880\nS2,Briare,2.7400,47.6380\nS3,Chartres,1.4890,48.4470\n",
+        "utf-8",
+    )
+    out = tmp_path / "own"
+    args = [
+        "optimise",
+        *_regional_inputs(data_dir),
+        "--threshold",
+        "30",
+        "--sites",
+        "1",
+        "--candidates",
+        str(candidates),
+        "--candidate-id-column",
+        "site",
+        "--candidate-name-column",
+        "label",
+        "--out",
+        str(out),
+    ]
+    assert main(args) == 0
+    ranked = pd.read_csv(out / "candidates.csv", dtype={"candidate_id": str, "department": str})
+    assert set(ranked["candidate_id"]) == {"S1", "S2", "S3"}
+    assert set(ranked["department"]) == {"45", "28"}  # commune found from the point
+    selection = pd.read_csv(out / "selection.csv", dtype={"candidate_id": str})
+    assert selection["candidate_id"].tolist() == [ranked["candidate_id"].iloc[0]]  # k=1: the best-ranked site
+    assert selection["candidate_id"].iloc[0] in {"S1", "S2"}  # Chartres is covered already
