@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -87,18 +87,37 @@ def _init(state: dict[str, Any]) -> None:
     _STATE.update(state)
 
 
-def _rows_of_chunk(bounds: tuple[int, int]) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+def _rows_of_chunk(bounds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs within the limit for sites ``start:stop``: count per site, unit columns
+    (int32) and minutes, row by row (``np.nonzero`` walks rows in order)."""
     start, stop = bounds
     s = _STATE
     site_access = s["site_access"][start:stop]
     limit = float(s["limit_s"] - site_access.min())
     if limit < 0:  # every site of the chunk is farther than the limit from its own node
-        empty = np.empty(0, dtype=np.int64)
-        return start, empty, empty, np.empty(0)
+        return np.zeros(stop - start, dtype=np.int64), np.empty(0, dtype=np.int32), np.empty(0)
     dist = np.atleast_2d(dijkstra(s["reverse"], directed=True, indices=s["site_nodes"][start:stop], limit=limit))
     seconds = dist[:, s["unit_nodes"]] + s["unit_access"][None, :] + site_access[:, None]
     rows, cols = np.nonzero(seconds <= s["limit_s"])
-    return start, rows + start, s["unit_positions"][cols], (seconds[rows, cols] / 60.0).astype(np.float64)
+    counts = np.bincount(rows, minlength=stop - start)
+    return counts, s["unit_positions"][cols].astype(np.int32), seconds[rows, cols] / 60.0
+
+
+def _collect(
+    results: Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    bounds: list[tuple[int, int]],
+    on_sites: np.ndarray,
+    counts: np.ndarray,
+    cols: list[np.ndarray],
+    vals: list[np.ndarray],
+    bar: tqdm,
+) -> None:
+    """Gather chunk results, which arrive in site order, so the pairs are already sorted."""
+    for (start, stop), (chunk_counts, chunk_cols, chunk_vals) in zip(bounds, results, strict=True):
+        counts[on_sites[start:stop]] = chunk_counts
+        cols.append(chunk_cols)
+        vals.append(chunk_vals)
+        bar.update(stop - start)
 
 
 def coverage_matrix(
@@ -144,7 +163,9 @@ def coverage_matrix(
     on_sites = np.flatnonzero(site_nodes >= 0)
     on_units = np.flatnonzero(unit_nodes >= 0)
     limit_s = max_minutes * 60.0
-    triplets: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    counts = np.zeros(n_sites, dtype=np.int64)
+    cols: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
     if len(on_sites) and len(on_units):
         state = {
             "reverse": network.reverse_matrix,
@@ -157,33 +178,31 @@ def coverage_matrix(
         }
         chunk = int(max(1, min(64, _CHUNK_BYTES // (8 * network.n_nodes))))
         bounds = [(a, min(a + chunk, len(on_sites))) for a in range(0, len(on_sites), chunk)]
-        cores = os.cpu_count() or 1
-        workers = workers or cores
-        workers = max(1, min(workers, len(on_sites) // _MIN_SITES_PER_WORKER, len(bounds)))
+        workers = max(1, min(workers or os.cpu_count() or 1, len(on_sites) // _MIN_SITES_PER_WORKER, len(bounds)))
         bar = tqdm(total=len(on_sites), desc="coverage matrix", unit="site", disable=not progress or None)
-        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
-            _init(state)  # inherited by the forked workers, not pickled
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                for start, rows, cols, vals in pool.map(_rows_of_chunk, bounds):
-                    triplets.append((on_sites[rows], cols, vals))
-                    bar.update(min(chunk, len(on_sites) - start))
-        else:
-            _init(state)
-            for b in bounds:
-                start, rows, cols, vals = _rows_of_chunk(b)
-                triplets.append((on_sites[rows], cols, vals))
-                bar.update(b[1] - b[0])
-        bar.close()
-        _STATE.clear()
-    rows = np.concatenate([t[0] for t in triplets]) if triplets else np.empty(0, dtype=np.int64)
-    cols = np.concatenate([t[1] for t in triplets]) if triplets else np.empty(0, dtype=np.int64)
-    vals = np.concatenate([t[2] for t in triplets]) if triplets else np.empty(0)
-    order = np.lexsort((cols, rows))
-    rows, cols, vals = rows[order], cols[order], vals[order]
-    indptr = np.zeros(n_sites + 1, dtype=np.int64)
-    np.add.at(indptr, rows + 1, 1)
-    np.cumsum(indptr, out=indptr)
-    minutes = sp.csr_array((vals, cols.astype(np.int32), indptr), shape=(n_sites, n_units))
+        _init(state)  # inherited by forked workers, not pickled
+        try:
+            if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+                with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                    results = pool.map(_rows_of_chunk, bounds)  # in the order of bounds
+                    _collect(results, bounds, on_sites, counts, cols, vals, bar)
+            else:
+                _collect(map(_rows_of_chunk, bounds), bounds, on_sites, counts, cols, vals, bar)
+        finally:
+            bar.close()
+            _STATE.clear()
+    nnz = int(counts.sum())
+    index_type = np.int32 if nnz < np.iinfo(np.int32).max else np.int64
+    indptr = np.zeros(n_sites + 1, dtype=index_type)
+    np.cumsum(counts, out=indptr[1:])
+    minutes = sp.csr_array(
+        (
+            np.concatenate(vals) if vals else np.empty(0),
+            np.concatenate(cols).astype(index_type, copy=False) if cols else np.empty(0, dtype=index_type),
+            indptr,
+        ),
+        shape=(n_sites, n_units),
+    )
     return CoverageMatrix(
         site_ids=np.asarray([str(i) for i in site_ids], dtype=object),  # ids are text everywhere
         unit_ids=np.asarray([str(i) for i in unit_ids], dtype=object),

@@ -476,6 +476,17 @@ def _order_by_gain(problem: _Problem, chosen: Sequence[int]) -> tuple[list[int],
     return [chosen[i] for i in order], marginal
 
 
+def _population_gains(problem: _Problem, order: Sequence[int]) -> list[float]:
+    """Population newly covered by each site when opened in the given order."""
+    covered = problem.covered0.copy()
+    gains = []
+    for j in order:
+        units = _row_units(problem.cover, j)
+        gains.append(float(problem.weights[units[~covered[units]]].sum()))
+        covered[units] = True
+    return gains
+
+
 # ---------------------------------------------------------------- LSCP
 
 
@@ -539,7 +550,10 @@ def lscp(
         bound = math.ceil(dual - 1e-9) if math.isfinite(dual) else None
     elif exact:
         status, bound = "optimal", 0
-    order, marginal = _order_by_gain(problem, chosen)
+    # Order (and drop useless sites) by units covered: a site may be needed only for
+    # units of no population, which still must be covered; report population gains.
+    order, _ = _order_by_gain(unit_problem, chosen)
+    marginal = _population_gains(problem, order)
     before = float(problem.weights[problem.covered0].sum())
     after = before + sum(marginal)
     n = len(order)

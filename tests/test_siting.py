@@ -1295,3 +1295,21 @@ def test_candidates_from_points_and_communes_with_facility() -> None:
     assert communes_with_facility(facilities, units) == {"18002"}
     facilities["code_insee"] = pd.array([1001, None], dtype="Int64")  # codes read as numbers lose the 0
     assert communes_with_facility(facilities, units) == {"01001"}
+
+
+def test_lscp_covers_units_of_no_population() -> None:
+    """Every reachable unit must be covered, even one where nobody lives: the site that
+    alone reaches it is needed although it adds no population (found by hypothesis)."""
+    minutes = sp.csr_array(  # s0 reaches u0 only, s1 reaches u1 only
+        (np.array([5.0, 5.0]), np.array([0, 1], dtype=np.int32), np.array([0, 1, 2], dtype=np.int32)), shape=(2, 2)
+    )
+    matrix = CoverageMatrix(
+        site_ids=np.array(["s0", "s1"], dtype=object),
+        unit_ids=np.array(["u0", "u1"], dtype=object),
+        minutes=minutes,
+        max_minutes=10.0,
+    )
+    result = lscp(matrix, [100.0, 0.0], 10.0)
+    assert set(result.sites) == {"s0", "s1"}
+    assert result.objective_value == 2
+    assert sorted(result.marginal) == [0.0, 100.0]
