@@ -74,6 +74,7 @@ def _add_analysis_options(p: argparse.ArgumentParser) -> None:
         "--default-speed", type=float, help="km/h for road classes the profile does not know (default: error)"
     )
     g.add_argument("--no-map", action="store_true", help="do not write map.html")
+    g.add_argument("--no-report", action="store_true", help="do not write report.html and figures/")
     g.add_argument("-v", "--verbose", action="store_true", help="log every step")
     g.add_argument("-q", "--quiet", action="store_true", help="print errors only")
 
@@ -405,6 +406,7 @@ def _run(args: argparse.Namespace) -> int:
             metric_crs=config.metric_crs,
         )
         graph, facilities, units = inputs.graph, inputs.facilities, inputs.units
+        departments = inputs.departments
         sources = {k: str(v) for k, v in inputs.paths.items()}
     else:
         logger.info("reading the road network")
@@ -412,6 +414,7 @@ def _run(args: argparse.Namespace) -> int:
         logger.info("reading facilities and population")
         facilities = _read_facilities(args)
         units = _read_units(args, config)
+        departments = read_departments(args.departments_file) if args.departments_file else None
         sources = {
             "roads": str(args.roads or args.osm_place or args.osm_bbox),
             "facilities": str(args.facilities),
@@ -432,13 +435,33 @@ def _run(args: argparse.Namespace) -> int:
             "inputs": sources,
             "speed_profile": profile.as_dict(),
             "version": __version__,
+            **({"siting_options": _siting_options(args)} if plan is not None else {}),
         },
         map_builder=None if args.no_map else partial(gap_map, plan=plan),
         plan=plan,
+        report=not args.no_report,
+        departments=departments,
     )
     if not args.quiet:
         print_summary(result, args.out, time.perf_counter() - start, plan=plan)
     return 0
+
+
+def _siting_options(args: argparse.Namespace) -> dict[str, object]:
+    names = (
+        "threshold",
+        "sites",
+        "target_share",
+        "target_structures",
+        "solver",
+        "candidates",
+        "candidate_spacing",
+        "exclude_facility_communes",
+        "exclude_codes",
+        "time_limit",
+        "curve_max",
+    )
+    return {name: getattr(args, name) for name in names}
 
 
 def _candidates(args: argparse.Namespace, result: GapAnalysis) -> gpd.GeoDataFrame:

@@ -32,3 +32,17 @@ def test_thresholds_option_parses_a_list() -> None:
     assert args.thresholds == (15.0, 45.0)
     with pytest.raises(SystemExit):
         build_parser().parse_args(["demo", "--thresholds", "ten"])
+
+
+def test_output_folder_gets_ordinary_permissions(tmp_path: Path) -> None:
+    import os
+
+    from coverage.io.export import atomic_output_dir
+
+    umask = os.umask(0o022)
+    try:
+        with atomic_output_dir(tmp_path / "out") as tmp:
+            (tmp / "a.txt").write_text("x")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o755

@@ -70,6 +70,9 @@ def atomic_output_dir(target: str | Path):  # type: ignore[no-untyped-def]
     check_output_dir(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the output folder should not be
     try:
         yield tmp
         if target.exists():
@@ -111,6 +114,8 @@ def write_analysis(
     run_info: Mapping[str, Any] | None = None,
     map_builder: Callable[[GapAnalysis], folium.Map] | None = None,
     plan: SitingPlan | None = None,
+    report: bool = False,
+    departments: gpd.GeoDataFrame | None = None,
 ) -> Path:
     """Write every output of a :class:`~coverage.analysis.GapAnalysis` into ``out_dir``.
 
@@ -120,6 +125,8 @@ def write_analysis(
     metric CRS), ``network.graphml``, ``map.html`` (when ``map_builder`` is given) and
     ``run.json`` (parameters, inputs, timings).  With a ``plan``: ``candidates.csv``,
     ``selection.csv``, ``coverage_curve.csv``, ``fragility.csv`` and a ``sites`` layer.
+    With ``report``: ``report.html`` (one self-contained page: key figures, tables,
+    figures and the parameters of the run) and ``figures/*.png``.
     """
     from coverage.io.roads import save_graphml
 
@@ -184,6 +191,14 @@ def write_analysis(
             **dict(run_info or {}),
         }
         (tmp / RUN_FILE).write_text(json.dumps(info, indent=2, ensure_ascii=False, default=str), "utf-8")
+        if report:
+            from coverage.report import figure_pngs, write_report
+
+            pngs = figure_pngs(result, plan=plan, departments=departments)
+            (tmp / "figures").mkdir()
+            for name, png in pngs.items():
+                (tmp / "figures" / f"{name}.png").write_bytes(png)
+            write_report(result, tmp, plan=plan, run_info=info, figures=pngs, departments=departments)
     logger.info("outputs written to %s", out_dir)
     return Path(out_dir)
 
