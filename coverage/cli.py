@@ -437,7 +437,7 @@ def _run(args: argparse.Namespace) -> int:
             "version": __version__,
             **({"siting_options": _siting_options(args)} if plan is not None else {}),
         },
-        map_builder=None if args.no_map else partial(gap_map, plan=plan),
+        map_builder=None if args.no_map else partial(gap_map, plan=plan, departments=departments, offline=True),
         plan=plan,
         report=not args.no_report,
         departments=departments,
