@@ -384,7 +384,7 @@ def print_summary(  # type: ignore[no-untyped-def]
         for row in plan.selection_table.head(5).itertuples():
             w(f"  {row.rank:>3}. {str(row.name)[:30]:<30} {row.department!s:>3} +{row.marginal_gain:,.0f}\n")
         if s.sites_requested is not None and len(s.sites) < s.sites_requested:
-            w(f"  only {len(s.sites)} of the {s.sites_requested} sites asked for add anyone: the others would not\n")
+            w(f"  {len(s.sites)} of the {s.sites_requested} sites allowed are enough: more would cover nobody new\n")
         if len(s.uncoverable):
             w(f"  {len(s.uncoverable)} units cannot be covered within {plan.threshold_min:g} min by any candidate\n")
     w(f"\nOutputs in {out} ({seconds:.1f} s)\n")
