@@ -271,26 +271,41 @@ def mclp_greedy(
     problem = _prepare(matrix, population, threshold_min, required, candidates)
     _check_k(k, len(problem.candidate_ids))
     chosen, marginal = _greedy_order(problem, k)
+    if 0 < len(chosen) < k:
+        logger.info("only %d of %d new sites add anyone within %g min", len(chosen), k, threshold_min)
+    return _mclp_result(problem, "mclp-greedy", threshold_min, k, chosen, marginal, None, "heuristic", start)
+
+
+def _mclp_result(
+    problem: _Problem,
+    solver: str,
+    threshold_min: float,
+    k: int,
+    order: Sequence[int],
+    marginal: Sequence[float],
+    bound: float | None,
+    status: str,
+    start: float,
+) -> SitingResult:
+    """Result of an MCLP solver from the chosen sites in order and their gains."""
     before = float(problem.weights[problem.covered0].sum())
-    status = "heuristic"
-    if k > 0 and not chosen:
+    after = before + sum(marginal)
+    gap = None if bound is None else (max(0.0, (bound - after) / bound) if bound > 0 else 0.0)
+    if k > 0 and not order:
         _nothing_to_gain(problem, threshold_min)
         status = "nothing to gain"
-    elif len(chosen) < k:
-        logger.info("only %d of %d new sites add anyone within %g min", len(chosen), k, threshold_min)
-    after = before + sum(marginal)
     return SitingResult(
-        solver="mclp-greedy",
+        solver=solver,
         threshold_min=float(threshold_min),
         required=problem.required_ids,
-        sites=tuple(str(s) for s in problem.candidate_ids[chosen]),
+        sites=tuple(str(s) for s in problem.candidate_ids[list(order)]),
         marginal=tuple(marginal),
         population_total=float(problem.weights.sum()),
         population_covered_before=before,
         population_covered_after=after,
         objective_value=after,
-        bound=None,
-        gap=None,
+        bound=bound,
+        gap=gap,
         status=status,
         seconds=time.perf_counter() - start,
         sites_requested=k,
@@ -437,29 +452,9 @@ def mclp_exact(
             ceiling = before + float(problem.weights[open_units].sum())
             bound = min(before + dual, ceiling) if math.isfinite(dual) else ceiling
     order, marginal = _order_by_gain(problem, chosen)
-    after = before + sum(marginal)
     if status == "optimal":
-        bound = after
-    gap = (bound - after) / bound if bound > 0 else 0.0
-    if k > 0 and not chosen:
-        _nothing_to_gain(problem, threshold_min)
-        status = "nothing to gain"
-    return SitingResult(
-        solver="mclp-exact",
-        threshold_min=float(threshold_min),
-        required=problem.required_ids,
-        sites=tuple(str(s) for s in problem.candidate_ids[order]),
-        marginal=tuple(marginal),
-        population_total=float(problem.weights.sum()),
-        population_covered_before=before,
-        population_covered_after=after,
-        objective_value=after,
-        bound=bound,
-        gap=max(0.0, gap),
-        status=status,
-        seconds=time.perf_counter() - start,
-        sites_requested=k,
-    )
+        bound = before + sum(marginal)
+    return _mclp_result(problem, "mclp-exact", threshold_min, k, order, marginal, bound, status, start)
 
 
 def _order_by_gain(problem: _Problem, chosen: Sequence[int]) -> tuple[list[int], list[float]]:
