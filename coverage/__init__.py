@@ -13,6 +13,14 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
+from coverage.accessibility import (
+    DEFAULT_BANDS,
+    FloatingCatchment,
+    StepDecay,
+    accessibility_by_area,
+    floating_catchment,
+    priority_classes,
+)
 from coverage.analysis import GapAnalysis, analyse, prepare_network
 from coverage.candidates import (
     candidates_from_network,
@@ -70,6 +78,8 @@ __all__ = [
     "AnalysisConfig",
     "CoverageError",
     "CoverageMatrix",
+    "DEFAULT_BANDS",
+    "FloatingCatchment",
     "GapAnalysis",
     "InputDataError",
     "InputFileNotFoundError",
@@ -81,8 +91,10 @@ __all__ = [
     "SitingResult",
     "Snapping",
     "SpeedProfile",
+    "StepDecay",
     "UnknownRoadClassError",
     "__version__",
+    "accessibility_by_area",
     "add_travel_times",
     "analyse",
     "attach_communes",
@@ -99,6 +111,7 @@ __all__ = [
     "covered_population",
     "download_osm",
     "exclude_candidates",
+    "floating_catchment",
     "fragility",
     "graph_from_lines",
     "isochrones",
@@ -115,6 +128,7 @@ __all__ = [
     "plan_sites",
     "population_from_communes",
     "prepare_network",
+    "priority_classes",
     "read_communes",
     "read_departments",
     "read_facilities",
