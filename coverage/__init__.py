@@ -75,10 +75,10 @@ from coverage.stats import coverage_by_area, coverage_summary
 from coverage.traveltime import NearestFacility, bounded_times_to_facilities, nearest_facility, unit_travel_times
 
 __all__ = [
+    "DEFAULT_BANDS",
     "AnalysisConfig",
     "CoverageError",
     "CoverageMatrix",
-    "DEFAULT_BANDS",
     "FloatingCatchment",
     "GapAnalysis",
     "InputDataError",
