@@ -70,7 +70,7 @@ def test_band_limits_are_inclusive() -> None:
 
 
 def test_agrees_with_pysal_access_two_stage_fca() -> None:
-    access = pytest.importorskip("access")
+    import access  # test dependency (pyproject [test])
     rng = np.random.default_rng(7)
     dense = np.where(rng.random((6, 25)) < 0.4, rng.uniform(0, 30, (6, 25)), np.nan)
     supply = rng.integers(1, 8, 6).astype(float)
