@@ -25,7 +25,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from coverage.errors import InputDataError
-from coverage.matrix import CoverageMatrix
+from coverage.matrix import CoverageMatrix, aligned_values
 
 __all__ = [
     "DEFAULT_BANDS",
@@ -113,17 +113,6 @@ class FloatingCatchment:
         )
 
 
-def _aligned(values: Sequence[float] | np.ndarray | pd.Series, ids: np.ndarray, what: str) -> np.ndarray:
-    if isinstance(values, pd.Series) and set(ids) <= set(values.index.astype(str)):
-        values = values.set_axis(values.index.astype(str)).reindex(ids)
-    out = np.asarray(values, dtype=float)
-    if out.shape != (len(ids),):
-        raise InputDataError(f"{what} has {out.shape} values; expected one per {len(ids)} rows")
-    if np.isnan(out).any() or (out < 0).any():
-        raise InputDataError(f"{what} must be non-negative numbers (no empty values)")
-    return out
-
-
 def floating_catchment(
     matrix: CoverageMatrix,
     supply: Sequence[float] | np.ndarray | pd.Series,
@@ -150,8 +139,8 @@ def floating_catchment(
         raise InputDataError(
             f"the decay reaches {decay.max_minutes:g} min but the matrix stops at {matrix.max_minutes:g} min"
         )
-    s = _aligned(supply, matrix.site_ids, "supply")
-    d = _aligned(demand, matrix.unit_ids, "demand")
+    s = aligned_values(supply, matrix.site_ids, "supply", rows="sites")
+    d = aligned_values(demand, matrix.unit_ids, "demand")
     minutes = matrix.minutes
     weights = np.asarray(decay(minutes.data), dtype=float)
     if weights.shape != minutes.data.shape or np.isnan(weights).any() or (weights < 0).any():

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 from tqdm.auto import tqdm
@@ -25,7 +26,7 @@ from tqdm.auto import tqdm
 from coverage.errors import InputDataError
 from coverage.network import RoutingNetwork
 
-__all__ = ["CoverageMatrix", "coverage_matrix"]
+__all__ = ["CoverageMatrix", "aligned_values", "coverage_matrix"]
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,29 @@ class CoverageMatrix:
         if unknown:
             raise InputDataError(f"unknown site ids {unknown[:10]}; the matrix has {len(position)} sites")
         return np.array([position[s] for s in site_ids], dtype=np.int64)
+
+
+def aligned_values(
+    values: Sequence[float] | np.ndarray | pd.Series,
+    ids: np.ndarray,
+    what: str,
+    *,
+    rows: str = "units",
+    allow_missing: bool = False,
+) -> np.ndarray:
+    """One number per id (a matrix's ``site_ids`` or ``unit_ids``).
+
+    A Series indexed by the ids is aligned on them; anything else is taken in the ids'
+    order.  Unless ``allow_missing``, values must be non-negative numbers, none empty.
+    """
+    if isinstance(values, pd.Series) and set(ids) <= set(values.index.astype(str)):
+        values = values.set_axis(values.index.astype(str)).reindex(ids)
+    out = np.asarray(values, dtype=float)
+    if out.shape != (len(ids),):
+        raise InputDataError(f"{what} has {out.shape} values; the matrix has {len(ids)} {rows}")
+    if not allow_missing and (np.isnan(out).any() or (out < 0).any()):
+        raise InputDataError(f"{what} must be non-negative numbers (no empty values)")
+    return out
 
 
 # Worker state, set before the pool forks (or by the initializer elsewhere).

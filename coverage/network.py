@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -317,6 +318,10 @@ class RoutingNetwork:
     def index_of(self, node: object) -> int:
         """Matrix index of a graph node id."""
         return self._index[node]
+
+    def indices_of(self, nodes: Iterable[object]) -> np.ndarray:
+        """Matrix indices of graph node ids; ``-1`` for a missing one (None or NaN)."""
+        return np.array([-1 if pd.isna(n) else self._index[n] for n in nodes], dtype=np.int64)
 
     @cached_property
     def reverse_matrix(self) -> sp.csr_array:

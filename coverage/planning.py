@@ -69,17 +69,10 @@ class SitingPlan:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-def _unit_nodes(analysis: GapAnalysis) -> tuple[np.ndarray, np.ndarray]:
-    units = analysis.units
-    nodes = np.array([analysis.network.index_of(n) if pd.notna(n) else -1 for n in units["node"]], dtype=np.int64)
-    access = units["access_minutes"].to_numpy(dtype=float) * 60.0
-    return nodes, np.where(nodes >= 0, access, 0.0)
-
-
-def _facility_nodes(analysis: GapAnalysis) -> tuple[np.ndarray, np.ndarray]:
-    fac = analysis.facilities
-    nodes = np.array([analysis.network.index_of(n) if pd.notna(n) else -1 for n in fac["node"]], dtype=np.int64)
-    access = fac["access_minutes"].to_numpy(dtype=float) * 60.0
+def _snapped(analysis: GapAnalysis, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Matrix index of each row's node (-1 off the network) and its access leg in seconds."""
+    nodes = analysis.network.indices_of(frame["node"])
+    access = frame["access_minutes"].to_numpy(dtype=float) * 60.0
     return nodes, np.where(nodes >= 0, access, 0.0)
 
 
@@ -166,8 +159,8 @@ def plan_sites(
     cand["node"] = pd.array(snap.node, dtype=object)
     cand["access_minutes"] = snap.access_seconds / 60.0
     cand["snap_distance_m"] = snap.snap_distance_m
-    fac_nodes, fac_access = _facility_nodes(analysis)
-    unit_nodes, unit_access = _unit_nodes(analysis)
+    fac_nodes, fac_access = _snapped(analysis, analysis.facilities)
+    unit_nodes, unit_access = _snapped(analysis, analysis.units)
     thresholds = sorted({*config.thresholds_min, float(threshold_min)})
     matrix = coverage_matrix(
         analysis.network,
@@ -284,7 +277,7 @@ def _score(
                 ok = ~np.isnan(m)
                 served.append(float((w[ok] * m[ok]).sum() / w[ok].sum()) if w[ok].sum() > 0 else math.nan)
             out["served_current_minutes"] = served
-    node_index = np.array([analysis.network.index_of(n) if pd.notna(n) else -1 for n in out["node"]], dtype=np.int64)
+    node_index = analysis.network.indices_of(out["node"])
     own = np.where(node_index >= 0, analysis.node_minutes[np.maximum(node_index, 0)], np.nan)
     out["minutes_to_nearest_existing"] = own + out["access_minutes"].to_numpy(dtype=float)
     key = f"newly_covered_{threshold_min:g}"

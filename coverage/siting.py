@@ -19,7 +19,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from coverage.errors import InputDataError
-from coverage.matrix import CoverageMatrix
+from coverage.matrix import CoverageMatrix, aligned_values
 
 __all__ = [
     "SitingResult",
@@ -131,22 +131,8 @@ class _Problem:
     required_ids: tuple[str, ...]
 
 
-def _aligned(matrix: CoverageMatrix, values: Sequence[float] | np.ndarray | pd.Series, what: str) -> np.ndarray:
-    """One value per unit of the matrix: a Series indexed by unit id is aligned on the
-    ids; anything else is taken in the matrix's unit order."""
-    if isinstance(values, pd.Series) and set(matrix.unit_ids) <= set(values.index.astype(str)):
-        values = values.set_axis(values.index.astype(str)).reindex(matrix.unit_ids)
-    out = np.asarray(values, dtype=float)
-    if out.shape != (len(matrix.unit_ids),):
-        raise InputDataError(f"{what} has {out.shape} values; the matrix has {len(matrix.unit_ids)} units")
-    return out
-
-
 def _population(matrix: CoverageMatrix, population: Sequence[float] | np.ndarray | pd.Series) -> np.ndarray:
-    w = _aligned(matrix, population, "population")
-    if np.isnan(w).any() or (w < 0).any():
-        raise InputDataError("population must be non-negative numbers for every unit of the matrix")
-    return w
+    return aligned_values(population, matrix.unit_ids, "population")
 
 
 def _split_sites(
@@ -595,7 +581,7 @@ def p_median(
     """
     start = time.perf_counter()
     weights = _population(matrix, population)
-    base = _aligned(matrix, current_minutes, "current_minutes").copy()  # updated below; never the caller's
+    base = aligned_values(current_minutes, matrix.unit_ids, "current_minutes", allow_missing=True).copy()
     req_rows, cand_rows = _split_sites(matrix, required, candidates)
     minutes = matrix.minutes
     # Required sites can only lower the current times (they are the existing facilities).
