@@ -294,7 +294,9 @@ def _read_facilities(args: argparse.Namespace) -> gpd.GeoDataFrame:
     )
 
 
-def _read_units(args: argparse.Namespace, config: AnalysisConfig) -> gpd.GeoDataFrame:
+def _read_units(
+    args: argparse.Namespace, config: AnalysisConfig, departments: gpd.GeoDataFrame | None
+) -> gpd.GeoDataFrame:
     fmt = args.population_format
     if fmt == "communes":
         communes = read_communes(
@@ -329,9 +331,9 @@ def _read_units(args: argparse.Namespace, config: AnalysisConfig) -> gpd.GeoData
             units["commune_name"] = units["commune"].map(names)
     if "commune_name" not in units:
         units["commune_name"] = units["name"]
-    if args.departments_file is not None:
-        deps = read_departments(args.departments_file)
-        units["department_name"] = units["department"].map(dict(zip(deps["department"], deps["name"], strict=True)))
+    if departments is not None:
+        names = dict(zip(departments["department"], departments["name"], strict=True))
+        units["department_name"] = units["department"].map(names)
     return units
 
 
@@ -413,8 +415,8 @@ def _run(args: argparse.Namespace) -> int:
         graph = _read_graph(args, profile, config)
         logger.info("reading facilities and population")
         facilities = _read_facilities(args)
-        units = _read_units(args, config)
         departments = read_departments(args.departments_file) if args.departments_file else None
+        units = _read_units(args, config, departments)
         sources = {
             "roads": str(args.roads or args.osm_place or args.osm_bbox),
             "facilities": str(args.facilities),
