@@ -30,9 +30,14 @@ from coverage.matrix import CoverageMatrix, aligned_values
 __all__ = [
     "DEFAULT_BANDS",
     "FloatingCatchment",
+    "PoolAllocation",
     "StepDecay",
     "accessibility_by_area",
+    "age_weighted_demand",
+    "allocate_pool",
+    "facility_supply",
     "floating_catchment",
+    "parse_bands",
     "priority_classes",
 ]
 
@@ -141,11 +146,7 @@ def floating_catchment(
         )
     s = aligned_values(supply, matrix.site_ids, "supply", rows="sites")
     d = aligned_values(demand, matrix.unit_ids, "demand")
-    minutes = matrix.minutes
-    weights = np.asarray(decay(minutes.data), dtype=float)
-    if weights.shape != minutes.data.shape or np.isnan(weights).any() or (weights < 0).any():
-        raise InputDataError("the decay must return one non-negative weight per pair")
-    w = sp.csr_array((weights, minutes.indices, minutes.indptr), shape=minutes.shape)
+    w = _weights(matrix, decay)
     weighted_demand = w @ d  # per site
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(weighted_demand > 0, s / weighted_demand, np.nan)
@@ -170,6 +171,14 @@ def floating_catchment(
     )
 
 
+def _weights(matrix: CoverageMatrix, decay: StepDecay | Callable[[np.ndarray], np.ndarray]) -> sp.csr_array:
+    minutes = matrix.minutes
+    weights = np.asarray(decay(minutes.data), dtype=float)
+    if weights.shape != minutes.data.shape or np.isnan(weights).any() or (weights < 0).any():
+        raise InputDataError("the decay must return one non-negative weight per pair")
+    return sp.csr_array((weights, minutes.indices, minutes.indptr), shape=minutes.shape)
+
+
 def accessibility_by_area(
     units: pd.DataFrame,
     result: FloatingCatchment,
@@ -186,7 +195,7 @@ def accessibility_by_area(
     levels = levels or {"commune": "commune", "epci": "epci", "department": "department"}
     frame = pd.DataFrame({"unit_id": result.unit_ids, "demand": result.demand, "a": result.accessibility})
     frame = frame.merge(units.assign(unit_id=units["unit_id"].astype(str)), on="unit_id", how="left")
-    rows = []
+    rows: list[dict[str, object]] = []
     for level, column in levels.items():
         if column not in frame or frame[column].isna().all():
             continue
@@ -219,3 +228,280 @@ def priority_classes(
     )
     table["share"] = table["demand"] / d.sum() if d.sum() > 0 else np.nan
     return labels, table
+
+
+def parse_bands(bands: Sequence[Sequence[float]] | str) -> StepDecay:
+    """A :class:`StepDecay` from ``[[10, 1], [15, 0.67], [20, 0.33]]`` or ``"10:1,15:0.67,20:0.33"``."""
+    pairs: list[tuple[float, float]] = []
+    if isinstance(bands, str):
+        for part in bands.split(","):
+            if not part.strip():
+                continue
+            minutes, sep, weight = part.partition(":")
+            try:
+                pairs.append((float(minutes), float(weight)))
+            except ValueError:
+                raise InputDataError(
+                    f"time band {part.strip()!r}: expected minutes:weight, e.g. 10:1,15:0.67,20:0.33"
+                ) from None
+            if not sep:
+                raise InputDataError(f"time band {part.strip()!r}: expected minutes:weight")
+    else:
+        for band in bands:
+            if isinstance(band, (str, bytes)) or len(band) != 2:
+                raise InputDataError(f"time band {band!r}: expected [minutes, weight]")
+            try:
+                pairs.append((float(band[0]), float(band[1])))
+            except (TypeError, ValueError):
+                raise InputDataError(f"time band {band!r}: expected two numbers [minutes, weight]") from None
+    return StepDecay(tuple(pairs))
+
+
+def facility_supply(
+    facilities: pd.DataFrame,
+    column: str,
+    *,
+    default: float | None = None,
+    where: str = "facilities",
+) -> tuple[pd.Series, pd.Series]:
+    """Supply per facility (GPs or full-time equivalents) from a column of the facility input.
+
+    Empty cells take ``default``, with a warning that names how many facilities and which;
+    when ``default`` is None it is the median of the stated values.  A cell that is not a
+    non-negative number is an error naming the facility.  Returns the supply and, for each
+    facility, ``"stated"`` or ``"default"`` (both Series indexed by ``facility_id``).
+    """
+    ids = facilities["facility_id"].astype(str)
+    if column not in facilities.columns:
+        raise InputDataError(
+            f"{where}: no supply column {column!r}; columns are {[c for c in facilities.columns if c != 'geometry']}"
+        )
+    raw = facilities[column]
+    text = raw.astype("string").str.strip()
+    empty = raw.isna().to_numpy() | (text.fillna("") == "").to_numpy()
+    values = pd.to_numeric(text.where(~empty), errors="coerce").to_numpy(dtype=float)
+    bad = ~empty & (np.isnan(values) | (values < 0))
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise InputDataError(
+            f"{where}: facility {ids.iloc[first]!r}: {column} = {raw.iloc[first]!r} is not a non-negative number "
+            f"({int(bad.sum())} such cells)"
+        )
+    if empty.any():
+        if default is None:
+            if empty.all():
+                raise InputDataError(
+                    f"{where}: the supply column {column!r} is empty for every facility; give a default supply"
+                )
+            default = float(np.median(values[~empty]))
+            how = f"the median of the {int((~empty).sum())} stated values"
+        else:
+            how = "the default given"
+        if not default >= 0:
+            raise InputDataError(f"the default supply must be a non-negative number, got {default}")
+        missing = ids[empty].tolist()
+        logger.warning(
+            "%s: %d of %d facilities have no %r; each is given %g (%s). Accessibility figures rest on this guess: %s%s",
+            where,
+            len(missing),
+            len(ids),
+            column,
+            default,
+            how,
+            ", ".join(missing[:10]),
+            "..." if len(missing) > 10 else "",
+        )
+        values = np.where(empty, default, values)
+    index = pd.Index(ids.to_numpy(), name="facility_id")
+    return (
+        pd.Series(values, index=index, name="supply"),
+        pd.Series(np.where(empty, "default", "stated"), index=index, name="supply_source"),
+    )
+
+
+def age_weighted_demand(
+    units: pd.DataFrame,
+    weights: Mapping[str, float],
+    *,
+    ages: pd.DataFrame | None = None,
+    id_column: str = "unit_id",
+    where: str = "age table",
+) -> pd.Series:
+    """Standardised demand: each unit's population weighted by its age-specific consumption.
+
+    ``weights`` maps age columns (counts of people in an age group, in ``ages`` joined on
+    ``id_column``, or in ``units`` itself when ``ages`` is None) to the consumption of
+    that group (e.g. GP visits per person per year).  A unit's demand is its population
+    times the mean weight of its own age structure, rescaled so that the total demand
+    equals the total population: a "standardised inhabitant" consumes the territory's
+    average.  Units absent from the age table, or with no one in the age columns, are an
+    error naming them.  Returns a Series indexed by ``unit_id``.
+    """
+    if not weights:
+        raise InputDataError(f"{where}: no age column given a weight")
+    for column, weight in weights.items():
+        if not (isinstance(weight, (int, float)) and weight >= 0):
+            raise InputDataError(f"{where}: weight of {column!r} must be a non-negative number, got {weight!r}")
+    unit_ids = units["unit_id"].astype(str)
+    if ages is None:
+        table = pd.DataFrame(units).assign(_key=unit_ids.to_numpy())
+    else:
+        if id_column not in ages.columns:
+            raise InputDataError(f"{where}: no id column {id_column!r}; columns are {list(ages.columns)}")
+        table = ages.assign(_key=ages[id_column].astype(str).str.strip())
+        duplicated = table["_key"].duplicated()
+        if duplicated.any():
+            raise InputDataError(f"{where}: {id_column} {table.loc[duplicated, '_key'].iloc[0]!r} appears twice")
+        if not table["_key"].isin(set(unit_ids)).any():
+            raise InputDataError(f"{where}: no value of {id_column!r} is a unit id (e.g. {unit_ids.iloc[0]!r})")
+        table = table.set_index("_key").reindex(unit_ids.to_numpy()).reset_index(names="_key")
+    missing = [c for c in weights if c not in table.columns]
+    if missing:
+        columns = [c for c in table.columns if c != "_key"]
+        raise InputDataError(f"{where}: no age column {missing}; columns are {columns}")
+    counts = np.column_stack([pd.to_numeric(table[c], errors="coerce").to_numpy(dtype=float) for c in weights])
+    bad_rows = np.isnan(counts).any(axis=1) | (counts < 0).any(axis=1) | (counts.sum(axis=1) <= 0)
+    population = units["population"].to_numpy(dtype=float)
+    bad_rows &= population > 0  # nobody to weigh: any structure will do
+    if bad_rows.any():
+        ids = unit_ids[bad_rows].tolist()
+        raise InputDataError(
+            f"{where}: {len(ids)} units have no usable age counts (absent, empty, negative or all zero): {ids[:10]}"
+        )
+    w = np.array([float(v) for v in weights.values()])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mean_weight = np.where(counts.sum(axis=1) > 0, counts @ w / counts.sum(axis=1), 0.0)
+    raw = population * mean_weight
+    if raw.sum() <= 0:
+        raise InputDataError(f"{where}: the weighted demand is zero everywhere (all weights zero?)")
+    demand = raw * population.sum() / raw.sum()
+    return pd.Series(demand, index=pd.Index(unit_ids.to_numpy(), name="unit_id"), name="demand")
+
+
+@dataclass(frozen=True, eq=False)
+class PoolAllocation:
+    """A pool of doctors shared out in teams by :func:`allocate_pool`.
+
+    Attributes
+    ----------
+    steps
+        One row per team placed, in order: ``step``, ``site_id``, ``supply_added``,
+        ``people_lifted`` (population brought to the threshold or above by this team),
+        ``shortfall_reduced`` (fall of the demand-weighted shortfall below the
+        threshold), ``people_above`` (population at or above the threshold after it).
+    supply
+        Supply per site after the allocation (in the matrix's site order).
+    accessibility
+        Accessibility per unit after the allocation.
+    unallocated
+        What is left of the pool when no site can help anyone below the threshold.
+    """
+
+    steps: pd.DataFrame
+    supply: np.ndarray
+    accessibility: np.ndarray
+    unallocated: float
+
+
+def allocate_pool(
+    matrix: CoverageMatrix,
+    supply: Sequence[float] | np.ndarray | pd.Series,
+    demand: Sequence[float] | np.ndarray | pd.Series,
+    *,
+    pool: float,
+    team_size: float,
+    threshold: float,
+    decay: StepDecay | Callable[[np.ndarray], np.ndarray] = DEFAULT_BANDS,
+    sites: Sequence[str] | None = None,
+    people: Sequence[float] | np.ndarray | pd.Series | None = None,
+    max_per_site: float | None = None,
+) -> PoolAllocation:
+    """Share a pool of doctors out across sites, one team at a time, greedily.
+
+    Objective of each step: place the next team (``team_size``, the last one smaller if
+    the pool is not a multiple) at the site that brings the most people from below
+    ``threshold`` to at or above it; ties, and steps where no team lifts anyone over the
+    line, go to the site that most reduces the shortfall ``sum_i D_i max(0, threshold -
+    A_i)``, so that the pool keeps going to the least served.  The allocation stops when
+    the pool is spent or no site reaches anyone below the threshold.
+
+    Adding supply at site ``j`` changes its ratio only (step 1 of 2SFCA: the demand in its
+    catchment does not move), so the gain of a team is exact and every unit in ``j``'s
+    catchment gains ``team * W_ij / sum_k D_k W_kj``.
+
+    Parameters
+    ----------
+    matrix, supply, demand, decay
+        As for :func:`floating_catchment`; ``threshold`` is in the same unit as its
+        accessibility (supply per unit of demand).
+    sites
+        Ids of the sites that may receive teams (default: every row of the matrix).
+    people
+        Population per unit, counted for "people lifted" (default: the demand).
+    max_per_site
+        Most supply a site may receive from the pool.
+    """
+    if not (pool > 0 and team_size > 0):
+        raise InputDataError(f"the pool ({pool}) and the team size ({team_size}) must be positive")
+    if not threshold > 0:
+        raise InputDataError(f"the threshold must be positive, got {threshold}")
+    if max_per_site is not None and not max_per_site >= team_size:
+        raise InputDataError(f"the most a site may receive ({max_per_site}) is less than one team ({team_size})")
+    base = floating_catchment(matrix, supply, demand, decay)
+    d = base.demand
+    pop = d if people is None else aligned_values(people, matrix.unit_ids, "people")
+    w = _weights(matrix, decay)
+    weighted_demand = w @ d
+    eligible = np.zeros(len(matrix.site_ids), dtype=bool)
+    eligible[matrix.rows(list(sites)) if sites is not None else slice(None)] = True
+    eligible &= weighted_demand > 0
+    row_of = np.repeat(np.arange(w.shape[0]), np.diff(w.indptr))
+    share = np.divide(w.data, weighted_demand[row_of], out=np.zeros_like(w.data), where=weighted_demand[row_of] > 0)
+    acc = base.accessibility.copy()
+    new_supply = base.supply.copy()
+    received = np.zeros(len(new_supply))
+    left = float(pool)
+    rows: list[dict[str, object]] = []
+    n_sites = w.shape[0]
+    while left > 1e-12:
+        team = min(float(team_size), left)
+        ok = eligible if max_per_site is None else eligible & (received + team <= max_per_site + 1e-9)
+        if not ok.any():
+            break
+        before = acc[w.indices]
+        after = before + team * share
+        lifted = (before < threshold) & (after >= threshold)
+        gain = np.bincount(row_of, weights=pop[w.indices] * lifted, minlength=n_sites)
+        reduced = np.bincount(
+            row_of,
+            weights=d[w.indices] * (np.minimum(after, threshold) - np.minimum(before, threshold)),
+            minlength=n_sites,
+        )
+        gain[~ok], reduced[~ok] = -1.0, -1.0
+        # lexicographic: people lifted, then shortfall reduced; lowest row on ties
+        best = int(np.lexsort((np.arange(n_sites), -reduced, -gain))[0])
+        if gain[best] <= 0 and reduced[best] <= 1e-15:
+            break
+        lo, hi = w.indptr[best], w.indptr[best + 1]
+        acc[w.indices[lo:hi]] += team * share[lo:hi]
+        new_supply[best] += team
+        received[best] += team
+        left -= team
+        rows.append(
+            {
+                "step": len(rows) + 1,
+                "site_id": matrix.site_ids[best],
+                "supply_added": team,
+                "people_lifted": float(gain[best]),
+                "shortfall_reduced": float(reduced[best]),
+                "people_above": float(pop[acc >= threshold].sum()),
+            }
+        )
+    if left > 1e-12:
+        logger.warning(
+            "%g of the pool of %g left unallocated: no eligible site reaches anyone below the threshold", left, pool
+        )
+    steps = pd.DataFrame(
+        rows, columns=["step", "site_id", "supply_added", "people_lifted", "shortfall_reduced", "people_above"]
+    )
+    return PoolAllocation(steps=steps, supply=new_supply, accessibility=acc, unallocated=max(left, 0.0))
