@@ -1,4 +1,4 @@
-"""Command line: ``python -m coverage analyse|demo`` (also installed as ``couverture``)."""
+"""Command line: ``python -m coverage analyse|optimise|access|demo`` (also installed as ``couverture``)."""
 
 from __future__ import annotations
 
@@ -31,11 +31,26 @@ from coverage.io.population import attach_communes, population_from_communes, re
 from coverage.io.roads import download_osm, read_roads
 from coverage.maps import gap_map
 from coverage.planning import SOLVERS, SitingPlan, plan_sites
+from coverage.scenarios import (
+    MEASURES,
+    POOL_CANDIDATES,
+    AccessSettings,
+    AccessStudy,
+    Addition,
+    Pool,
+    Scenario,
+    load_scenario,
+)
 from coverage.speeds import SpeedProfile, load_speed_profile
 
 logger = logging.getLogger("coverage")
 
 DEFAULT_DEMO_OUT = Path("outputs") / "centre-val-de-loire"
+DEFAULT_ACCESS_OUT = Path("outputs") / "centre-val-de-loire-access"
+#: The Region's plan: 300 salaried GPs in the most under-served zones (default scenario
+#: of ``access`` on the regional data, in teams of DEFAULT_TEAM_SIZE).
+DEFAULT_POOL = 300
+DEFAULT_TEAM_SIZE = 3
 #: The Region's aim: 125 MSP or grouped structures for a complete mesh of the territory.
 DEFAULT_TARGET_STRUCTURES = 125
 #: DREES counts a GP farther than 20 minutes as inaccessible.
@@ -101,6 +116,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_analysis_options(o)
     _add_siting_options(o, default_exclude=False)
 
+    x = sub.add_parser(
+        "access",
+        help="accessibility per inhabitant (floating catchment) before and after a scenario",
+        description="Gap analysis, then accessibility per inhabitant (2SFCA / E2SFCA, APL-style) before and "
+        "after a scenario of added doctors (a TOML file, or --add/--pool). Without --roads/--facilities/"
+        f"--population it runs on the Centre-Val de Loire data folder (--data-dir, else ${DATA_DIR_ENV}, else "
+        f"shared/data beside the checkout) with the scenario '{DEFAULT_POOL} salaried GPs in teams of "
+        f"{DEFAULT_TEAM_SIZE}' unless a scenario is given.",
+    )
+    x.add_argument("--data-dir", type=Path, help=f"data folder (default ${DATA_DIR_ENV} or ../shared/data)")
+    x.add_argument("--all-statuses", action="store_true", help="regional data: keep planned and under-construction")
+    _add_input_options(x, required=False)
+    x.add_argument("--out", type=Path, help=f"output folder (default {DEFAULT_ACCESS_OUT} on the regional data)")
+    _add_analysis_options(x)
+    _add_access_options(x)
+
     d = sub.add_parser(
         "demo",
         help="gap analysis and siting scenario of Centre-Val de Loire with the data folder",
@@ -117,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_input_options(a: argparse.ArgumentParser) -> None:
+def _add_input_options(a: argparse.ArgumentParser, *, required: bool = True) -> None:
     r = a.add_argument_group("roads (one of)")
     r.add_argument("--roads", type=Path, help=".osm/.osm.pbf, .graphml, or a line layer with a road-class column")
     r.add_argument("--osm-place", help="download OSM roads of a place (needs the internet)")
@@ -135,7 +166,7 @@ def _add_input_options(a: argparse.ArgumentParser) -> None:
     r.add_argument("--osm-cache", type=Path, default=Path("cache/osmnx"), help="cache folder of OSM downloads")
 
     f = a.add_argument_group("facilities")
-    f.add_argument("--facilities", type=Path, required=True, help="FINESS extraction, point layer or CSV")
+    f.add_argument("--facilities", type=Path, required=required, help="FINESS extraction, point layer or CSV")
     f.add_argument("--facilities-format", choices=["auto", "finess", "points"], default="auto")
     f.add_argument("--facilities-layer")
     f.add_argument("--facility-id-column", default="facility_id")
@@ -158,7 +189,7 @@ def _add_input_options(a: argparse.ArgumentParser) -> None:
     pop.add_argument(
         "--population",
         type=Path,
-        required=True,
+        required=required,
         help="INSEE commune table, Filosofi grid CSV, or a point/polygon layer",
     )
     pop.add_argument("--population-format", choices=["communes", "filosofi", "layer"], default="communes")
@@ -185,7 +216,55 @@ def _add_input_options(a: argparse.ArgumentParser) -> None:
     )
     pop.add_argument("--departments-file", type=Path, help="department polygons with code and name")
 
-    a.add_argument("--out", type=Path, required=True, help="output folder (replaced only if it holds a previous run)")
+    if required:
+        a.add_argument(
+            "--out", type=Path, required=True, help="output folder (replaced only if it holds a previous run)"
+        )
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _addition(text: str) -> tuple[str, float]:
+    site, sep, n = text.rpartition(":")
+    if not sep or not site.strip():
+        raise argparse.ArgumentTypeError(f"expected SITE:N (a facility or commune id and a number), got {text!r}")
+    return site.strip(), _positive(n)
+
+
+def _add_access_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("accessibility (override the scenario file)")
+    g.add_argument("--scenario", type=Path, help="TOML file: [accessibility] settings and the [scenario]")
+    g.add_argument("--measure", choices=list(MEASURES), help="consultations per inhabitant (default) or GPs")
+    g.add_argument("--bands", help="distance decay minutes:weight,... (default 10:1,15:0.667,20:0.333)")
+    g.add_argument(
+        "--apl-threshold", type=_positive, help="priority line in the measure's unit (default 2.5 consultations)"
+    )
+    g.add_argument("--supply-column", help="facility column with GPs or FTE (default n_gp)")
+    g.add_argument(
+        "--default-supply", type=float, help="supply of facilities with an empty cell (default: median, warned)"
+    )
+    g.add_argument("--consultations-per-fte", type=_positive, help="consultations a year of one GP FTE (default 5400)")
+    g.add_argument(
+        "--add",
+        type=_addition,
+        action="append",
+        default=[],
+        metavar="SITE:N",
+        help="add N doctors at a facility id or a commune (unit) id; repeatable",
+    )
+    g.add_argument("--pool", type=_positive, help="doctors to share out across candidate sites")
+    g.add_argument("--team-size", type=_positive, help="doctors placed at a time (default 1; regional default 3)")
+    g.add_argument("--pool-candidates", choices=list(POOL_CANDIDATES), help="sites the pool may use")
+    g.add_argument("--max-per-site", type=_positive, help="most doctors one site may receive from the pool")
+    g.add_argument("--workers", type=int, help="processes for the travel-time matrix (default: all cores)")
 
 
 def _add_siting_options(p: argparse.ArgumentParser, *, default_exclude: bool) -> None:
@@ -338,7 +417,13 @@ def _read_units(
 
 
 def print_summary(  # type: ignore[no-untyped-def]
-    result: GapAnalysis, out: Path, seconds: float, stream=sys.stdout, *, plan: SitingPlan | None = None
+    result: GapAnalysis,
+    out: Path,
+    seconds: float,
+    stream=sys.stdout,
+    *,
+    plan: SitingPlan | None = None,
+    access: AccessStudy | None = None,
 ) -> None:
     """The one-screen summary at the end of a run."""
     units, fac = result.units, result.facilities
@@ -389,15 +474,36 @@ def print_summary(  # type: ignore[no-untyped-def]
             w(f"  {len(s.sites)} of the {s.sites_requested} sites allowed are enough: more would cover nobody new\n")
         if len(s.uncoverable):
             w(f"  {len(s.uncoverable)} units cannot be covered within {plan.threshold_min:g} min by any candidate\n")
+    if access is not None:
+        _print_access(access, w)
     w(f"\nOutputs in {out} ({seconds:.1f} s)\n")
+
+
+def _regional(args: argparse.Namespace) -> bool:
+    if args.command == "demo":
+        return True
+    if args.command != "access":
+        return False
+    given = [args.roads, args.osm_place, args.osm_bbox, args.facilities, args.population]
+    if not any(v is not None for v in given):
+        return True
+    if args.facilities is None or args.population is None:
+        raise CoverageError("give --facilities and --population with the roads, or none of them for the regional data")
+    return False
 
 
 def _run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
+    regional = _regional(args)
+    if args.command == "access" and args.out is None:
+        if not regional:
+            raise CoverageError("give the output folder with --out")
+        args.out = DEFAULT_ACCESS_OUT
     check_output_dir(args.out)  # before any reading: a refused folder should not cost a full run
     config = _config(args)
     profile = _profile(args)
-    if args.command == "demo":
+    access_setup = _access_setup(args, regional) if args.command == "access" else None
+    if regional:
         from coverage.io.regional import load_regional_inputs
 
         logger.info("reading the regional data")
@@ -428,6 +534,15 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "optimise" or (args.command == "demo" and not args.no_siting):
         logger.info("choosing new sites")
         plan = _plan(args, result)
+    study = None
+    if access_setup is not None:
+        from coverage.scenarios import study_access
+
+        logger.info("accessibility per inhabitant")
+        settings, scenario = access_setup
+        study = study_access(
+            result, settings, _resolve_additions(scenario, result), workers=args.workers, progress=not args.quiet
+        )
     logger.info("writing outputs")
     write_analysis(
         result,
@@ -439,14 +554,99 @@ def _run(args: argparse.Namespace) -> int:
             "version": __version__,
             **({"siting_options": _siting_options(args)} if plan is not None else {}),
         },
-        map_builder=None if args.no_map else partial(gap_map, plan=plan, departments=departments, offline=True),
+        map_builder=None
+        if args.no_map
+        else partial(gap_map, plan=plan, departments=departments, offline=True, access=study),
         plan=plan,
         report=not args.no_report,
         departments=departments,
+        access=study,
     )
     if not args.quiet:
-        print_summary(result, args.out, time.perf_counter() - start, plan=plan)
+        print_summary(result, args.out, time.perf_counter() - start, plan=plan, access=study)
     return 0
+
+
+def _access_setup(args: argparse.Namespace, regional: bool) -> tuple[AccessSettings, Scenario]:
+    """Settings and scenario: the scenario file, then the command-line overrides.
+
+    Additions from ``--add`` keep their site id as given; :func:`_resolve_additions`
+    tells facilities from communes once the facilities are read.
+    """
+    from dataclasses import replace
+
+    from coverage.accessibility import parse_bands
+    from coverage.scenarios import with_overrides
+
+    settings, scenario = load_scenario(args.scenario) if args.scenario else (AccessSettings(), Scenario(name=""))
+    settings = with_overrides(
+        settings,
+        measure=args.measure,
+        decay=parse_bands(args.bands) if args.bands else None,
+        threshold=args.apl_threshold,
+        supply_column=args.supply_column,
+        default_supply=args.default_supply,
+        consultations_per_fte=args.consultations_per_fte,
+    )
+    additions = scenario.additions + tuple(Addition(supply=n, facility=site) for site, n in args.add)
+    pool = scenario.pool
+    if args.pool is not None or (pool is None and regional and not args.scenario and not args.add):
+        base = pool or Pool(supply=DEFAULT_POOL, team_size=DEFAULT_TEAM_SIZE if regional else 1.0)
+        pool = Pool(
+            supply=args.pool or base.supply,
+            team_size=base.team_size,
+            candidates=base.candidates,
+            max_per_site=base.max_per_site,
+            exclude=base.exclude,
+        )
+    if pool is not None and (args.team_size or args.pool_candidates or args.max_per_site):
+        pool = replace(
+            pool,
+            team_size=args.team_size or pool.team_size,
+            candidates=args.pool_candidates or pool.candidates,
+            max_per_site=args.max_per_site or pool.max_per_site,
+        )
+    name = scenario.name
+    if not name:
+        parts = [f"+{a.supply:g} at {a.facility}" for a in additions]
+        if pool is not None:
+            parts.append(f"pool of {pool.supply:g} in teams of {pool.team_size:g}")
+        name = "; ".join(parts) or "baseline"
+    return settings, Scenario(name=name, additions=additions, pool=pool)
+
+
+def _resolve_additions(scenario: Scenario, result: GapAnalysis) -> Scenario:
+    """``--add SITE:N``: SITE is a facility id if one has it, else a commune (unit) id."""
+    from dataclasses import replace
+
+    facilities = set(result.facilities["facility_id"].astype(str))
+    fixed = tuple(
+        replace(a, facility=None, commune=a.facility) if a.facility is not None and a.facility not in facilities else a
+        for a in scenario.additions
+    )
+    return replace(scenario, additions=fixed)
+
+
+def _print_access(study: AccessStudy, w) -> None:  # type: ignore[no-untyped-def]
+    summary = study.summary()
+    s = study.settings
+    w(f"\nAccessibility ({s.unit_label}; priority below {s.threshold_value:g}), scenario {study.scenario.name!r}:\n")
+    w(
+        f"  supply {summary['supply_total_before']:,.0f} doctors + {summary['supply_added']:,.0f} added "
+        f"at {summary['sites_receiving']} sites\n"
+    )
+    w(
+        f"  mean {summary['mean_accessibility_before']:.2f} -> {summary['mean_accessibility_after']:.2f}; "
+        f"in priority zones {summary['population_priority_before']:,.0f} -> {summary['population_priority_after']:,.0f}"
+        f" inhabitants\n"
+    )
+    by_dep = study.by_area[study.by_area["level"] == "department"]
+    for row in by_dep.itertuples():
+        w(
+            f"  {row.area_id:>3} {str(row.area_name)[:24]:<24} {row.accessibility:>6.2f} -> "
+            f"{row.accessibility_scenario:>6.2f}  priority {row.population_priority:>10,.0f} -> "
+            f"{row.population_priority_scenario:>10,.0f}\n"
+        )
 
 
 def _siting_options(args: argparse.Namespace) -> dict[str, object]:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from coverage.analysis import GapAnalysis
     from coverage.planning import SitingPlan
+    from coverage.scenarios import AccessStudy
 
 __all__ = ["gap_map"]
 
@@ -382,7 +383,9 @@ def _unit_tooltip(labels: Any) -> str:
     return _table(labels.name, [(label, getattr(labels, column)) for column, label in _UNIT_TOOLTIP[1:]])
 
 
-def _add_unit_minutes(fmap: folium.Map, result: GapAnalysis, areas: gpd.GeoSeries | None, bands: list[_Band]) -> None:
+def _add_unit_minutes(
+    fmap: folium.Map, result: GapAnalysis, areas: gpd.GeoSeries | None, bands: list[_Band], *, show: bool = True
+) -> None:
     """Communes (or units) shaded by their class of minutes to the nearest facility."""
     name = "Communes par temps d'accès / Communes by drive time"
     labels = _unit_labels(result)
@@ -403,13 +406,13 @@ def _add_unit_minutes(fmap: folium.Map, result: GapAnalysis, areas: gpd.GeoSerie
             }
             for point, b, row in zip(result.units.geometry, band, labels.itertuples(), strict=True)
         ]
-        _point_layer(name, points).add_to(fmap)
+        _point_layer(name, points, show=show).add_to(fmap)
         return
     frame = gpd.GeoDataFrame(labels.assign(band=band), geometry=areas.to_numpy(), crs="EPSG:4326")
     _geojson(
         frame,
         name=name,
-        show=True,
+        show=show,
         pane="communes",
         style=lambda f: {
             "fillColor": bands[f["properties"]["band"]].colour,
@@ -637,10 +640,151 @@ def _add_sites(
     _point_layer(f"Nouveaux sites ({len(points)}, {solver}, {t_label} min) / New sites", points).add_to(fmap)
 
 
+# Accessibility classes before -> after a scenario (ColorBrewer RdYlBu / green, colour-blind safe
+# enough with the tooltip's numbers; the classes also differ in lightness).
+_ACCESS_CLASSES = [
+    ("#b2182b", "Zone prioritaire, inchangée / Priority, unchanged"),
+    ("#f4a582", "Zone prioritaire, améliorée / Priority, improved"),
+    ("#1a9850", "Sortie de zone prioritaire / Lifted above the line"),
+    ("#92c5de", "Au-dessus du seuil / Above the line"),
+]
+_ADDED_COLOUR = "#6a3d9a"
+
+
+def _access_class(before: np.ndarray, after: np.ndarray, threshold: float) -> np.ndarray:
+    """Index in :data:`_ACCESS_CLASSES` of each unit."""
+    return np.select(
+        [before >= threshold, after >= threshold, after > before + 1e-12],
+        [3, 2, 1],
+        default=0,
+    )
+
+
+def _number(value: object, digits: int = 2) -> str:
+    return "" if value is None or pd.isna(value) else f"{float(value):,.{digits}f}".replace(",", "\u202f")  # type: ignore[arg-type]
+
+
+def _add_access(fmap: folium.Map, study: AccessStudy, areas: gpd.GeoSeries | None) -> None:
+    """Units by accessibility class before and after the scenario, and the sites that receive doctors."""
+    units = study.units
+    s = study.settings
+    threshold = s.threshold_value
+    a0 = units["accessibility"].to_numpy(dtype=float)
+    a1 = units["accessibility_scenario"].to_numpy(dtype=float)
+    cls = _access_class(a0, a1, threshold)
+    commune = units["commune_name"] if "commune_name" in units else units["name"]
+    unit = html.escape(s.unit_label)
+    labels = pd.DataFrame(
+        {
+            "name": commune.map(_text).to_numpy(),
+            "population": units["population"].map(_count).to_numpy(),
+            "before": [_number(v) for v in a0],
+            "after": [_number(v) for v in a1],
+            "change": [("+" if v > 0 else "") + _number(v) for v in a1 - a0],
+            "klass": [_ACCESS_CLASSES[c][1] for c in cls],
+        }
+    )
+    tooltip = [
+        ("name", "Commune"),
+        ("population", "Population"),
+        ("before", f"Accessibilité, situation actuelle / Accessibility, baseline ({unit})"),
+        ("after", f"Accessibilité, scénario / Accessibility, scenario ({unit})"),
+        ("change", "Évolution / Change"),
+        ("klass", f"Classe (seuil {threshold:g}) / Class (line {threshold:g})"),
+    ]
+    scenario = _text(study.scenario.name)
+    name = f"Accessibilité : scénario « {scenario} » / Accessibility: scenario ({scenario})"
+    if areas is None:
+        points = [
+            {
+                "location": _latlon(point),
+                "style": {
+                    "radius": 4,
+                    "weight": 1,
+                    "color": "#333333",
+                    "fillColor": _ACCESS_CLASSES[c][0],
+                    "fillOpacity": 0.9,
+                    "pane": "communes",
+                },
+                "tooltip": _table(row.name, [(label, getattr(row, col)) for col, label in tooltip[1:]]),
+            }
+            for point, c, row in zip(units.geometry, cls, labels.itertuples(), strict=True)
+        ]
+        _point_layer(name, points).add_to(fmap)
+    else:
+        frame = gpd.GeoDataFrame(labels.assign(cls=cls), geometry=areas.to_numpy(), crs="EPSG:4326")
+        _geojson(
+            frame,
+            name=name,
+            show=True,
+            pane="communes",
+            style=lambda f: {
+                "fillColor": _ACCESS_CLASSES[f["properties"]["cls"]][0],
+                "fillOpacity": 0.65,
+                "color": "#ffffff",
+                "weight": 0.4,
+            },
+            tooltip=tooltip,
+        ).add_to(fmap)
+    sites = study.sites[study.sites["supply_added"] > 0].to_crs("EPSG:4326")
+    if not len(sites):
+        return
+    largest = float(sites["supply_added"].max())
+    points = []
+    for _, row in sites.iterrows():
+        added = float(row["supply_added"])
+        rows = [
+            ("Médecins avant / Doctors before", _number(row["supply_before"], 1)),
+            ("Médecins ajoutés / Doctors added", _number(added, 1)),
+            ("Médecins après / Doctors after", _number(row["supply_after"], 1)),
+            ("Origine / Added by", _text(row["added_by"])),
+            ("Commune", _text(row.get("commune_name"))),
+        ]
+        points.append(
+            {
+                "location": _latlon(row.geometry),
+                "style": {
+                    "radius": 4 + 10 * math.sqrt(added / largest),
+                    "weight": 2,
+                    "color": "#ffffff",
+                    "fillColor": _ADDED_COLOUR,
+                    "fillOpacity": 0.9,
+                },
+                "tooltip": f"<b>{_text(row['name'])}</b><br>+{_number(added, 1)} médecins / doctors",
+                "popup": _table(_text(row["name"]), rows),
+            }
+        )
+    _point_layer(
+        f"Médecins ajoutés ({_number(sites['supply_added'].sum(), 0)}, {len(points)} sites) / Doctors added",
+        points,
+    ).add_to(fmap)
+
+
+def _access_legend(study: AccessStudy) -> str:
+    s = study.settings
+    rows = "".join(
+        f'<div class="row"><span class="swatch" style="background:{colour}"></span>'
+        f"<span>{html.escape(label)}</span></div>"
+        for colour, label in _ACCESS_CLASSES
+    )
+    dot = f'<svg width="14" height="14"><circle cx="7" cy="7" r="6" fill="{_ADDED_COLOUR}" stroke="#fff"/></svg>'
+    return (
+        f"<h4>Accessibilité ({html.escape(s.unit_label)}), seuil {s.threshold_value:g} / Accessibility, "
+        f"line {s.threshold_value:g}</h4>{rows}"
+        f'<div class="row">{dot}<span>Site recevant des médecins / Site receiving doctors</span></div>'
+    )
+
+
 # ---------------------------------------------------------------- legend and page
 
 
-def _legend(bands: list[_Band], facility_types: list[str], largest: float | None, plan: SitingPlan | None) -> str:
+def _legend(
+    bands: list[_Band],
+    facility_types: list[str],
+    largest: float | None,
+    plan: SitingPlan | None,
+    access: AccessStudy | None = None,
+) -> str:
     def row(symbol_html: str, label: str) -> str:
         return f'<div class="row">{symbol_html}<span>{html.escape(label)}</span></div>'
 
@@ -652,6 +796,8 @@ def _legend(bands: list[_Band], facility_types: list[str], largest: float | None
     if plan is not None:
         parts.append(row(_icon_svg(_SITE_SYMBOL, size=18), _SITE_SYMBOL.label))
         parts.append(row(_icon_svg(_CANDIDATE_SYMBOL, size=16), _CANDIDATE_SYMBOL.label))
+    if access is not None:
+        parts.append(_access_legend(access))
     parts.append("<h4>Minutes jusqu'à la structure la plus proche / Minutes to the nearest facility</h4>")
     for band in bands:
         parts.append(row(f'<span class="swatch" style="background:{band.colour}"></span>', band.label))
@@ -725,6 +871,7 @@ def gap_map(
     offline: bool = False,
     tiles: str | folium.TileLayer | None = "OpenStreetMap",
     top_candidates: int = 20,
+    access: AccessStudy | None = None,
 ) -> folium.Map:
     """Folium map of a :class:`~coverage.analysis.GapAnalysis` and of its siting plan.
 
@@ -749,6 +896,12 @@ def gap_map(
         Background tiles (a Folium ``tiles`` name or ``TileLayer``), or None for none.
     top_candidates
         How many of the best candidates not selected to show.
+    access
+        An accessibility study (:func:`coverage.scenarios.study_access`): its layer,
+        shown at start (the drive-time layer is then off at start), shades the units by
+        class before and after the scenario (priority unchanged, improved, lifted above
+        the line, above it) with both values in the tooltip, and a second layer marks the
+        sites that receive doctors.
 
     Layers, each in the layer control: communes by class of minutes to the nearest
     facility (viridis, unreachable in grey), one isochrone union per threshold (off at
@@ -767,7 +920,9 @@ def gap_map(
     for pane, z_index in _PANES.items():
         folium.map.CustomPane(pane, z_index=z_index, pointer_events=pane in ("communes", "circles")).add_to(fmap)
 
-    _add_unit_minutes(fmap, result, areas, bands)
+    _add_unit_minutes(fmap, result, areas, bands, show=access is None)
+    if access is not None:
+        _add_access(fmap, access, areas)
     _add_isochrones(fmap, result, bands)
     _add_boundaries(fmap, result, areas, departments)
     largest = _add_uncovered(fmap, result)
@@ -783,7 +938,7 @@ def gap_map(
             css=_CSS,
             div_id=legend_id,
             body=f'<div id="{legend_id}" class="coverage-legend leaflet-control">'
-            f"{_legend(bands, facility_types, largest, plan)}</div>",
+            f"{_legend(bands, facility_types, largest, plan, access)}</div>",
         )
     )
     fmap.add_child(_element(_SCALE))

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from coverage.analysis import GapAnalysis
     from coverage.planning import SitingPlan
+    from coverage.scenarios import AccessStudy
 
 __all__ = ["RUN_FILE", "atomic_output_dir", "check_output_dir", "write_analysis"]
 
@@ -116,6 +117,7 @@ def write_analysis(
     plan: SitingPlan | None = None,
     report: bool = False,
     departments: gpd.GeoDataFrame | None = None,
+    access: AccessStudy | None = None,
 ) -> Path:
     """Write every output of a :class:`~coverage.analysis.GapAnalysis` into ``out_dir``.
 
@@ -126,7 +128,13 @@ def write_analysis(
     ``run.json`` (parameters, inputs, timings).  With a ``plan``: ``candidates.csv``,
     ``selection.csv``, ``coverage_curve.csv``, ``fragility.csv`` and a ``sites`` layer.
     With ``report``: ``report.html`` (one self-contained page: key figures, tables,
-    figures and the parameters of the run) and ``figures/*.png``.
+    figures and the parameters of the run) and ``figures/*.png``.  With an ``access``
+    study: ``accessibility.csv`` (per unit, baseline and scenario),
+    ``accessibility_by_area.csv``, ``accessibility_classes.csv``,
+    ``accessibility_sites.csv`` (every site with doctors before or after),
+    ``allocation_steps.csv`` (the pool's teams in order, with a pool) and the layers
+    ``accessibility`` (unit polygons where every unit has one, else points) and
+    ``accessibility_sites``.
     """
     from coverage.io.roads import save_graphml
 
@@ -177,6 +185,8 @@ def write_analysis(
 
         if plan is not None:
             _write_plan(plan, tmp, crs)
+        if access is not None:
+            _write_access(access, tmp, crs)
         save_graphml(result.network.graph, tmp / "network.graphml")
         if map_builder is not None:
             map_builder(result).save(str(tmp / "map.html"))
@@ -188,6 +198,17 @@ def write_analysis(
             "network": {"nodes": result.network.n_nodes, "edges": int(result.network.matrix.nnz)},
             "summary": result.summary.to_dict(orient="records"),
             **({"siting": plan_summary(plan)} if plan is not None else {}),
+            **(
+                {
+                    "accessibility": {
+                        "settings": access.settings.as_dict(),
+                        "scenario": access.scenario.as_dict(),
+                        "summary": access.summary(),
+                    }
+                }
+                if access is not None
+                else {}
+            ),
             **dict(run_info or {}),
         }
         (tmp / RUN_FILE).write_text(json.dumps(info, indent=2, ensure_ascii=False, default=str), "utf-8")
@@ -218,6 +239,27 @@ def _write_plan(plan: SitingPlan, folder: Path, crs: str) -> None:
     _csv(plan.fragility, folder / "fragility.csv")
     if len(plan.selection_table):
         _geo_for_layer(plan.selection_table, crs).to_file(folder / "coverage.gpkg", layer="sites", engine="pyogrio")
+
+
+def _write_access(study: AccessStudy, folder: Path, crs: str) -> None:
+    units = study.units
+    table = pd.DataFrame(units.drop(columns=[c for c in ("geometry", "area") if c in units.columns]))
+    _csv(table, folder / "accessibility.csv")
+    _csv(study.by_area, folder / "accessibility_by_area.csv")
+    _csv(study.classes, folder / "accessibility_classes.csv")
+    sites = study.sites[(study.sites["supply_before"] > 0) | (study.sites["supply_after"] > 0)]
+    _csv(_with_lonlat(sites), folder / "accessibility_sites.csv")
+    if study.scenario.pool is not None:
+        _csv(study.allocation_steps, folder / "allocation_steps.csv")
+    if "area" in units and len(units) and not units["area"].isna().any():
+        geometry = gpd.GeoSeries(units["area"], crs=units.crs)
+    else:
+        geometry = units.geometry
+    layer = gpd.GeoDataFrame(table, geometry=geometry.to_numpy(), crs=units.crs)
+    gpkg = folder / "coverage.gpkg"
+    _geo_for_layer(layer, crs).to_file(gpkg, layer="accessibility", engine="pyogrio", promote_to_multi=True)
+    if len(sites):
+        _geo_for_layer(sites, crs).to_file(gpkg, layer="accessibility_sites", engine="pyogrio")
 
 
 def plan_summary(plan: SitingPlan) -> dict[str, Any]:
