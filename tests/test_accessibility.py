@@ -24,7 +24,11 @@ from coverage.accessibility import (
     DEFAULT_BANDS,
     StepDecay,
     accessibility_by_area,
+    age_weighted_demand,
+    allocate_pool,
+    facility_supply,
     floating_catchment,
+    parse_bands,
     priority_classes,
 )
 from coverage.errors import InputDataError
@@ -71,6 +75,7 @@ def test_band_limits_are_inclusive() -> None:
 
 def test_agrees_with_pysal_access_two_stage_fca() -> None:
     import access  # test dependency (pyproject [test])
+
     rng = np.random.default_rng(7)
     dense = np.where(rng.random((6, 25)) < 0.4, rng.uniform(0, 30, (6, 25)), np.nan)
     supply = rng.integers(1, 8, 6).astype(float)
@@ -165,3 +170,144 @@ def test_adding_a_doctor_never_lowers_anyones_accessibility(
     more[j] += data.draw(st.floats(0.1, 5))
     after = floating_catchment(matrix_from(dense), more, demand).accessibility
     assert np.all(after >= before - 1e-12)
+
+
+# ---------------------------------------------------------------- supply, demand, bands
+
+
+def test_parse_bands_from_text_and_lists() -> None:
+    assert parse_bands("10:1, 15:0.5,20:0.25").bands == ((10.0, 1.0), (15.0, 0.5), (20.0, 0.25))
+    assert parse_bands([[5, 1], [10, 0.3], [15, 0.1]]).bands == ((5.0, 1.0), (10.0, 0.3), (15.0, 0.1))
+    for bad, message in [("10-1", "minutes:weight"), ("10:x", "minutes:weight"), ([[10]], r"\[minutes, weight\]")]:
+        with pytest.raises(InputDataError, match=message):
+            parse_bands(bad)  # type: ignore[arg-type]
+    with pytest.raises(InputDataError, match="increasing"):
+        parse_bands("15:1,10:0.5")
+
+
+def facilities_with(values: list[object]) -> pd.DataFrame:
+    return pd.DataFrame({"facility_id": [f"F{i}" for i in range(len(values))], "n_gp": values})
+
+
+def test_facility_supply_takes_the_median_of_stated_values_and_says_so(caplog: pytest.LogCaptureFixture) -> None:
+    supply, source = facility_supply(facilities_with(["4", "", None, "1", " 2 "]), "n_gp")
+    # stated 4, 1, 2: median 2 for the two empty cells
+    assert supply.to_dict() == {"F0": 4.0, "F1": 2.0, "F2": 2.0, "F3": 1.0, "F4": 2.0}
+    assert source.tolist() == ["stated", "default", "default", "stated", "stated"]
+    warning = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warning) == 1 and "2 of 5 facilities" in warning[0].getMessage()
+    assert "F1, F2" in warning[0].getMessage()
+
+
+def test_facility_supply_with_a_given_default_and_bad_cells() -> None:
+    supply, _ = facility_supply(facilities_with([3, np.nan]), "n_gp", default=0.5)
+    assert supply.tolist() == [3.0, 0.5]
+    with pytest.raises(InputDataError, match=r"facility 'F1': n_gp = 'two' is not a non-negative number"):
+        facility_supply(facilities_with(["1", "two"]), "n_gp", where="facilities file f.csv")
+    with pytest.raises(InputDataError, match="non-negative"):
+        facility_supply(facilities_with(["-1"]), "n_gp")
+    with pytest.raises(InputDataError, match="no supply column 'etp'"):
+        facility_supply(facilities_with(["1"]), "etp")
+    with pytest.raises(InputDataError, match="empty for every facility"):
+        facility_supply(facilities_with(["", None]), "n_gp")
+
+
+def test_age_weighted_demand_by_hand() -> None:
+    units = pd.DataFrame({"unit_id": ["a", "b", "c"], "population": [100.0, 100.0, 0.0]})
+    ages = pd.DataFrame({"code": ["a", "b", "c"], "young": [80, 20, 0], "old": [20, 80, 0]})
+    demand = age_weighted_demand(units, {"young": 1.0, "old": 3.0}, ages=ages, id_column="code")
+    # mean weights: a (80 + 60) / 100 = 1.4, b (20 + 240) / 100 = 2.6 -> 140 and 260,
+    # rescaled to the 200 inhabitants: 70 and 130; c has nobody
+    assert demand.to_dict() == pytest.approx({"a": 70.0, "b": 130.0, "c": 0.0})
+    # the age table is a share structure: another vintage (twice the counts) changes nothing
+    ages2 = ages.assign(young=ages["young"] * 2, old=ages["old"] * 2)
+    assert age_weighted_demand(units, {"young": 1.0, "old": 3.0}, ages=ages2, id_column="code").tolist() == (
+        pytest.approx(demand.tolist())
+    )
+
+
+def test_age_weighted_demand_errors_name_what_is_wrong() -> None:
+    units = pd.DataFrame({"unit_id": ["a", "b"], "population": [10.0, 10.0]})
+    ages = pd.DataFrame({"code": ["a"], "young": [5], "old": [5]})
+    with pytest.raises(InputDataError, match=r"1 units have no usable age counts.*\['b'\]"):
+        age_weighted_demand(units, {"young": 1.0, "old": 2.0}, ages=ages, id_column="code")
+    with pytest.raises(InputDataError, match=r"no age column \['P75'\]"):
+        age_weighted_demand(units, {"P75": 2.0}, ages=ages, id_column="code")
+    with pytest.raises(InputDataError, match="no value of 'code' is a unit id"):
+        age_weighted_demand(units, {"young": 1.0}, ages=ages.assign(code=["zz"]), id_column="code")
+    with pytest.raises(InputDataError, match="non-negative number"):
+        age_weighted_demand(units, {"young": -1.0}, ages=ages, id_column="code")
+
+
+# ---------------------------------------------------------------- pool allocation
+
+
+def test_pool_allocation_by_hand() -> None:
+    # HAND, supply A = 2, B = 1, threshold 0.012 (12 per 1,000), teams of 1, pool 3.
+    # Before: A = [3/350, 1/100, 1/700] = [0.00857, 0.01, 0.00143]: everyone below.
+    # A team at A adds 3/700 to u1 and 3/700 * 2/3 = 2/700 to u2 -> 0.01286, 0.01286:
+    # u1 and u2 (300 people) lifted.  A team at B adds 3/700 to u2 (0.01429: lifts 200)
+    # and 1/700 to u3.  So step 1 goes to A.  Then only u3 is below and only B reaches
+    # it: steps 2 and 3 go to B, each lifting nobody but cutting u3's shortfall by
+    # 100 * 1/700.
+    result = allocate_pool(matrix_from(HAND), [2.0, 1.0], [100.0, 200.0, 100.0], pool=3, team_size=1, threshold=0.012)
+    assert result.steps["site_id"].tolist() == ["s0", "s1", "s1"]
+    assert result.steps["people_lifted"].tolist() == [300.0, 0.0, 0.0]
+    assert result.steps["shortfall_reduced"].tolist()[1:] == pytest.approx([100 / 700, 100 / 700])
+    assert result.supply.tolist() == [3.0, 3.0]
+    assert result.accessibility == pytest.approx([3 / 350 + 3 / 700, 1 / 100 + 2 / 700 + 6 / 700, 3 / 700])
+    assert result.unallocated == 0.0
+
+
+def test_pool_stops_when_nobody_below_the_line_is_in_reach(caplog: pytest.LogCaptureFixture) -> None:
+    result = allocate_pool(
+        matrix_from(HAND), [2.0, 1.0], [100.0, 200.0, 100.0], pool=10, team_size=4, threshold=0.012, sites=["s0"]
+    )
+    # teams of 4 at A only: the first lifts u1 and u2; u3 is out of A's reach
+    assert result.steps["site_id"].tolist() == ["s0"]
+    assert result.unallocated == 6.0
+    assert "6 of the pool of 10 left unallocated" in caplog.text
+
+
+def test_pool_last_team_is_the_remainder_and_sites_are_capped() -> None:
+    result = allocate_pool(
+        matrix_from(HAND), [0.0, 0.0], [100.0, 200.0, 100.0], pool=5, team_size=2, threshold=1.0, max_per_site=2
+    )
+    assert result.steps["supply_added"].tolist() == [2.0, 2.0]  # one team per site, then no site may take more
+    assert result.unallocated == 1.0
+    free = allocate_pool(matrix_from(HAND), [0.0, 0.0], [100.0, 200.0, 100.0], pool=5, team_size=2, threshold=1.0)
+    assert free.steps["supply_added"].tolist() == [2.0, 2.0, 1.0]
+    assert free.supply.sum() == 5.0
+
+
+@settings(max_examples=60, deadline=None)
+@given(instances(), st.data())
+def test_each_pool_step_is_the_best_single_team(
+    case: tuple[np.ndarray, np.ndarray, np.ndarray], data: st.DataObject
+) -> None:
+    """Every step's choice is checked by recomputing the whole 2SFCA for each site."""
+    dense, supply, demand = case
+    threshold = data.draw(st.floats(1e-4, 0.05))
+    team = data.draw(st.sampled_from([0.5, 1.0, 2.0]))
+    matrix = matrix_from(dense)
+    result = allocate_pool(matrix, supply, demand, pool=3 * team, team_size=team, threshold=threshold)
+    current = supply.copy()
+    for step in result.steps.itertuples():
+        base = floating_catchment(matrix, current, demand).accessibility
+        gains = []
+        for j in range(len(current)):
+            trial = current.copy()
+            trial[j] += team
+            after = floating_catchment(matrix, trial, demand).accessibility
+            lifted = demand[(base < threshold) & (after >= threshold - 1e-12)].sum()
+            reduced = (demand * (np.minimum(after, threshold) - np.minimum(base, threshold))).sum()
+            gains.append((lifted, reduced))
+        chosen = int(str(step.site_id)[1:])
+        best_lifted = max(g[0] for g in gains)
+        assert gains[chosen][0] == pytest.approx(best_lifted, rel=1e-9, abs=1e-9)
+        assert step.people_lifted == pytest.approx(best_lifted, rel=1e-9, abs=1e-9)
+        current[chosen] += team
+    assert result.supply == pytest.approx(current)
+    final = floating_catchment(matrix, current, demand).accessibility
+    assert result.accessibility == pytest.approx(final, rel=1e-9, abs=1e-12)
+    assert np.all(final >= floating_catchment(matrix, supply, demand).accessibility - 1e-12)
