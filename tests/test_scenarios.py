@@ -319,7 +319,9 @@ def test_access_command_with_a_pool_and_a_scenario_file(cli_inputs: dict[str, Pa
     classes = pd.read_csv(out / "accessibility_classes.csv").set_index("class")
     assert classes["population_scenario"].sum() == 450
     html = (out / "map.html").read_text("utf-8")
-    assert "Accessibilité : scénario « pool »" in html and "Médecins ajoutés" in html
+    # the legend's section (layer names travel JSON-escaped, the browser test reads them)
+    assert "Accessibilité (GPs per 100,000 inhabitants), seuil 100000" in html
+    assert "Site recevant des médecins" in html
 
 
 def test_access_command_errors(cli_inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
