@@ -16,9 +16,14 @@ __version__ = "0.1.0"
 from coverage.accessibility import (
     DEFAULT_BANDS,
     FloatingCatchment,
+    PoolAllocation,
     StepDecay,
     accessibility_by_area,
+    age_weighted_demand,
+    allocate_pool,
+    facility_supply,
     floating_catchment,
+    parse_bands,
     priority_classes,
 )
 from coverage.analysis import GapAnalysis, analyse, prepare_network
@@ -59,6 +64,7 @@ from coverage.network import (
     largest_strong_component,
 )
 from coverage.planning import SitingPlan, plan_sites
+from coverage.scenarios import AccessSettings, AccessStudy, Addition, Pool, Scenario, load_scenario, study_access
 from coverage.siting import (
     SitingResult,
     coverage_curve,
@@ -76,6 +82,9 @@ from coverage.traveltime import NearestFacility, bounded_times_to_facilities, ne
 
 __all__ = [
     "DEFAULT_BANDS",
+    "AccessSettings",
+    "AccessStudy",
+    "Addition",
     "AnalysisConfig",
     "CoverageError",
     "CoverageMatrix",
@@ -86,7 +95,10 @@ __all__ = [
     "NearestFacility",
     "NoFacilityReachableError",
     "OutputExistsError",
+    "Pool",
+    "PoolAllocation",
     "RoutingNetwork",
+    "Scenario",
     "SitingPlan",
     "SitingResult",
     "Snapping",
@@ -96,6 +108,8 @@ __all__ = [
     "__version__",
     "accessibility_by_area",
     "add_travel_times",
+    "age_weighted_demand",
+    "allocate_pool",
     "analyse",
     "attach_communes",
     "bounded_times_to_facilities",
@@ -111,6 +125,7 @@ __all__ = [
     "covered_population",
     "download_osm",
     "exclude_candidates",
+    "facility_supply",
     "floating_catchment",
     "fragility",
     "graph_from_lines",
@@ -118,12 +133,14 @@ __all__ = [
     "largest_strong_component",
     "load_config",
     "load_regional_inputs",
+    "load_scenario",
     "load_speed_profile",
     "lscp",
     "mclp_exact",
     "mclp_greedy",
     "nearest_facility",
     "p_median",
+    "parse_bands",
     "parse_maxspeed",
     "plan_sites",
     "population_from_communes",
@@ -142,6 +159,7 @@ __all__ = [
     "resolve_data_dir",
     "save_graphml",
     "snap_points",
+    "study_access",
     "unit_travel_times",
     "write_analysis",
 ]

@@ -358,7 +358,8 @@ class AccessStudy:
         One row per site of the matrix: existing facilities (``kind`` ``"facility"``)
         and new sites (additions and pool candidates), with ``supply_before``,
         ``supply_added``, ``supply_after``, ``supply_source`` (``stated``,
-        ``default`` or ``new``) and ``teams``; geometry in EPSG:4326.
+        ``default`` or ``new``), ``teams``, the network ``node`` and ``access_minutes``
+        of the site; geometry in EPSG:4326.
     units
         One row per unit: ``population``, ``demand``, ``accessibility`` (baseline),
         ``accessibility_scenario``, ``change``, ``class``, ``class_scenario``, the
@@ -570,6 +571,7 @@ def study_access(
         new_nodes, new_access = snap.node_index, np.nan_to_num(snap.access_seconds)
         new["access_minutes"] = snap.access_seconds / 60.0
         new["snap_distance_m"] = snap.snap_distance_m
+        new["node"] = pd.array(snap.node, dtype=object)
     unit_nodes = analysis.network.indices_of(analysis.units["node"])
     unit_access = np.where(unit_nodes >= 0, analysis.units["access_minutes"].to_numpy(dtype=float) * 60.0, 0.0)
     site_ids = np.concatenate([facilities["facility_id"].to_numpy(), new["site_id"].to_numpy()]).astype(object)
@@ -676,6 +678,7 @@ def _sites_table(
             "type": facilities["type"].astype(str).to_numpy(),
             "commune": facilities["code_insee"].astype("string").to_numpy() if "code_insee" in facilities else pd.NA,
             "supply_source": source.to_numpy(),
+            "node": facilities["node"].to_numpy(dtype=object),
             "access_minutes": facilities["access_minutes"].to_numpy(dtype=float),
         }
     )
@@ -690,6 +693,7 @@ def _sites_table(
                 for s, src in zip(new["site_id"], new["source"], strict=True)
             ],
             "supply_source": "new",
+            "node": new["node"].to_numpy(dtype=object) if len(new) else np.empty(0, dtype=object),
             "access_minutes": new["access_minutes"].to_numpy(dtype=float) if len(new) else np.empty(0),
         }
     )

@@ -1,0 +1,121 @@
+"""The access command on the Centre-Val de Loire data, re-checked independently.
+
+Runs ``python -m coverage access`` once with its regional default (300 salaried GPs in
+teams of 3) and checks the supply read from the facility list against the raw file, the
+conservation of supply before and after, and the baseline and scenario accessibility of
+every commune recomputed from the exported network with NetworkX and plain pandas.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+
+from coverage.cli import main
+from tests.test_regional import reversed_digraph
+
+pytestmark = pytest.mark.regional
+
+PER_FTE = 5400.0  # consultations a year of one GP FTE (default)
+
+
+@pytest.fixture(scope="module")
+def access_out(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    out = tmp_path_factory.mktemp("access") / "cvl"
+    assert main(["access", "--data-dir", str(data_dir), "--out", str(out), "-q", "--no-isochrones"]) == 0
+    return out
+
+
+def test_outputs(access_out: Path) -> None:
+    for name in (
+        "accessibility.csv",
+        "accessibility_by_area.csv",
+        "accessibility_classes.csv",
+        "accessibility_sites.csv",
+        "allocation_steps.csv",
+        "map.html",
+        "report.html",
+    ):
+        assert (access_out / name).is_file(), name
+    layers = dict(pyogrio.list_layers(access_out / "coverage.gpkg"))
+    assert layers["accessibility"] == "MultiPolygon"
+    assert layers["accessibility_sites"] == "Point"
+    assert pyogrio.read_info(access_out / "coverage.gpkg", layer="accessibility")["features"] == 1754
+
+
+def test_supply_is_the_facility_list_or_the_median(access_out: Path, data_dir: Path) -> None:
+    raw = pd.read_csv(data_dir / "facilities/cvl_primary_care_facilities_compiled.csv", dtype=str)
+    raw = raw[raw["status"] == "open"]
+    stated = pd.to_numeric(raw["n_gp"], errors="coerce")
+    median = statistics.median(stated.dropna())
+    expected = dict(zip(raw["facility_id"], stated.fillna(median), strict=True))
+    sites = pd.read_csv(access_out / "accessibility_sites.csv", dtype={"site_id": str})
+    facilities = sites[sites["kind"] == "facility"].set_index("site_id")
+    # the sites table lists sites with doctors before or after (CVLPC050 states 0 GPs)
+    assert facilities["supply_before"].to_dict() == pytest.approx({k: v for k, v in expected.items() if v > 0})
+    assert {k for k, v in expected.items() if v == 0} == {"CVLPC050"}
+    assert (facilities["supply_source"] == "default").sum() == stated.isna().sum()
+
+
+def test_supply_is_conserved_before_and_after(access_out: Path) -> None:
+    table = pd.read_csv(access_out / "accessibility.csv")
+    summary = json.loads((access_out / "run.json").read_text())["accessibility"]["summary"]
+    assert summary["supply_unused_before"] == 0
+    assert summary["supply_added"] == 300
+    # sum of demand x accessibility = supply (in consultations), before and after
+    assert (table["demand"] * table["accessibility"]).sum() / PER_FTE == pytest.approx(
+        summary["supply_total_before"], rel=1e-9
+    )
+    assert (table["demand"] * table["change"]).sum() / PER_FTE == pytest.approx(300, rel=1e-9)
+    assert (table["change"] >= -1e-9).all()
+    steps = pd.read_csv(access_out / "allocation_steps.csv")
+    assert steps["supply_added"].tolist() == [3.0] * 100
+    assert steps["people_above"].is_monotonic_increasing
+    classes = pd.read_csv(access_out / "accessibility_classes.csv").set_index("class")
+    lifted = classes.loc["above threshold", "population_scenario"] - classes.loc["above threshold", "population"]
+    assert lifted == pytest.approx(steps["people_lifted"].sum())
+    assert lifted == pytest.approx(steps["people_above"].iloc[-1] - classes.loc["above threshold", "population"])
+
+
+def e2sfca(minutes: pd.DataFrame, supply: pd.Series, demand: pd.Series) -> pd.Series:
+    """Plain pandas E2SFCA with the default bands, from (site, unit, minutes) rows."""
+    weight = np.select(
+        [minutes["minutes"] <= 10, minutes["minutes"] <= 15, minutes["minutes"] <= 20], [1.0, 2 / 3, 1 / 3], 0.0
+    )
+    pairs = minutes.assign(w=weight)
+    pairs = pairs[pairs["w"] > 0]
+    weighted = (pairs["w"] * pairs["unit"].map(demand)).groupby(pairs["site"]).sum()
+    ratio = supply.reindex(weighted.index) / weighted
+    return (pairs["w"] * pairs["site"].map(ratio)).groupby(pairs["unit"]).sum().reindex(demand.index, fill_value=0.0)
+
+
+def test_accessibility_recomputed_with_networkx(access_out: Path, data_dir: Path) -> None:
+    """Minutes from every site with doctors to every commune by NetworkX on the exported
+    network (access legs included), then the E2SFCA in pandas: same values, before and after."""
+    reverse = reversed_digraph(nx.read_graphml(access_out / "network.graphml"))
+    sites = pd.read_csv(access_out / "accessibility_sites.csv", dtype={"site_id": str, "node": str})
+    units = pd.read_csv(access_out / "population_access.csv", dtype={"unit_id": str, "node": str})
+    table = pd.read_csv(access_out / "accessibility.csv", dtype={"unit_id": str}).set_index("unit_id")
+    by_node = units.groupby("node")
+    rows = []
+    for site in sites.itertuples():
+        budget = 20 * 60 - site.access_minutes * 60
+        seconds = nx.single_source_dijkstra_path_length(reverse, site.node, cutoff=budget, weight="t")
+        for node, t in seconds.items():
+            if node in by_node.groups:
+                group = units.loc[by_node.groups[node]]
+                total = (t + group["access_minutes"] * 60 + site.access_minutes * 60) / 60
+                rows += [(site.site_id, u, m) for u, m in zip(group["unit_id"], total, strict=True)]
+    minutes = pd.DataFrame(rows, columns=["site", "unit", "minutes"])
+    demand = table["demand"]
+    before = e2sfca(minutes, sites.set_index("site_id")["supply_before"], demand) * PER_FTE
+    after = e2sfca(minutes, sites.set_index("site_id")["supply_after"], demand) * PER_FTE
+    assert table["accessibility"].to_numpy() == pytest.approx(before.to_numpy(), rel=1e-6, abs=1e-9)
+    assert table["accessibility_scenario"].to_numpy() == pytest.approx(after.to_numpy(), rel=1e-6, abs=1e-9)
