@@ -96,7 +96,7 @@ _PRECISION_DEG = 1e-4  # about 10 m
 _RIGHT_PANEL_PX = 400  # width of the layer control and legend, kept clear when fitting the map
 
 # Leaflet panes: polygons under boundaries, circles above them, markers (600) on top.
-_PANES = {"communes": 405, "isochrones": 410, "boundaries": 415, "circles": 420}
+_PANES = {"communes": 405, "isochrones": 410, "boundaries": 415, "circles": 420, "doctors": 425}
 
 
 @dataclass(frozen=True)
@@ -749,6 +749,7 @@ def _add_access(fmap: folium.Map, study: AccessStudy, areas: gpd.GeoSeries | Non
                     "color": "#ffffff",
                     "fillColor": _ADDED_COLOUR,
                     "fillOpacity": 0.9,
+                    "pane": "doctors",
                 },
                 "tooltip": f"<b>{_text(row['name'])}</b><br>+{_number(added, 1)} médecins / doctors",
                 "popup": _table(_text(row["name"]), rows),
@@ -918,7 +919,9 @@ def gap_map(
     # room on the right for the layer control and the legend
     fmap.fit_bounds(_bounds(result, areas), padding_top_left=(10, 10), padding_bottom_right=(_RIGHT_PANEL_PX, 10))
     for pane, z_index in _PANES.items():
-        folium.map.CustomPane(pane, z_index=z_index, pointer_events=pane in ("communes", "circles")).add_to(fmap)
+        folium.map.CustomPane(pane, z_index=z_index, pointer_events=pane in ("communes", "circles", "doctors")).add_to(
+            fmap
+        )
 
     _add_unit_minutes(fmap, result, areas, bands, show=access is None)
     if access is not None:

@@ -263,3 +263,36 @@ def test_vector_layers_render_when_no_tile_server_answers(run, tmp_path: Path) -
     assert dom.paths["boundaries"] == N_EPCI + N_DEPARTMENTS
     assert dom.paths["circles"] == N_BEYOND_LAST
     assert dom.markers == Counter({"coverage-facility": N_FACILITIES, "coverage-site": N_SITES})
+
+
+def test_accessibility_layer_renders(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The access command's map: units by class change shown at start (the drive-time
+    layer off), the sites receiving doctors as circles, the class legend."""
+    import dataclasses
+
+    from coverage.scenarios import AccessSettings, Pool, Scenario, study_access
+
+    result, plan, departments = run
+    result = dataclasses.replace(result, facilities=result.facilities.assign(n_gp=2))
+    study = study_access(
+        result,
+        AccessSettings(measure="gps", threshold=1e9),  # nobody reaches it: the whole pool is placed
+        Scenario(name="<b>pool</b>", pool=Pool(3, team_size=1)),
+        workers=1,
+    )
+    receiving = int((study.sites["supply_added"] > 0).sum())
+    assert receiving >= 1
+    fmap = gap_map(result, plan=plan, departments=departments, offline=True, tiles=None, access=study)
+    page = tmp_path / "map-access.html"
+    html = fmap.get_root().render()
+    page.write_text(html.replace("<head>", "<head>" + ERROR_PROBE, 1), encoding="utf-8")
+    dom = rendered(open_in_chromium(page, tmp_path / "profile-dom", "--dump-dom").stdout)
+    assert dom.js_errors is None, f"errors in the page:\n{dom.js_errors}"
+    assert dom.paths["communes"] == N_UNITS  # one layer of communes at start: the accessibility one
+    assert dom.paths["doctors"] == receiving
+    assert "<b>pool</b>" not in html  # the scenario name is escaped like any input
+    screenshot = artifacts() / "map-access.png"
+    clean = tmp_path / "map-access-clean.html"
+    clean.write_text(html, encoding="utf-8")
+    open_in_chromium(clean, tmp_path / "profile-shot", f"--screenshot={screenshot}")
+    print(f"screenshot: {screenshot}")
