@@ -483,7 +483,7 @@ def _circle_radius(population: np.ndarray, largest: float) -> np.ndarray:
     return np.maximum(_MAX_CIRCLE_PX * np.sqrt(population / largest), _MIN_CIRCLE_PX)
 
 
-def _add_uncovered(fmap: folium.Map, result: GapAnalysis) -> float | None:
+def _add_uncovered(fmap: folium.Map, result: GapAnalysis, *, show: bool = True) -> float | None:
     """Population beyond the largest threshold (or unreachable), as proportional circles.
 
     Returns the population of the largest circle (for the legend), None when nobody is left.
@@ -516,6 +516,7 @@ def _add_uncovered(fmap: folium.Map, result: GapAnalysis) -> float | None:
     _point_layer(
         f"Population au-delà de {t_max:g} min / Population beyond {t_max:g} min",
         points,
+        show=show,
     ).add_to(fmap)
     return largest
 
@@ -899,7 +900,8 @@ def gap_map(
         How many of the best candidates not selected to show.
     access
         An accessibility study (:func:`coverage.scenarios.study_access`): its layer,
-        shown at start (the drive-time layer is then off at start), shades the units by
+        shown at start (the drive-time layer and the circles of the population beyond
+        the largest threshold are then off at start), shades the units by
         class before and after the scenario (priority unchanged, improved, lifted above
         the line, above it) with both values in the tooltip, and a second layer marks the
         sites that receive doctors.
@@ -928,7 +930,7 @@ def gap_map(
         _add_access(fmap, access, areas)
     _add_isochrones(fmap, result, bands)
     _add_boundaries(fmap, result, areas, departments)
-    largest = _add_uncovered(fmap, result)
+    largest = _add_uncovered(fmap, result, show=access is None)
     facility_types = _add_facilities(fmap, result)
     if plan is not None:
         names = {} if departments is None else dict(zip(departments["department"], departments["name"], strict=True))

@@ -290,6 +290,7 @@ def test_accessibility_layer_renders(run, tmp_path: Path) -> None:  # type: igno
     assert dom.js_errors is None, f"errors in the page:\n{dom.js_errors}"
     assert dom.paths["communes"] == N_UNITS  # one layer of communes at start: the accessibility one
     assert dom.paths["doctors"] == receiving
+    assert dom.paths["circles"] == 0  # the population beyond the last threshold is off at start
     assert "<b>pool</b>" not in html  # the scenario name is escaped like any input
     screenshot = artifacts() / "map-access.png"
     clean = tmp_path / "map-access-clean.html"
