@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from coverage.analysis import GapAnalysis
     from coverage.planning import SitingPlan
+    from coverage.scenarios import AccessStudy
 
 __all__ = ["FIGURE_NAMES", "REPORT_FILE", "figure_pngs", "report_html", "write_report"]
 
@@ -487,6 +488,106 @@ def _siting(plan: SitingPlan, pngs: Mapping[str, bytes]) -> str:
     return "\n".join(parts)
 
 
+def _accessibility(study: AccessStudy, n_sites: int = 15) -> str:
+    """Baseline against scenario: classes, departments, and the sites receiving the most doctors."""
+    s = study.settings
+    summary = study.summary()
+    classes = study.classes.set_index("class")
+    labels = {"priority": "Zone prioritaire (priority)", "above threshold": "Au-dessus du seuil (above the line)"}
+    class_rows = [
+        [
+            labels.get(str(c), str(c)),
+            _num(fr_int(r["population"])),
+            _num(fr_pct(r["share"])),
+            _num(fr_int(r["population_scenario"])),
+            _num(fr_pct(r["share_scenario"])),
+        ]
+        for c, r in classes.iterrows()
+    ]
+    deps = study.by_area[study.by_area["level"] == "department"]
+    dep_rows = []
+    for r in deps.itertuples():
+        name = "" if pd.isna(r.area_name) else f" {r.area_name}"
+        dep_rows.append(
+            [
+                f"{r.area_id}{name}",
+                _num(fr_int(r.population)),
+                _num(_fr_float(r.accessibility, 2)),
+                _num(_fr_float(r.accessibility_scenario, 2)),
+                _num(_fr_float(r.change, 2)),
+                _num(fr_int(r.population_priority)),
+                _num(fr_int(r.population_priority_scenario)),
+            ]
+        )
+    sites = study.sites[study.sites["supply_added"] > 0].sort_values(
+        ["supply_added", "site_id"], ascending=[False, True], kind="stable"
+    )
+    site_rows = [
+        [
+            str(r["name"]),
+            str(r.get("commune_name") if pd.notna(r.get("commune_name")) else ""),
+            str(r.get("department") if pd.notna(r.get("department")) else ""),
+            _num(_fr_float(r["supply_before"], 1)),
+            _num(_fr_float(r["supply_added"], 1)),
+            str(r["added_by"]),
+        ]
+        for _, r in sites.head(n_sites).iterrows()
+    ]
+    unit = f"{s.unit_label}, seuil / line {s.threshold_value:g}"
+    parts = [
+        '<section><h2>Accessibilité par habitant <span class="en">(accessibility per inhabitant: '
+        f"scenario {_e(study.scenario.name)})</span></h2>",
+        f'<p class="note">E2SFCA, {_e(unit)}. Offre (supply) : {_e(fr_int(summary["supply_total_before"]))} '
+        f"médecins, + {_e(fr_int(summary['supply_added']))} dans le scénario sur "
+        f"{_e(summary['sites_receiving'])} sites. Accessibilité moyenne (mean) "
+        f"{_e(_fr_float(summary['mean_accessibility_before'], 2))} → "
+        f"{_e(_fr_float(summary['mean_accessibility_after'], 2))}.</p>",
+        _table(
+            [
+                "Classe (class)",
+                _num("Population, situation actuelle (baseline)"),
+                _num("Part (share)"),
+                _num("Population, scénario (scenario)"),
+                _num("Part (share)"),
+            ],
+            class_rows,
+        ),
+    ]
+    if dep_rows:
+        parts.append(
+            _table(
+                [
+                    "Département (department)",
+                    _num("Population"),
+                    _num("Accessibilité actuelle (baseline)"),
+                    _num("Scénario (scenario)"),
+                    _num("Évolution (change)"),
+                    _num("En zone prioritaire, actuel (priority, baseline)"),
+                    _num("Scénario (scenario)"),
+                ],
+                dep_rows,
+            )
+        )
+    if site_rows:
+        parts.append(
+            _table(
+                [
+                    "Site",
+                    "Commune",
+                    "Dép.",
+                    _num("Médecins avant (before)"),
+                    _num("Ajoutés (added)"),
+                    "Origine (added by)",
+                ],
+                site_rows,
+                caption=f"Sites recevant le plus de médecins ({len(site_rows)} sur {len(sites)}; "
+                "tous dans accessibility_sites.csv)",
+            )
+        )
+    parts.append("</section>")
+    return "".join(parts)
+
+
 def _parameters(
     result: GapAnalysis, plan: SitingPlan | None, info: Mapping[str, Any], siting: Mapping[str, Any] | None
 ) -> str:
@@ -583,6 +684,7 @@ def report_html(
     run_info: Mapping[str, Any] | None = None,
     figures: bool | Mapping[str, bytes] = True,
     departments: gpd.GeoDataFrame | None = None,
+    access: AccessStudy | None = None,
 ) -> str:
     """The run report as one HTML document (see :func:`write_report`)."""
     from coverage.io.export import plan_summary
@@ -635,6 +737,8 @@ def report_html(
     body += [_by_department(result), _worst_epci(result)]
     if plan is not None:
         body.append(_siting(plan, pngs))
+    if access is not None:
+        body.append(_accessibility(access))
     body.append(_parameters(result, plan, info, siting))
     return (
         '<!DOCTYPE html>\n<html lang="fr">\n<head>\n<meta charset="utf-8">\n'
@@ -654,6 +758,7 @@ def write_report(
     run_info: Mapping[str, Any] | None = None,
     figures: bool | Mapping[str, bytes] = True,
     departments: gpd.GeoDataFrame | None = None,
+    access: AccessStudy | None = None,
 ) -> Path:
     """Write the run report ``report.html`` into the existing ``folder``; returns its path.
 
@@ -676,11 +781,14 @@ def write_report(
     departments
         Department polygons for the outlines of the map (default: dissolved from the
         units' areas).
+    access
+        An accessibility study, whose baseline and scenario get their own section
+        (classes, departments, the sites receiving the most doctors).
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"report folder {folder} does not exist or is not a folder")
     path = folder / REPORT_FILE
-    text = report_html(result, plan=plan, run_info=run_info, figures=figures, departments=departments)
+    text = report_html(result, plan=plan, run_info=run_info, figures=figures, departments=departments, access=access)
     path.write_text(text, encoding="utf-8")
     return path

@@ -48,6 +48,12 @@ def test_outputs(access_out: Path) -> None:
     assert layers["accessibility"] == "MultiPolygon"
     assert layers["accessibility_sites"] == "Point"
     assert pyogrio.read_info(access_out / "coverage.gpkg", layer="accessibility")["features"] == 1754
+    # the report compares the scenario with the baseline: classes with their populations
+    report = (access_out / "report.html").read_text("utf-8")
+    classes = pd.read_csv(access_out / "accessibility_classes.csv").set_index("class")
+    section = report[report.index("Accessibilité par habitant") :]
+    for value in classes.loc["priority", ["population", "population_scenario"]]:
+        assert f"{value:,.0f}".replace(",", "\u202f") in section
 
 
 def test_supply_is_the_facility_list_or_the_median(access_out: Path, data_dir: Path) -> None:

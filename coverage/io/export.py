@@ -219,7 +219,7 @@ def write_analysis(
             (tmp / "figures").mkdir()
             for name, png in pngs.items():
                 (tmp / "figures" / f"{name}.png").write_bytes(png)
-            write_report(result, tmp, plan=plan, run_info=info, figures=pngs, departments=departments)
+            write_report(result, tmp, plan=plan, run_info=info, figures=pngs, departments=departments, access=access)
     logger.info("outputs written to %s", out_dir)
     return Path(out_dir)
 
