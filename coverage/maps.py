@@ -383,6 +383,25 @@ def _unit_tooltip(labels: Any) -> str:
     return _table(labels.name, [(label, getattr(labels, column)) for column, label in _UNIT_TOOLTIP[1:]])
 
 
+def _unit_points(points: gpd.GeoSeries, colours: Sequence[str], tooltips: Sequence[str]) -> list[dict]:
+    """Units drawn as small circles (when they have no polygon), one colour and tooltip each."""
+    return [
+        {
+            "location": _latlon(point),
+            "style": {
+                "radius": 4,
+                "weight": 1,
+                "color": "#333333",
+                "fillColor": colour,
+                "fillOpacity": 0.9,
+                "pane": "communes",
+            },
+            "tooltip": tip,
+        }
+        for point, colour, tip in zip(points, colours, tooltips, strict=True)
+    ]
+
+
 def _add_unit_minutes(
     fmap: folium.Map, result: GapAnalysis, areas: gpd.GeoSeries | None, bands: list[_Band], *, show: bool = True
 ) -> None:
@@ -391,22 +410,9 @@ def _add_unit_minutes(
     labels = _unit_labels(result)
     band = _band_index(result.units["minutes_to_nearest"], result.config.thresholds_min)
     if areas is None:  # points only: small circles of the class colour
-        points = [
-            {
-                "location": _latlon(point),
-                "style": {
-                    "radius": 4,
-                    "weight": 1,
-                    "color": "#333333",
-                    "fillColor": bands[b].colour,
-                    "fillOpacity": 0.9,
-                    "pane": "communes",
-                },
-                "tooltip": _unit_tooltip(row),
-            }
-            for point, b, row in zip(result.units.geometry, band, labels.itertuples(), strict=True)
-        ]
-        _point_layer(name, points, show=show).add_to(fmap)
+        colours = [bands[b].colour for b in band]
+        tips = [_unit_tooltip(row) for row in labels.itertuples()]
+        _point_layer(name, _unit_points(result.units.geometry, colours, tips), show=show).add_to(fmap)
         return
     frame = gpd.GeoDataFrame(labels.assign(band=band), geometry=areas.to_numpy(), crs="EPSG:4326")
     _geojson(
@@ -696,22 +702,11 @@ def _add_access(fmap: folium.Map, study: AccessStudy, areas: gpd.GeoSeries | Non
     scenario = _text(study.scenario.name)
     name = f"Accessibilité : scénario « {scenario} » / Accessibility: scenario ({scenario})"
     if areas is None:
-        points = [
-            {
-                "location": _latlon(point),
-                "style": {
-                    "radius": 4,
-                    "weight": 1,
-                    "color": "#333333",
-                    "fillColor": _ACCESS_CLASSES[c][0],
-                    "fillOpacity": 0.9,
-                    "pane": "communes",
-                },
-                "tooltip": _table(row.name, [(label, getattr(row, col)) for col, label in tooltip[1:]]),
-            }
-            for point, c, row in zip(units.geometry, cls, labels.itertuples(), strict=True)
+        colours = [_ACCESS_CLASSES[c][0] for c in cls]
+        tips = [
+            _table(row.name, [(label, getattr(row, col)) for col, label in tooltip[1:]]) for row in labels.itertuples()
         ]
-        _point_layer(name, points).add_to(fmap)
+        _point_layer(name, _unit_points(units.geometry, colours, tips)).add_to(fmap)
     else:
         frame = gpd.GeoDataFrame(labels.assign(cls=cls), geometry=areas.to_numpy(), crs="EPSG:4326")
         _geojson(

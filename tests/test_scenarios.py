@@ -141,6 +141,20 @@ def test_pool_lifts_people_above_the_line(analysis: cov.GapAnalysis) -> None:
     assert study.sites["supply_added"].sum() == 1.0
 
 
+def test_map_layer_of_units_without_polygons(analysis: cov.GapAnalysis) -> None:
+    from coverage.maps import _ACCESS_CLASSES, gap_map
+
+    study = study_access(analysis, SETTINGS, Scenario(additions=(Addition(1, facility="FA"),)), workers=1)
+    html = gap_map(analysis, offline=True, tiles=None, access=study).get_root().render()
+    # +1 at FA adds 1 / 362.5 (2.76 per 1,000) to uA and uB, 0.25 / 362.5 (0.69) to uD:
+    # uD 5.02 -> 5.71 stays a priority, improved; uA, uB, uC stay above the line
+    improved, above = _ACCESS_CLASSES[1][0], _ACCESS_CLASSES[3][0]
+    assert study.units["class_scenario"].tolist() == ["above threshold"] * 3 + ["priority"]
+    assert html.count(f'"fillColor": "{improved}"') == 1
+    assert html.count(f'"fillColor": "{above}"') == 3
+    assert html.count(f'"fillColor": "{_ACCESS_CLASSES[0][0]}"') == 0
+
+
 def test_unknown_sites_are_named(analysis: cov.GapAnalysis) -> None:
     with pytest.raises(InputDataError, match="facility FX: no such facility"):
         study_access(analysis, SETTINGS, Scenario(additions=(Addition(1, facility="FX"),)), workers=1)
