@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 
 from coverage.accessibility import (
     DEFAULT_BANDS,
+    ContinuousDecay,
     FloatingCatchment,
     PoolAllocation,
     StepDecay,
@@ -86,6 +87,7 @@ __all__ = [
     "AccessStudy",
     "Addition",
     "AnalysisConfig",
+    "ContinuousDecay",
     "CoverageError",
     "CoverageMatrix",
     "FloatingCatchment",

@@ -29,6 +29,7 @@ from coverage.matrix import CoverageMatrix, aligned_values
 
 __all__ = [
     "DEFAULT_BANDS",
+    "ContinuousDecay",
     "FloatingCatchment",
     "PoolAllocation",
     "StepDecay",
@@ -68,10 +69,48 @@ class StepDecay:
     def max_minutes(self) -> float:
         return float(self.bands[-1][0])
 
+    def describe(self) -> dict[str, object]:
+        return {"bands": [list(b) for b in self.bands]}
+
     def __call__(self, minutes: np.ndarray) -> np.ndarray:
         uppers = np.array([u for u, _ in self.bands], dtype=float)
         weights = np.array([w for _, w in self.bands] + [0.0], dtype=float)
         return weights[np.searchsorted(uppers, np.asarray(minutes, dtype=float), side="left")]
+
+
+#: Continuous decay shapes of :class:`ContinuousDecay`.
+DECAY_SHAPES = ("gaussian", "linear")
+
+
+@dataclass(frozen=True)
+class ContinuousDecay:
+    """A weight that falls continuously from 1 at 0 minutes to 0 at ``max_minutes``.
+
+    ``"linear"``: ``1 - t / T``.  ``"gaussian"`` (the kernel-density 2SFCA form):
+    ``(exp(-t^2 / 2T^2) - exp(-1/2)) / (1 - exp(-1/2))``, flat near 0 and steepest half
+    way.  Beyond ``max_minutes`` the weight is 0.
+    """
+
+    shape: str
+    max_minutes: float
+
+    def __post_init__(self) -> None:
+        if self.shape not in DECAY_SHAPES:
+            raise InputDataError(f"unknown decay shape {self.shape!r}; expected one of {', '.join(DECAY_SHAPES)}")
+        if not (isinstance(self.max_minutes, (int, float)) and self.max_minutes > 0):
+            raise InputDataError(f"the decay's max_minutes must be a positive number, got {self.max_minutes!r}")
+
+    def __call__(self, minutes: np.ndarray) -> np.ndarray:
+        t = np.asarray(minutes, dtype=float) / float(self.max_minutes)
+        if self.shape == "linear":
+            w = 1.0 - t
+        else:
+            edge = np.exp(-0.5)
+            w = (np.exp(-0.5 * t**2) - edge) / (1.0 - edge)
+        return np.where(t <= 1.0, np.clip(w, 0.0, 1.0), 0.0)
+
+    def describe(self) -> dict[str, object]:
+        return {"shape": self.shape, "max_minutes": float(self.max_minutes)}
 
 
 #: Default E2SFCA bands: full weight up to 10 minutes, 2/3 up to 15, 1/3 up to 20, nothing
@@ -137,10 +176,10 @@ def floating_catchment(
     demand
         ``D_i`` per unit (a Series indexed by unit id, or in column order).
     decay
-        :class:`StepDecay` (:data:`DEFAULT_BANDS` by default) or any function of minutes
-        returning weights in [0, 1].
+        :class:`StepDecay` (:data:`DEFAULT_BANDS` by default), :class:`ContinuousDecay`,
+        or any function of minutes returning weights in [0, 1].
     """
-    if isinstance(decay, StepDecay) and decay.max_minutes > matrix.max_minutes + 1e-9:
+    if isinstance(decay, (StepDecay, ContinuousDecay)) and decay.max_minutes > matrix.max_minutes + 1e-9:
         raise InputDataError(
             f"the decay reaches {decay.max_minutes:g} min but the matrix stops at {matrix.max_minutes:g} min"
         )

@@ -14,6 +14,7 @@ import geopandas as gpd
 import networkx as nx
 
 from coverage import __version__
+from coverage.accessibility import ContinuousDecay
 from coverage.analysis import GapAnalysis, analyse
 from coverage.candidates import (
     candidates_from_network,
@@ -23,7 +24,7 @@ from coverage.candidates import (
     exclude_candidates,
 )
 from coverage.config import DATA_DIR_ENV, AnalysisConfig, load_config
-from coverage.errors import CoverageError
+from coverage.errors import CoverageError, InputDataError
 from coverage.io.admin import read_communes, read_departments
 from coverage.io.export import check_output_dir, write_analysis
 from coverage.io.facilities import FINESS_CATEGORIES, read_facilities, read_finess
@@ -239,11 +240,21 @@ def _addition(text: str) -> tuple[str, float]:
     return site.strip(), _positive(n)
 
 
+def _decay(text: str) -> ContinuousDecay:
+    shape, _, minutes = text.partition(":")
+    try:
+        return ContinuousDecay(shape.strip(), _positive(minutes))
+    except (InputDataError, argparse.ArgumentTypeError) as exc:
+        raise argparse.ArgumentTypeError(f"expected gaussian:MINUTES or linear:MINUTES, got {text!r} ({exc})") from None
+
+
 def _add_access_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("accessibility (override the scenario file)")
     g.add_argument("--scenario", type=Path, help="TOML file: [accessibility] settings and the [scenario]")
     g.add_argument("--measure", choices=list(MEASURES), help="consultations per inhabitant (default) or GPs")
-    g.add_argument("--bands", help="distance decay minutes:weight,... (default 10:1,15:0.667,20:0.333)")
+    d = g.add_mutually_exclusive_group()
+    d.add_argument("--bands", help="step decay minutes:weight,... (default 10:1,15:0.667,20:0.333)")
+    d.add_argument("--decay", type=_decay, metavar="SHAPE:MINUTES", help="continuous decay: gaussian:20 or linear:20")
     g.add_argument(
         "--apl-threshold", type=_positive, help="priority line in the measure's unit (default 2.5 consultations)"
     )
@@ -582,7 +593,7 @@ def _access_setup(args: argparse.Namespace, regional: bool) -> tuple[AccessSetti
     settings = with_overrides(
         settings,
         measure=args.measure,
-        decay=parse_bands(args.bands) if args.bands else None,
+        decay=parse_bands(args.bands) if args.bands else args.decay,
         threshold=args.apl_threshold,
         supply_column=args.supply_column,
         default_supply=args.default_supply,

@@ -30,6 +30,7 @@ import pandas as pd
 
 from coverage.accessibility import (
     DEFAULT_BANDS,
+    ContinuousDecay,
     FloatingCatchment,
     PoolAllocation,
     StepDecay,
@@ -72,8 +73,9 @@ class AccessSettings:
     Attributes
     ----------
     decay
-        Distance decay (:data:`~coverage.accessibility.DEFAULT_BANDS`: 1 up to 10 min,
-        2/3 up to 15, 1/3 up to 20, 0 beyond).
+        Distance decay: steps (:data:`~coverage.accessibility.DEFAULT_BANDS`: 1 up to 10 min,
+        2/3 up to 15, 1/3 up to 20, 0 beyond) or a
+        :class:`~coverage.accessibility.ContinuousDecay`.
     measure
         ``"consultations"`` (per year per standardised inhabitant) or ``"gps"`` (GPs
         per ``per_inhabitants``).
@@ -98,7 +100,7 @@ class AccessSettings:
         are in the units themselves).
     """
 
-    decay: StepDecay = DEFAULT_BANDS
+    decay: StepDecay | ContinuousDecay = DEFAULT_BANDS
     measure: str = "consultations"
     consultations_per_fte: float = 5400.0
     per_inhabitants: float = 100_000.0
@@ -144,7 +146,7 @@ class AccessSettings:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "bands": [list(b) for b in self.decay.bands],
+            "decay": self.decay.describe(),
             "measure": self.measure,
             "unit": self.unit_label,
             "consultations_per_fte": self.consultations_per_fte,
@@ -262,6 +264,7 @@ def load_scenario(path: str | Path) -> tuple[AccessSettings, Scenario]:
 
     [accessibility]               # AccessSettings; bands as [[minutes, weight], ...]
     bands = [[10, 1.0], [15, 0.67], [20, 0.33]]
+    # or a continuous decay: decay = { shape = "gaussian", max_minutes = 20 }
     measure = "consultations"
     threshold = 2.5
     supply_column = "n_gp"
@@ -294,11 +297,18 @@ def load_scenario(path: str | Path) -> tuple[AccessSettings, Scenario]:
     _check_keys(data, {"accessibility", "scenario"}, where)
 
     acc = dict(_table(data, "accessibility", where))
-    known = {f.name for f in fields(AccessSettings)} - {"decay"} | {"bands"}
+    known = {f.name for f in fields(AccessSettings)} | {"bands"}
     _check_keys(acc, known, f"{where}, [accessibility]")
     try:
+        if "bands" in acc and "decay" in acc:
+            raise InputDataError("give either bands or a continuous decay, not both")
         if "bands" in acc:
             acc["decay"] = parse_bands(acc.pop("bands"))
+        elif "decay" in acc:
+            decay = acc["decay"]
+            if not isinstance(decay, dict) or set(decay) != {"shape", "max_minutes"}:
+                raise InputDataError(f"decay must be a table with shape and max_minutes, got {decay!r}")
+            acc["decay"] = ContinuousDecay(str(decay["shape"]), decay["max_minutes"])
         if "age_table" in acc:
             acc["age_table"] = (path.parent / str(acc["age_table"])).resolve()
         if "age_weights" in acc and not isinstance(acc["age_weights"], dict):

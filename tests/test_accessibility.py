@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 
 from coverage.accessibility import (
     DEFAULT_BANDS,
+    ContinuousDecay,
     StepDecay,
     accessibility_by_area,
     age_weighted_demand,
@@ -170,6 +171,24 @@ def test_adding_a_doctor_never_lowers_anyones_accessibility(
     more[j] += data.draw(st.floats(0.1, 5))
     after = floating_catchment(matrix_from(dense), more, demand).accessibility
     assert np.all(after >= before - 1e-12)
+
+
+def test_continuous_decays_by_hand() -> None:
+    t = np.array([0.0, 5.0, 10.0, 20.0, 20.5])
+    assert ContinuousDecay("linear", 20)(t).tolist() == pytest.approx([1, 0.75, 0.5, 0, 0])
+    e = np.exp(-0.5)
+    # gaussian: (exp(-x^2/2) - e^-1/2) / (1 - e^-1/2), x = t / 20
+    expected = [(np.exp(-0.5 * x**2) - e) / (1 - e) for x in (0, 0.25, 0.5, 1.0)] + [0.0]
+    assert ContinuousDecay("gaussian", 20)(t).tolist() == pytest.approx(expected)
+    assert expected[3] == pytest.approx(0.0)
+    # on the hand case: linear 20 min weighs A: u1 0.75, u2 0.4; B: u2 0.6, u3 0.1
+    result = floating_catchment(matrix_from(HAND), [2.0, 1.0], [100.0, 200.0, 100.0], ContinuousDecay("linear", 20))
+    r_a, r_b = 2 / (75 + 80), 1 / (120 + 10)
+    assert result.accessibility == pytest.approx([0.75 * r_a, 0.4 * r_a + 0.6 * r_b, 0.1 * r_b])
+    with pytest.raises(InputDataError, match="unknown decay shape"):
+        ContinuousDecay("cubic", 20)
+    with pytest.raises(InputDataError, match="stops at 15"):
+        floating_catchment(matrix_from(HAND, max_minutes=15.0), [1.0, 1.0], [1.0] * 3, ContinuousDecay("linear", 20))
 
 
 # ---------------------------------------------------------------- supply, demand, bands

@@ -248,6 +248,18 @@ def test_bad_scenario_files(tmp_path: Path, text: str, message: str) -> None:
     assert str(path) in str(info.value)
 
 
+def test_continuous_decay_in_the_scenario_file(tmp_path: Path) -> None:
+    from coverage.accessibility import ContinuousDecay
+
+    path = write(tmp_path, "[accessibility]\ndecay = { shape = 'gaussian', max_minutes = 25 }\n")
+    settings, scenario = load_scenario(path)
+    assert settings.decay == ContinuousDecay("gaussian", 25)
+    assert scenario.is_empty
+    both = write(tmp_path, "[accessibility]\nbands = [[10, 1]]\ndecay = { shape = 'linear', max_minutes = 20 }\n")
+    with pytest.raises(InputDataError, match="either bands or a continuous decay"):
+        load_scenario(both)
+
+
 def test_missing_scenario_file(tmp_path: Path) -> None:
     with pytest.raises(InputFileNotFoundError, match="file not found"):
         load_scenario(tmp_path / "absent.toml")
@@ -313,7 +325,7 @@ def test_access_command_by_hand(cli_inputs: dict[str, Path], tmp_path: Path) -> 
     assert sites.loc[["FA", "FD", "uC"], "supply_after"].tolist() == [3.0, 1.0, 3.0]
     run = json.loads((out / "run.json").read_text("utf-8"))
     assert run["accessibility"]["summary"]["supply_added"] == 4.0
-    assert run["accessibility"]["settings"]["bands"] == [[2.5, 1.0], [5.0, 0.5]]
+    assert run["accessibility"]["settings"]["decay"] == {"bands": [[2.5, 1.0], [5.0, 0.5]]}
     layer = gpd.read_file(out / "coverage.gpkg", layer="accessibility", engine="pyogrio")
     assert layer.set_index("unit_id").loc[["uA", "uB", "uC", "uD"], "change"].to_numpy() == pytest.approx(
         (after * 100_000) - before
@@ -336,6 +348,22 @@ def test_access_command_with_a_pool_and_a_scenario_file(cli_inputs: dict[str, Pa
     # the legend's section (layer names travel JSON-escaped, the browser test reads them)
     assert "Accessibilité (GPs per 100,000 inhabitants), seuil 100000" in html
     assert "Site recevant des médecins" in html
+
+
+def test_access_command_with_a_linear_decay(cli_inputs: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    args = cli_args(cli_inputs, out)
+    i = args.index("--bands")
+    args[i : i + 2] = ["--decay", "linear:5"]
+    assert main(args) == 0
+    table = pd.read_csv(out / "accessibility.csv").set_index("unit_id")
+    # weights 1 - t/5: FA reaches uA 0 (1), uB 1 (0.8), uC 3 (0.4), uD 4 (0.2):
+    # 100 + 160 + 40 + 10 = 310; FD: uD 1, uC 0.8, uB 0.4, uA 0.2: 50 + 80 + 80 + 20 = 230
+    r_a, r_d = 2 / 310, 1 / 230
+    expected = [r_a + 0.2 * r_d, 0.8 * r_a + 0.4 * r_d, 0.4 * r_a + 0.8 * r_d, 0.2 * r_a + r_d]
+    assert table["accessibility"].to_numpy() == pytest.approx(np.array(expected) * 100_000)
+    run = json.loads((out / "run.json").read_text("utf-8"))
+    assert run["accessibility"]["settings"]["decay"] == {"shape": "linear", "max_minutes": 5.0}
 
 
 def test_access_command_errors(cli_inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
