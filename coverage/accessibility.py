@@ -233,7 +233,9 @@ def accessibility_by_area(
     """
     levels = levels or {"commune": "commune", "epci": "epci", "department": "department"}
     frame = pd.DataFrame({"unit_id": result.unit_ids, "demand": result.demand, "a": result.accessibility})
-    frame = frame.merge(units.assign(unit_id=units["unit_id"].astype(str)), on="unit_id", how="left")
+    columns = [c for c in levels.values() if c in units.columns and c not in frame.columns]
+    admin = pd.DataFrame(units[columns]).assign(unit_id=units["unit_id"].astype(str).to_numpy())
+    frame = frame.merge(admin, on="unit_id", how="left")
     rows: list[dict[str, object]] = []
     for level, column in levels.items():
         if column not in frame or frame[column].isna().all():

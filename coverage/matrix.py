@@ -89,11 +89,17 @@ def aligned_values(
 ) -> np.ndarray:
     """One number per id (a matrix's ``site_ids`` or ``unit_ids``).
 
-    A Series indexed by the ids is aligned on them; anything else is taken in the ids'
-    order.  Unless ``allow_missing``, values must be non-negative numbers, none empty.
+    A Series indexed by the ids is aligned on them (an error names the ids it lacks when
+    only some of its labels are ids); anything else is taken in the ids' order.  Unless
+    ``allow_missing``, values must be non-negative numbers, none empty.
     """
-    if isinstance(values, pd.Series) and set(ids) <= set(values.index.astype(str)):
-        values = values.set_axis(values.index.astype(str)).reindex(ids)
+    if isinstance(values, pd.Series):
+        labels = set(values.index.astype(str))
+        if set(ids) <= labels:
+            values = values.set_axis(values.index.astype(str)).reindex(ids)
+        elif labels & set(ids):  # labelled by ids, but not all of them: a typo, not an order
+            missing = [i for i in ids if i not in labels]
+            raise InputDataError(f"{what} has no value for {len(missing)} {rows}: {missing[:10]}")
     out = np.asarray(values, dtype=float)
     if out.shape != (len(ids),):
         raise InputDataError(f"{what} has {out.shape} values; the matrix has {len(ids)} {rows}")

@@ -123,6 +123,23 @@ def test_bad_inputs() -> None:
         floating_catchment(matrix_from(HAND, max_minutes=15.0), [1.0, 1.0], [1.0, 1.0, 1.0], DEFAULT_BANDS)
 
 
+def test_supply_labelled_by_ids_must_name_every_site() -> None:
+    # a mistyped id ("S1" for "s1") is an error, not a silent fall-back to row order
+    with pytest.raises(InputDataError, match=r"supply has no value for 1 sites: \['s1'\]"):
+        floating_catchment(matrix_from(HAND), pd.Series({"s0": 2.0, "S1": 1.0}), [100.0, 200.0, 100.0])
+    # labels in another order are aligned on the ids
+    swapped = floating_catchment(matrix_from(HAND), pd.Series({"s1": 1.0, "s0": 2.0}), [100.0, 200.0, 100.0])
+    assert swapped.accessibility == pytest.approx([3 / 350, 1 / 100, 1 / 700])
+
+
+def test_areas_of_units_that_already_have_a_demand_column() -> None:
+    result = floating_catchment(matrix_from(HAND), [2.0, 1.0], [100.0, 200.0, 100.0])
+    units = pd.DataFrame({"unit_id": ["u0", "u1", "u2"], "department": ["18", "18", "36"], "demand": [0, 0, 0]})
+    areas = accessibility_by_area(units, result, scale=1000).set_index("area_id")
+    assert areas.loc["36", "accessibility"] == pytest.approx(1000 / 700)
+    assert areas.loc["18", "demand"] == 300.0
+
+
 def test_priority_classes_and_areas_by_hand() -> None:
     result = floating_catchment(matrix_from(HAND), [2.0, 1.0], [100.0, 200.0, 100.0])
     labels, table = priority_classes(result.accessibility * 1000, result.demand, threshold=5.0)
