@@ -552,7 +552,12 @@ def _run(args: argparse.Namespace) -> int:
         logger.info("accessibility per inhabitant")
         settings, scenario = access_setup
         study = study_access(
-            result, settings, _resolve_additions(scenario, result), workers=args.workers, progress=not args.quiet
+            result,
+            settings,
+            _resolve_additions(scenario, result),
+            facilities_source=f"facilities file {sources['facilities']}",
+            workers=args.workers,
+            progress=not args.quiet,
         )
     logger.info("writing outputs")
     write_analysis(

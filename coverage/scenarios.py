@@ -527,6 +527,7 @@ def study_access(
     scenario: Scenario | None = None,
     *,
     ages: pd.DataFrame | None = None,
+    facilities_source: str = "facilities",
     workers: int | None = None,
     progress: bool = False,
 ) -> AccessStudy:
@@ -544,6 +545,9 @@ def study_access(
     ages
         Age table for age-weighted demand, when ``settings.age_weights`` is set and the
         age columns are neither in the units nor in ``settings.age_table``.
+    facilities_source
+        How errors and warnings about the supply column name the facilities (e.g.
+        ``"facilities file path.csv"``).
     workers
         Processes for the minutes from units to sites.
     """
@@ -552,7 +556,9 @@ def study_access(
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     facilities = analysis.facilities.assign(facility_id=analysis.facilities["facility_id"].astype(str))
-    supply, source = facility_supply(facilities, settings.supply_column, default=settings.default_supply)
+    supply, source = facility_supply(
+        facilities, settings.supply_column, default=settings.default_supply, where=facilities_source
+    )
     off = facilities.loc[facilities["beyond_max_snap"].to_numpy(dtype=bool), "facility_id"]
     if len(off) and supply.loc[off.to_numpy()].sum() > 0:
         logger.warning(

@@ -366,8 +366,32 @@ def test_access_command_with_a_linear_decay(cli_inputs: dict[str, Path], tmp_pat
     assert run["accessibility"]["settings"]["decay"] == {"shape": "linear", "max_minutes": 5.0}
 
 
+def test_access_command_with_age_weights(cli_inputs: dict[str, Path], tmp_path: Path) -> None:
+    (tmp_path / "ages.csv").write_text("CODGEO,young,old\nuA,50,50\nuB,100,100\nuC,100,0\nuD,0,100\n", "utf-8")
+    scenario = write(
+        tmp_path,
+        "[accessibility]\nage_table = 'ages.csv'\nage_id_column = 'CODGEO'\n"
+        "[accessibility.age_weights]\nyoung = 1.0\nold = 3.0\n",
+    )
+    out = tmp_path / "out"
+    assert main(cli_args(cli_inputs, out, "--scenario", str(scenario))) == 0
+    table = pd.read_csv(out / "accessibility.csv").set_index("unit_id")
+    # mean weights: uA 2, uB 2, uC 1, uD 3 -> 200, 400, 100, 150 = 850, rescaled to 450 people
+    assert table["demand"].to_numpy() == pytest.approx(np.array([200, 400, 100, 150]) * 450 / 850)
+    d = table["demand"]
+    assert (d * table["accessibility"]).sum() / 100_000 == pytest.approx(3.0)  # still 3 doctors shared out
+
+
 def test_access_command_errors(cli_inputs: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "out"
+    bad = tmp_path / "bad-facilities.csv"
+    bad.write_text(cli_inputs["facilities"].read_text("utf-8").replace(",2\n", ",two\n"), "utf-8")
+    args = cli_args(cli_inputs, out)
+    args[args.index(str(cli_inputs["facilities"]))] = str(bad)
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert f"facilities file {bad}: facility 'FA': n_gp = 'two' is not a non-negative number" in err
+    assert not out.exists()
     assert main(cli_args(cli_inputs, out, "--add", "nowhere:2")) == 2
     assert "commune nowhere: no population unit" in capsys.readouterr().err
     assert not out.exists()
