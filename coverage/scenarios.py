@@ -198,8 +198,9 @@ class Pool:
     """A pool of ``supply`` doctors placed in teams of ``team_size`` by the greedy of
     :func:`~coverage.accessibility.allocate_pool`.
 
-    ``candidates``: ``"facilities"``, ``"communes"`` (every unit's point) or
-    ``"facilities+communes"``; ``exclude``: unit or facility ids left out;
+    ``candidates``: ``"facilities"``, ``"communes"`` (every unit's point, and the new
+    sites of the scenario's additions) or ``"facilities+communes"``; ``exclude``: unit or
+    facility ids left out;
     ``max_per_site``: most doctors one site may receive.
     """
 
@@ -462,7 +463,7 @@ def _new_sites(
     Returns the sites (``site_id``, ``name``, ``source``, point) and, for each addition
     number, the id of its site.
     """
-    units = analysis.units.assign(unit_id=analysis.units["unit_id"].astype(str))
+    units = analysis.units.assign(unit_id=analysis.units["unit_id"].astype(str)).to_crs("EPSG:4326")
     by_id = units.set_index("unit_id")
     rows: dict[str, dict[str, Any]] = {}
     of_addition: dict[int, str] = {}
@@ -516,8 +517,6 @@ def _new_sites(
     frame = gpd.GeoDataFrame(
         list(rows.values()), columns=["site_id", "name", "source", "geometry"], geometry="geometry", crs="EPSG:4326"
     )
-    if units.crs is not None and len(frame):
-        frame = frame.set_crs(units.crs, allow_override=True).to_crs("EPSG:4326")
     return frame, of_addition
 
 
@@ -618,11 +617,14 @@ def study_access(
     people = analysis.units["population"].to_numpy(dtype=float)
     if scenario.pool is not None:
         pool = scenario.pool
+        excluded = set(pool.exclude)
+        kinds = {"facilities": slice(0, n_fac), "communes": slice(n_fac, None)}
         eligible = [
-            s
-            for i, s in enumerate(site_ids)
-            if s not in set(pool.exclude)
-            and (("facilities" in pool.candidates and i < n_fac) or (i >= n_fac and "communes" in pool.candidates))
+            str(site)
+            for kind, rows in kinds.items()
+            if kind in pool.candidates
+            for site in site_ids[rows]
+            if site not in excluded
         ]
         allocation: PoolAllocation = allocate_pool(
             matrix,
@@ -729,14 +731,11 @@ def _sites_table(
     # area holding the site
     placed = attach_unit_areas(out[["geometry"]], units)
     code = out["commune"].astype("string").fillna(placed["commune"].astype("string"))
+    lookup = pd.DataFrame()
     if "commune" in units:
-        lookup = (
-            pd.DataFrame(units.drop(columns=[c for c in ("geometry", "area") if c in units]))
-            .drop_duplicates("commune")
-            .set_index(units["commune"].astype(str).drop_duplicates().to_numpy())
-        )
-    else:
-        lookup = pd.DataFrame()
+        lookup = pd.DataFrame(units.drop(columns=[c for c in ("geometry", "area") if c in units]))
+        lookup = lookup.assign(commune=lookup["commune"].astype("string")).dropna(subset=["commune"])
+        lookup = lookup.drop_duplicates("commune").set_index("commune")
     out["commune"] = code
     for col in ("commune_name", "department"):
         from_code = lookup[col].reindex(code.to_numpy()).to_numpy() if col in lookup else pd.NA
