@@ -1,6 +1,6 @@
 """Benchmark of the floating catchment (2SFCA and enhanced 2SFCA) against PySAL access.
 
-Two instances, in the same run:
+Three parts, in the same run:
 
 1. The region of the demo: the 1,754 communes of Centre-Val de Loire (population units,
    at their town hall) and the open facilities; the matrix of door-to-door minutes from
@@ -9,13 +9,21 @@ Two instances, in the same run:
    snapped nodes and access legs).  Supply: the facilities' ``n_gp`` where it is a
    number, else 3 GPs; demand: the communes' population.  Tiny, so every step is timed
    best of many runs.
-2. Synthetic: ``--units`` population units and ``--facilities`` facilities at random
+2. The pool of the Region's scenario on the same region: sites are the open facilities and
+   every commune's town hall (the matrix :func:`coverage.study_access` builds for a pool),
+   and ``--pool`` doctors (300) go out in teams of 3 to lift the most people to 2.5
+   consultations or more.  Ours (:func:`coverage.accessibility.allocate_pool`, which updates
+   only the catchment of the site that receives a team) against the obvious greedy that,
+   for every team, recomputes the whole E2SFCA once per eligible site with the team added
+   there (with our own engine, the faster of the two), on the first ``--pool-steps`` teams
+   (about 2 s a team); the sites chosen and their gains are compared step by step.
+3. Synthetic: ``--units`` population units and ``--facilities`` facilities at random
    nodes of the road-like graph of ``bench_nearest.py`` (``--nodes`` nodes), access legs
    of 0-120 s, random GPs and populations.  The graph and the coverage matrix are built
    in a child process and timed apart (they are not the engine), so that the memory
    figures of this process are those of the engines.
 
-On each instance, ours (:func:`coverage.accessibility.floating_catchment`, end to end from
+On the instances of 1 and 3, ours (:func:`coverage.accessibility.floating_catchment`, end to end from
 the ``CoverageMatrix``: plain 2SFCA with ``StepDecay(((20, 1),))``, enhanced 2SFCA with
 ``DEFAULT_BANDS``) against PySAL access on the same pairs given as a long table (origin,
 dest, cost): the ``Access`` object built apart from its ``two_stage_fca(max_cost=20)`` and
@@ -57,10 +65,11 @@ import scipy
 import scipy.sparse as sp
 
 import coverage
-from coverage.accessibility import DEFAULT_BANDS, FloatingCatchment, StepDecay, floating_catchment
+from coverage.accessibility import DEFAULT_BANDS, FloatingCatchment, StepDecay, allocate_pool, floating_catchment
 from coverage.config import AnalysisConfig
 from coverage.io.regional import load_regional_inputs
 from coverage.matrix import CoverageMatrix, coverage_matrix
+from coverage.scenarios import AccessSettings, Pool, Scenario, study_access
 
 BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:
@@ -86,6 +95,12 @@ TOLERANCE_REL = 1e-9
 #: Band edges: pairs this close to an edge are all checked, plus a random sample.
 EDGE_NEAR_MIN = 1e-6
 WEIGHT_SAMPLE = 100_000
+#: The pool of part 3: the Region's 300 salaried GPs in teams of 3; steps compared with the obvious greedy.
+POOL_GPS = 300.0
+POOL_TEAM = 3.0
+POOL_COMPARED_STEPS = 10
+#: Largest relative difference accepted between the two greedies' gains of one step.
+POOL_TOLERANCE_REL = 1e-9
 #: Sizes of the synthetic instance: default and --quick.
 DEFAULT_SIZES = {"nodes": 1_000_000, "units": 100_000, "facilities": 1_000}
 QUICK_SIZES = {"nodes": 160_000, "units": 10_000, "facilities": 200}
@@ -390,6 +405,7 @@ class Instance:
     unit_labels: np.ndarray
     setup_s: dict[str, float]
     info: dict[str, Any]
+    analysis: coverage.GapAnalysis | None = None  # the region's, for the pool of part 3
 
 
 def snapped(analysis: coverage.GapAnalysis, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -452,6 +468,7 @@ def load_region(data_dir: Path | None) -> Instance | None:
         unit_labels=matrix.unit_ids,
         setup_s=setup,
         info=info,
+        analysis=analysis,
     )
 
 
@@ -696,6 +713,148 @@ def bench_instance(inst: Instance, args: argparse.Namespace, *, tiny: bool) -> t
     return section, checks
 
 
+# --------------------------------------------------------------------------- the pool
+
+
+def obvious_greedy(
+    matrix: CoverageMatrix,
+    supply: np.ndarray,
+    demand: np.ndarray,
+    people: np.ndarray,
+    *,
+    eligible: np.ndarray,
+    teams: int,
+    team_size: float,
+    threshold: float,
+) -> list[tuple[int, float, float]]:
+    """The greedy of ``allocate_pool`` done the obvious way: for every team, one full floating
+    catchment per eligible site with the team added there; the site that lifts the most people
+    to the threshold, then reduces the shortfall most, then comes first.  Returns (row, people
+    lifted, shortfall reduced) per team."""
+    s = np.asarray(supply, dtype=float).copy()
+    acc = floating_catchment(matrix, s, demand, ENHANCED).accessibility
+    chosen: list[tuple[int, float, float]] = []
+    for _ in range(teams):
+        best: tuple[float, float, int] | None = None
+        for row in np.flatnonzero(eligible):
+            s[row] += team_size
+            after = floating_catchment(matrix, s, demand, ENHANCED).accessibility
+            s[row] -= team_size
+            lifted = float(people[(acc < threshold) & (after >= threshold)].sum())
+            reduced = float(demand @ (np.minimum(after, threshold) - np.minimum(acc, threshold)))
+            if best is None or (lifted, reduced) > best[:2]:
+                best = (lifted, reduced, int(row))
+        if best is None or (best[0] <= 0 and best[1] <= 1e-15):
+            break
+        lifted, reduced, row = best
+        s[row] += team_size
+        acc = floating_catchment(matrix, s, demand, ENHANCED).accessibility
+        chosen.append((row, lifted, reduced))
+    return chosen
+
+
+def bench_pool(analysis: coverage.GapAnalysis, args: argparse.Namespace) -> tuple[dict[str, Any], list[bool]]:
+    """Part 3: ``allocate_pool`` against the obvious greedy on the region's pool scenario."""
+    settings = AccessSettings(decay=ENHANCED, default_supply=DEFAULT_GPS)
+    package_logger = logging.getLogger("coverage")
+    level = package_logger.level
+    package_logger.setLevel(logging.ERROR)  # part 1 says which facilities get the default supply
+    try:
+        start = time.perf_counter()
+        study = study_access(analysis, settings, Scenario(pool=Pool(supply=args.pool, team_size=POOL_TEAM)))
+        setup_s = time.perf_counter() - start
+    finally:
+        package_logger.setLevel(level)
+    m = study.matrix
+    supply = study.sites["supply_before"].to_numpy(dtype=float)
+    demand = study.units["demand"].to_numpy(dtype=float)
+    people = study.units["population"].to_numpy(dtype=float)
+    threshold = settings.threshold_value / settings.scale
+    weighted_demand = floating_catchment(m, supply, demand, ENHANCED)
+    eligible = ~np.isnan(weighted_demand.supply_ratio)  # every site with demand in reach, as allocate_pool
+    n_fac = int((study.sites["kind"] == "facility").sum())
+    print(
+        f"   {m.minutes.shape[0]:,} sites ({n_fac} facilities, {m.minutes.shape[0] - n_fac:,} town halls; "
+        f"{int(eligible.sum()):,} with demand in reach) x {m.minutes.shape[1]:,} communes, {m.minutes.nnz:,} pairs "
+        f"within {CATCHMENT_MIN:g} min; pool {args.pool:g} in teams of {POOL_TEAM:g}, line "
+        f"{settings.threshold_value:g} consultations ({threshold:.4g} GPs per person); "
+        f"setup (study_access, matrix included) {setup_s:.2f} s"
+    )
+
+    def ours(pool: float) -> Any:
+        return allocate_pool(
+            m, supply, demand, pool=pool, team_size=POOL_TEAM, threshold=threshold, decay=ENHANCED, people=people
+        )
+
+    compared = min(args.pool_steps, math.ceil(args.pool / POOL_TEAM))
+    steps: dict[str, tuple[Callable[[], Any], str]] = {
+        "ours, whole pool": (lambda: ours(args.pool), f"allocate_pool: {args.pool:g} GPs in teams of {POOL_TEAM:g}"),
+        f"ours, {compared} teams": (lambda: ours(compared * POOL_TEAM), f"allocate_pool, pool of {compared} teams"),
+        f"obvious, {compared} teams": (
+            lambda: obvious_greedy(
+                m,
+                supply,
+                demand,
+                people,
+                eligible=eligible,
+                teams=compared,
+                team_size=POOL_TEAM,
+                threshold=threshold,
+            ),
+            "one full E2SFCA per eligible site and team",
+        ),
+    }
+    rounds = {name: (1 if name.startswith("obvious") else args.repeat) for name in steps}
+    figures, results, _ = measure(steps, rounds, trace=False)
+    print_steps(list(figures.values()))
+    ratio = figures[f"obvious, {compared} teams"].best_s / figures[f"ours, {compared} teams"].best_s
+    print(f"   ratio obvious greedy / ours, first {compared} teams {ratio:>21.0f}x")
+    ours_steps = results[f"ours, {compared} teams"].steps
+    theirs = results[f"obvious, {compared} teams"]
+    rows = [int(r) for r in m.rows(ours_steps["site_id"].tolist())]
+    same_sites = rows == [row for row, _, _ in theirs]
+
+    def close(a: float, b: float) -> bool:
+        return abs(a - b) <= POOL_TOLERANCE_REL * max(1.0, abs(a), abs(b))
+
+    same_gains = same_sites and all(
+        close(lifted, float(o.people_lifted)) and close(reduced, float(o.shortfall_reduced))
+        for (_, lifted, reduced), o in zip(theirs, ours_steps.itertuples(), strict=True)
+    )
+    whole = results["ours, whole pool"]
+    recomputed = floating_catchment(m, whole.supply, demand, ENHANCED).accessibility
+    incremental_ok = bool(np.allclose(whole.accessibility, recomputed, rtol=1e-9, atol=1e-15))
+    lifted_total = float(people[recomputed >= threshold].sum())
+    print(
+        f"   check first {compared} teams, ours vs obvious greedy: {'OK' if same_gains else 'MISMATCH'} (same sites in "
+        f"the same order: {same_sites}; people lifted and shortfall reduced equal to {POOL_TOLERANCE_REL:g})"
+    )
+    print(
+        f"   check whole pool ({len(whole.steps)} teams at {whole.steps['site_id'].nunique()} sites): accessibility "
+        f"updated step by step = E2SFCA recomputed on the final supply: {'OK' if incremental_ok else 'MISMATCH'}; "
+        f"{lifted_total:,.0f} inhabitants at or above the line after it, {whole.steps['people_above'].iloc[-1]:,.0f} "
+        "by the greedy's own count"
+    )
+    checks = [same_gains, incremental_ok, close(lifted_total, float(whole.steps["people_above"].iloc[-1]))]
+    section = {
+        "sites": int(m.minutes.shape[0]),
+        "eligible_sites": int(eligible.sum()),
+        "units": int(m.minutes.shape[1]),
+        "pairs": int(m.minutes.nnz),
+        "pool": args.pool,
+        "team_size": POOL_TEAM,
+        "compared_teams": compared,
+        "setup_s": setup_s,
+        "steps": {k: v.as_dict() for k, v in figures.items()},
+        "ratio_obvious_over_ours": ratio,
+        "same_sites": same_sites,
+        "same_gains": same_gains,
+        "incremental_equals_recomputed": incremental_ok,
+        "people_above_after": lifted_total,
+    }
+    return section, checks
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -742,6 +901,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--skip-region", action="store_true", help="skip the regional instance")
     parser.add_argument("--skip-synthetic", action="store_true", help="skip the synthetic instance")
+    parser.add_argument("--skip-pool", action="store_true", help="skip the pool allocation (part 3)")
+    parser.add_argument("--pool", type=float, default=POOL_GPS, help=f"doctors of the pool (default {POOL_GPS:g})")
+    parser.add_argument(
+        "--pool-steps",
+        type=int,
+        default=POOL_COMPARED_STEPS,
+        help=f"teams compared with the obvious greedy, about 2 s each (default {POOL_COMPARED_STEPS})",
+    )
     parser.add_argument("--data-dir", type=Path, help="data folder of the regional inputs (default: as the demo)")
     parser.add_argument("--json", type=Path, help="write the figures to this JSON file")
     args = parser.parse_args(argv)
@@ -753,6 +920,8 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("--nodes >= 4 and --units, --facilities, --repeat, --pysal-repeat >= 1 are required")
     if args.workers is not None and args.workers < 1:
         parser.error("--workers must be at least 1")
+    if not args.pool > 0 or args.pool_steps < 1:
+        parser.error("--pool must be positive and --pool-steps at least 1")
     return args
 
 
@@ -776,24 +945,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.perf_counter()
     report: dict[str, Any] = {}
     checks: list[bool] = []
-    if not args.skip_region:
+    region = None if args.skip_region and args.skip_pool else load_region(args.data_dir)
+    if region is not None and not args.skip_region:
         print(f"\n== 1. region: open facilities x communes, {CATCHMENT_MIN:g} min")
-        region = load_region(args.data_dir)
-        if region is not None:
-            i = region.info
-            print(
-                f"   supply: n_gp where it is a number ({i['facilities_with_n_gp']} facilities, {i['gps_from_n_gp']:g} "
-                f"GPs), else {DEFAULT_GPS:g} GPs ({i['facilities_with_default_gps']} facilities); "
-                f"demand: the communes' population; {i['units_on_network']:,} of {i['units']:,} communes and "
-                f"{i['facilities_on_network']} of {i['facilities']} facilities on the network ({i['n_nodes']:,} nodes)"
-            )
-            report["region"], region_checks = bench_instance(region, args, tiny=True)
-            checks += region_checks
-            del region
-            gc.collect()
+        i = region.info
+        print(
+            f"   supply: n_gp where it is a number ({i['facilities_with_n_gp']} facilities, {i['gps_from_n_gp']:g} "
+            f"GPs), else {DEFAULT_GPS:g} GPs ({i['facilities_with_default_gps']} facilities); "
+            f"demand: the communes' population; {i['units_on_network']:,} of {i['units']:,} communes and "
+            f"{i['facilities_on_network']} of {i['facilities']} facilities on the network ({i['n_nodes']:,} nodes)"
+        )
+        report["region"], region_checks = bench_instance(region, args, tiny=True)
+        checks += region_checks
+    if region is not None and not args.skip_pool and region.analysis is not None:
+        print(f"\n== 2. region: a pool of {args.pool:g} GPs in teams of {POOL_TEAM:g} (E2SFCA, {CATCHMENT_MIN:g} min)")
+        report["pool"], pool_checks = bench_pool(region.analysis, args)
+        checks += pool_checks
+    del region
+    gc.collect()
     if not args.skip_synthetic:
         print(
-            f"\n== 2. synthetic: {args.facilities:,} facilities x {args.units:,} units on a road-like graph of "
+            f"\n== 3. synthetic: {args.facilities:,} facilities x {args.units:,} units on a road-like graph of "
             f"{args.nodes:,} nodes, {CATCHMENT_MIN:g} min"
         )
         synthetic = load_synthetic(args)
