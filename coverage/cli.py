@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import shlex
 import sys
 import time
 from collections.abc import Sequence
@@ -564,7 +565,7 @@ def _run(args: argparse.Namespace) -> int:
         result,
         args.out,
         run_info={
-            "command": " ".join(sys.argv),
+            "command": args.command_line,
             "inputs": sources,
             "speed_profile": profile.as_dict(),
             "version": __version__,
@@ -738,7 +739,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     Logging to stderr is set up for the run and the ``coverage`` logger is restored
     afterwards, so that calling this from Python leaves the caller's logging alone.
     """
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(arguments)
+    # what run.json and the report record: the arguments of this run, not the caller's sys.argv
+    args.command_line = shlex.join(["python", "-m", "coverage", *arguments])
     level = logging.ERROR if args.quiet else logging.DEBUG if args.verbose else logging.INFO
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))

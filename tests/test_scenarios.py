@@ -19,6 +19,7 @@ Bands (7, 1), (12, 0.5), (20, 0.25): minutes 0 and 5 weigh 1, 10 weighs 0.5, 15 
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import geopandas as gpd
@@ -324,6 +325,10 @@ def test_access_command_by_hand(cli_inputs: dict[str, Path], tmp_path: Path) -> 
     sites = pd.read_csv(out / "accessibility_sites.csv", dtype={"site_id": str}).set_index("site_id")
     assert sites.loc[["FA", "FD", "uC"], "supply_after"].tolist() == [3.0, 1.0, 3.0]
     run = json.loads((out / "run.json").read_text("utf-8"))
+    # the command of this run (not pytest's sys.argv), quoted so that a shell can run it again
+    assert run["command"].startswith("python -m coverage access --roads ")
+    assert run["command"].endswith(" --add uC:3 --add FA:1")
+    assert shlex.split(run["command"])[3:] == cli_args(cli_inputs, out, "--add", "uC:3", "--add", "FA:1")
     assert run["accessibility"]["summary"]["supply_added"] == 4.0
     assert run["accessibility"]["settings"]["decay"] == {"bands": [[2.5, 1.0], [5.0, 0.5]]}
     layer = gpd.read_file(out / "coverage.gpkg", layer="accessibility", engine="pyogrio")
