@@ -224,14 +224,22 @@ def _add_input_options(a: argparse.ArgumentParser, *, required: bool = True) -> 
         )
 
 
-def _positive(text: str) -> float:
+def _number(text: str, *, zero_ok: bool) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    if not (value >= 0 if zero_ok else value > 0):
+        raise argparse.ArgumentTypeError(f"expected a {'non-negative' if zero_ok else 'positive'} number, got {text!r}")
     return value
+
+
+def _positive(text: str) -> float:
+    return _number(text, zero_ok=False)
+
+
+def _non_negative(text: str) -> float:
+    return _number(text, zero_ok=True)
 
 
 def _addition(text: str) -> tuple[str, float]:
@@ -276,6 +284,12 @@ def _add_access_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--team-size", type=_positive, help="doctors placed at a time (default 1; regional default 3)")
     g.add_argument("--pool-candidates", choices=list(POOL_CANDIDATES), help="sites the pool may use")
     g.add_argument("--max-per-site", type=_positive, help="most doctors one site may receive from the pool")
+    g.add_argument(
+        "--pool-min-population",
+        type=_non_negative,
+        metavar="N",
+        help="town halls of communes of at least N inhabitants only, as pool candidates (default 0: all)",
+    )
     g.add_argument("--workers", type=int, help="processes for the travel-time matrix (default: all cores)")
 
 
@@ -609,19 +623,14 @@ def _access_setup(args: argparse.Namespace, regional: bool) -> tuple[AccessSetti
     pool = scenario.pool
     if args.pool is not None or (pool is None and regional and not args.scenario and not args.add):
         base = pool or Pool(supply=DEFAULT_POOL, team_size=DEFAULT_TEAM_SIZE if regional else 1.0)
-        pool = Pool(
-            supply=args.pool or base.supply,
-            team_size=base.team_size,
-            candidates=base.candidates,
-            max_per_site=base.max_per_site,
-            exclude=base.exclude,
-        )
-    if pool is not None and (args.team_size or args.pool_candidates or args.max_per_site):
+        pool = replace(base, supply=args.pool or base.supply)
+    if pool is not None:
         pool = replace(
             pool,
             team_size=args.team_size or pool.team_size,
             candidates=args.pool_candidates or pool.candidates,
             max_per_site=args.max_per_site or pool.max_per_site,
+            min_population=pool.min_population if args.pool_min_population is None else args.pool_min_population,
         )
     name = scenario.name
     if not name:

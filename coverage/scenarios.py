@@ -200,7 +200,10 @@ class Pool:
 
     ``candidates``: ``"facilities"``, ``"communes"`` (every unit's point, and the new
     sites of the scenario's additions) or ``"facilities+communes"``; ``exclude``: unit or
-    facility ids left out;
+    facility ids left out; ``min_population``: a commune's town hall is a candidate only
+    when the commune has at least this many inhabitants (a team of salaried GPs settles in
+    a bourg rather than a hamlet; existing facilities and the sites of additions are kept
+    whatever their commune's size);
     ``max_per_site``: most doctors one site may receive.
     """
 
@@ -209,6 +212,7 @@ class Pool:
     candidates: str = "facilities+communes"
     max_per_site: float | None = None
     exclude: tuple[str, ...] = ()
+    min_population: float = 0.0
 
     def __post_init__(self) -> None:
         if not (isinstance(self.supply, (int, float)) and self.supply > 0):
@@ -219,6 +223,8 @@ class Pool:
             raise InputDataError(
                 f"unknown pool candidates {self.candidates!r}; expected one of {', '.join(POOL_CANDIDATES)}"
             )
+        if not (isinstance(self.min_population, (int, float)) and self.min_population >= 0):
+            raise InputDataError(f"min_population must be a non-negative number, got {self.min_population!r}")
         if self.max_per_site is not None and not (
             isinstance(self.max_per_site, (int, float)) and self.max_per_site >= self.team_size
         ):
@@ -284,6 +290,7 @@ def load_scenario(path: str | Path) -> tuple[AccessSettings, Scenario]:
     [scenario.pool]               # Pool
     gps = 300
     team_size = 3
+    min_population = 1000         # town halls of communes of at least 1,000 inhabitants
     """
     path = Path(path)
     where = f"scenario file {path}"
@@ -341,7 +348,11 @@ def load_scenario(path: str | Path) -> tuple[AccessSettings, Scenario]:
         p = sc["pool"]
         if not isinstance(p, dict):
             raise InputDataError(f"{where}: [scenario.pool] must be a table")
-        _check_keys(p, {"gps", "team_size", "candidates", "max_per_site", "exclude"}, f"{where}, [scenario.pool]")
+        _check_keys(
+            p,
+            {"gps", "team_size", "candidates", "max_per_site", "exclude", "min_population"},
+            f"{where}, [scenario.pool]",
+        )
         if "gps" not in p:
             raise InputDataError(f"{where}, [scenario.pool]: say how many doctors with gps = N")
         try:
@@ -351,6 +362,7 @@ def load_scenario(path: str | Path) -> tuple[AccessSettings, Scenario]:
                 candidates=p.get("candidates", "facilities+communes"),
                 max_per_site=p.get("max_per_site"),
                 exclude=tuple(str(x) for x in p.get("exclude", [])),
+                min_population=p.get("min_population", 0.0),
             )
         except InputDataError as exc:
             raise InputDataError(f"{where}, [scenario.pool]: {exc}") from exc
@@ -504,7 +516,7 @@ def _new_sites(
     if pool is not None and "communes" in pool.candidates:
         excluded = set(pool.exclude)
         for unit_id, unit in by_id.iterrows():
-            if unit_id not in excluded and unit_id not in rows:
+            if unit_id not in excluded and unit_id not in rows and unit["population"] >= pool.min_population:
                 rows[str(unit_id)] = {
                     "site_id": str(unit_id),
                     "name": str(unit["name"]),

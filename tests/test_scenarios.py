@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from dataclasses import replace
 from pathlib import Path
 
 import geopandas as gpd
@@ -142,6 +143,27 @@ def test_pool_lifts_people_above_the_line(analysis: cov.GapAnalysis) -> None:
     assert study.sites["supply_added"].sum() == 1.0
 
 
+def test_pool_candidates_limited_to_communes_of_a_given_size(analysis: cov.GapAnalysis) -> None:
+    # Town halls only.  Populations uA 100, uB 200, uC 100, uD 50: at 150, uB alone may take
+    # a team.  A doctor at B lifts uD (+0.5 / 425 per person -> 6.19 per 1,000, above 6).
+    pool = Pool(2, team_size=1, candidates="communes", min_population=150)
+    study = study_access(analysis, SETTINGS, Scenario(pool=pool), workers=1)
+    assert study.sites.loc[study.sites["kind"] == "new site", "site_id"].tolist() == ["uB"]
+    assert study.allocation_steps["site_id"].tolist() == ["uB"]
+    assert study.allocation_steps["people_lifted"].tolist() == [50.0]
+    assert study.units.set_index("unit_id").loc["uD", "accessibility_scenario"] == pytest.approx(
+        (hand_accessibility()[3] + 0.5 / 425) * 1000
+    )
+    # above every commune's population: no candidate, the pool stays whole
+    none = study_access(analysis, SETTINGS, Scenario(pool=replace(pool, min_population=250)), workers=1)
+    assert (none.sites["kind"] == "new site").sum() == 0
+    assert none.allocation_steps.empty and none.summary()["supply_added"] == 0.0
+    # facilities stay candidates whatever the size of their commune
+    with_facilities = replace(pool, candidates="facilities+communes", min_population=250)
+    study = study_access(analysis, SETTINGS, Scenario(pool=with_facilities), workers=1)
+    assert study.allocation_steps["site_id"].tolist() == ["FD"]
+
+
 def test_map_layer_of_units_without_polygons(analysis: cov.GapAnalysis) -> None:
     from coverage.maps import _ACCESS_CLASSES, gap_map
 
@@ -214,6 +236,7 @@ lat = 47.0
 gps = 30
 team_size = 3
 exclude = ["45234", 18033]
+min_population = 1000
 """,
     )
     settings, scenario = load_scenario(path)
@@ -223,7 +246,7 @@ exclude = ["45234", 18033]
     assert settings.age_weights == {"young": 1.0, "old": 3.0}
     assert scenario.name == "test"
     assert scenario.additions == (Addition(2, facility="F1"), Addition(1, lon=1.5, lat=47.0))
-    assert scenario.pool == Pool(30, team_size=3, exclude=("45234", "18033"))
+    assert scenario.pool == Pool(30, team_size=3, exclude=("45234", "18033"), min_population=1000)
 
 
 @pytest.mark.parametrize(
@@ -238,6 +261,8 @@ exclude = ["45234", 18033]
         ("[scenario.pool]\ngps = 10\nteam_size = 0\n", "team size must be a positive"),
         ("[scenario.pool]\ngps = 10\ncandidates = 'everywhere'\n", "unknown pool candidates"),
         ("[scenario.pool]\ngps = 10\nteam_size = 3\nmax_per_site = 2\n", "at least the team size"),
+        ("[scenario.pool]\ngps = 10\nmin_population = -1\n", "min_population must be a non-negative number"),
+        ("[scenario.pool]\ngps = 10\nmin_population = 'large'\n", "min_population must be a non-negative number"),
         ("[scenario\n", "not valid TOML"),
         ("[accessibility]\nthreshold = 'low'\n", "threshold must be a positive number"),
     ],
@@ -353,6 +378,19 @@ def test_access_command_with_a_pool_and_a_scenario_file(cli_inputs: dict[str, Pa
     # the legend's section (layer names travel JSON-escaped, the browser test reads them)
     assert "Accessibilité (GPs per 100,000 inhabitants), seuil 100000" in html
     assert "Site recevant des médecins" in html
+
+
+def test_access_command_pool_of_town_halls_of_larger_communes(cli_inputs: dict[str, Path], tmp_path: Path) -> None:
+    # populations uA 100, uB 200, uC 100, uD 50: at 150 inhabitants, uB's town hall alone
+    out = tmp_path / "out"
+    extra = ("--pool", "2", "--pool-candidates", "communes", "--pool-min-population", "150")
+    assert main(cli_args(cli_inputs, out, *extra, "--apl-threshold", "100000")) == 0
+    sites = pd.read_csv(out / "accessibility_sites.csv", dtype={"site_id": str})
+    assert sites.loc[sites["kind"] == "new site", "site_id"].tolist() == ["uB"]
+    steps = pd.read_csv(out / "allocation_steps.csv", dtype={"site_id": str})
+    assert steps["site_id"].tolist() == ["uB", "uB"]  # everyone is below the line: both doctors go there
+    run = json.loads((out / "run.json").read_text("utf-8"))
+    assert run["accessibility"]["scenario"]["pool"]["min_population"] == 150.0
 
 
 def test_access_command_with_a_linear_decay(cli_inputs: dict[str, Path], tmp_path: Path) -> None:
