@@ -770,8 +770,8 @@ def bench_pool(analysis: coverage.GapAnalysis, args: argparse.Namespace) -> tupl
     demand = study.units["demand"].to_numpy(dtype=float)
     people = study.units["population"].to_numpy(dtype=float)
     threshold = settings.threshold_value / settings.scale
-    weighted_demand = floating_catchment(m, supply, demand, ENHANCED)
-    eligible = ~np.isnan(weighted_demand.supply_ratio)  # every site with demand in reach, as allocate_pool
+    baseline = floating_catchment(m, supply, demand, ENHANCED)
+    eligible = ~np.isnan(baseline.supply_ratio)  # every site with demand in reach, as allocate_pool
     n_fac = int((study.sites["kind"] == "facility").sum())
     print(
         f"   {m.minutes.shape[0]:,} sites ({n_fac} facilities, {m.minutes.shape[0] - n_fac:,} town halls; "
