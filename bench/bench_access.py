@@ -95,7 +95,7 @@ TOLERANCE_REL = 1e-9
 #: Band edges: pairs this close to an edge are all checked, plus a random sample.
 EDGE_NEAR_MIN = 1e-6
 WEIGHT_SAMPLE = 100_000
-#: The pool of part 3: the Region's 300 salaried GPs in teams of 3; steps compared with the obvious greedy.
+#: The pool of part 2: the Region's 300 salaried GPs in teams of 3; steps compared with the obvious greedy.
 POOL_GPS = 300.0
 POOL_TEAM = 3.0
 POOL_COMPARED_STEPS = 10
@@ -405,7 +405,7 @@ class Instance:
     unit_labels: np.ndarray
     setup_s: dict[str, float]
     info: dict[str, Any]
-    analysis: coverage.GapAnalysis | None = None  # the region's, for the pool of part 3
+    analysis: coverage.GapAnalysis | None = None  # the region's, for the pool of part 2
 
 
 def snapped(analysis: coverage.GapAnalysis, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -754,7 +754,7 @@ def obvious_greedy(
 
 
 def bench_pool(analysis: coverage.GapAnalysis, args: argparse.Namespace) -> tuple[dict[str, Any], list[bool]]:
-    """Part 3: ``allocate_pool`` against the obvious greedy on the region's pool scenario."""
+    """Part 2: ``allocate_pool`` against the obvious greedy on the region's pool scenario."""
     settings = AccessSettings(decay=ENHANCED, default_supply=DEFAULT_GPS)
     package_logger = logging.getLogger("coverage")
     level = package_logger.level
@@ -770,8 +770,7 @@ def bench_pool(analysis: coverage.GapAnalysis, args: argparse.Namespace) -> tupl
     demand = study.units["demand"].to_numpy(dtype=float)
     people = study.units["population"].to_numpy(dtype=float)
     threshold = settings.threshold_value / settings.scale
-    baseline = floating_catchment(m, supply, demand, ENHANCED)
-    eligible = ~np.isnan(baseline.supply_ratio)  # every site with demand in reach, as allocate_pool
+    eligible = ~np.isnan(study.baseline.supply_ratio)  # every site with demand in reach, as allocate_pool
     n_fac = int((study.sites["kind"] == "facility").sum())
     print(
         f"   {m.minutes.shape[0]:,} sites ({n_fac} facilities, {m.minutes.shape[0] - n_fac:,} town halls; "
@@ -901,7 +900,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--skip-region", action="store_true", help="skip the regional instance")
     parser.add_argument("--skip-synthetic", action="store_true", help="skip the synthetic instance")
-    parser.add_argument("--skip-pool", action="store_true", help="skip the pool allocation (part 3)")
+    parser.add_argument("--skip-pool", action="store_true", help="skip the pool allocation (part 2)")
     parser.add_argument("--pool", type=float, default=POOL_GPS, help=f"doctors of the pool (default {POOL_GPS:g})")
     parser.add_argument(
         "--pool-steps",
