@@ -65,11 +65,14 @@ import scipy
 import scipy.sparse as sp
 
 import coverage
+from coverage.access_study import study_access
 from coverage.accessibility import DEFAULT_BANDS, FloatingCatchment, StepDecay, allocate_pool, floating_catchment
+from coverage.analysis import GapAnalysis
 from coverage.config import AnalysisConfig
 from coverage.io.regional import load_regional_inputs
 from coverage.matrix import CoverageMatrix, coverage_matrix
-from coverage.scenarios import AccessSettings, Pool, Scenario, study_access
+from coverage.network import compile_network
+from coverage.scenarios import AccessSettings, Pool, Scenario
 
 BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:
@@ -405,10 +408,10 @@ class Instance:
     unit_labels: np.ndarray
     setup_s: dict[str, float]
     info: dict[str, Any]
-    analysis: coverage.GapAnalysis | None = None  # the region's, for the pool of part 2
+    analysis: GapAnalysis | None = None  # the region's, for the pool of part 2
 
 
-def snapped(analysis: coverage.GapAnalysis, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+def snapped(analysis: GapAnalysis, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Matrix index of each row's node (-1 off the network) and its access leg in seconds.
 
     The two lines of ``coverage.planning._snapped`` (copied rather than importing a private helper).
@@ -479,7 +482,7 @@ def build_synthetic_matrix(nodes: int, units: int, facilities: int, seed: int, w
     graph = synthetic_graph(nodes, seed)
     timings["build graph (NetworkX)"] = time.perf_counter() - start
     start = time.perf_counter()
-    net = coverage.compile_network(graph, metric_crs="EPSG:2154")
+    net = compile_network(graph, metric_crs="EPSG:2154")
     timings["compile_network"] = time.perf_counter() - start
     start = time.perf_counter()
     _ = net.reverse_matrix
@@ -753,7 +756,7 @@ def obvious_greedy(
     return chosen
 
 
-def bench_pool(analysis: coverage.GapAnalysis, args: argparse.Namespace) -> tuple[dict[str, Any], list[bool]]:
+def bench_pool(analysis: GapAnalysis, args: argparse.Namespace) -> tuple[dict[str, Any], list[bool]]:
     """Part 2: ``allocate_pool`` against the obvious greedy on the region's pool scenario."""
     settings = AccessSettings(decay=ENHANCED, default_supply=DEFAULT_GPS)
     package_logger = logging.getLogger("coverage")

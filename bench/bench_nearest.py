@@ -13,7 +13,7 @@ Two graphs, each in OSMnx conventions (``networkx.MultiDiGraph``, node ``x``/``y
 
 On each graph, in the same run:
 
-* ours: :func:`coverage.nearest_facility` (zero access legs, and the real ones);
+* ours: :func:`nearest_facility` (zero access legs, and the real ones);
 * raw: the compiled call it wraps, ``scipy.sparse.csgraph.dijkstra(reverse_matrix,
   indices=facility nodes, min_only=True, return_predecessors=True)``, which takes no
   access legs;
@@ -55,6 +55,10 @@ import scipy
 from scipy.sparse.csgraph import dijkstra
 
 import coverage
+from coverage.analysis import prepare_network
+from coverage.network import RoutingNetwork, compile_network
+from coverage.snapping import snap_points
+from coverage.traveltime import nearest_facility
 
 #: Goals printed beside the figures.
 NX_SPEEDUP_GOAL = 30.0  # NetworkX seconds / ours, on the large graph
@@ -329,7 +333,7 @@ def synthetic_graph(n_nodes: int, seed: int) -> nx.MultiDiGraph:
 
 def bench_graph(
     report: GraphReport,
-    net: coverage.RoutingNetwork,
+    net: RoutingNetwork,
     fac_index: np.ndarray,
     access_s: np.ndarray,
     *,
@@ -347,13 +351,13 @@ def bench_graph(
     report.setup_max_rss_mb = max_rss_mb()
 
     steps: dict[str, Callable[[], Any]] = {
-        "ours": lambda: coverage.nearest_facility(net, fac_index, zeros),
-        "ours_access": lambda: coverage.nearest_facility(net, fac_index, access_s),
+        "ours": lambda: nearest_facility(net, fac_index, zeros),
+        "ours_access": lambda: nearest_facility(net, fac_index, access_s),
         "raw": lambda: dijkstra(reverse, directed=True, indices=fac_index, min_only=True, return_predecessors=True),
     }
     notes = {
-        "ours": "coverage.nearest_facility, zero access legs",
-        "ours_access": "coverage.nearest_facility, real access legs",
+        "ours": "nearest_facility, zero access legs",
+        "ours_access": "nearest_facility, real access legs",
         "raw": "csgraph.dijkstra(reverse_matrix, min_only) - no access legs",
     }
     figures, results = run_steps(steps, repeat, notes=notes)
@@ -432,9 +436,9 @@ def bench_regional(args: argparse.Namespace) -> GraphReport | None:
         return None
     load_s = time.perf_counter() - start
     start = time.perf_counter()
-    net = coverage.prepare_network(inputs.graph, metric_crs="EPSG:2154")
+    net = prepare_network(inputs.graph, metric_crs="EPSG:2154")
     prepare_s = time.perf_counter() - start
-    snap = coverage.snap_points(inputs.facilities, net, access_speed_kph=30, max_snap_m=5000, what="facilities")
+    snap = snap_points(inputs.facilities, net, access_speed_kph=30, max_snap_m=5000, what="facilities")
     on = snap.snapped
     report = GraphReport(
         name="regional (Centre-Val de Loire, largest strong component)",
@@ -461,7 +465,7 @@ def bench_synthetic(args: argparse.Namespace) -> GraphReport:
     graph = synthetic_graph(args.nodes, args.seed)
     build_s = time.perf_counter() - start
     start = time.perf_counter()
-    net = coverage.compile_network(graph, metric_crs="EPSG:2154")
+    net = compile_network(graph, metric_crs="EPSG:2154")
     compile_s = time.perf_counter() - start
     rng = np.random.default_rng(args.seed + 1)
     k = min(args.facilities, net.n_nodes)

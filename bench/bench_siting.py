@@ -59,9 +59,12 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 
 import coverage
+from coverage.analysis import GapAnalysis
 from coverage.candidates import candidates_from_units
 from coverage.matrix import CoverageMatrix, coverage_matrix
+from coverage.network import RoutingNetwork, compile_network
 from coverage.siting import SitingResult, covered_population, mclp_exact, mclp_greedy
+from coverage.snapping import snap_points
 
 BENCH_DIR = Path(__file__).resolve().parent
 if str(BENCH_DIR) not in sys.path:
@@ -444,7 +447,7 @@ def spopt_cost_matrix(matrix: CoverageMatrix) -> np.ndarray:
 class Region:
     """The regional instance: network, units, candidates and facilities as matrix inputs."""
 
-    analysis: coverage.GapAnalysis
+    analysis: GapAnalysis
     setup_s: dict[str, float]
     unit_nodes: np.ndarray
     unit_access_s: np.ndarray
@@ -458,7 +461,7 @@ class Region:
     fac_ids: np.ndarray
 
 
-def node_indices(network: coverage.RoutingNetwork, nodes: pd.Series) -> np.ndarray:
+def node_indices(network: RoutingNetwork, nodes: pd.Series) -> np.ndarray:
     """Matrix index of each graph node (-1 where missing: unsnapped)."""
     return np.array([network.index_of(n) if pd.notna(n) else -1 for n in nodes], dtype=np.int64)
 
@@ -481,7 +484,7 @@ def load_region(data_dir: Path | None) -> Region | None:
     net, config, units, fac = analysis.network, analysis.config, analysis.units, analysis.facilities
     start = time.perf_counter()
     cand = candidates_from_units(units)
-    snap = coverage.snap_points(
+    snap = snap_points(
         cand, net, access_speed_kph=config.access_speed_kph, max_snap_m=config.max_snap_m, what="candidates"
     )
     setup["candidates + snapping"] = time.perf_counter() - start
@@ -817,7 +820,7 @@ def part_synthetic(args: argparse.Namespace, report: dict[str, Any]) -> list[Pai
     graph = synthetic_graph(args.nodes, args.seed)
     setup["build graph (NetworkX)"] = time.perf_counter() - start
     start = time.perf_counter()
-    net = coverage.compile_network(graph, metric_crs="EPSG:2154")
+    net = compile_network(graph, metric_crs="EPSG:2154")
     setup["compile_network"] = time.perf_counter() - start
     start = time.perf_counter()
     reverse = net.reverse_matrix

@@ -1,41 +1,31 @@
 """coverage: drive-time coverage of primary-care facilities for territorial planning.
 
-The data flow one way, one step per module::
+The data flow one way, in three layers::
 
-    io (roads, facilities, population) -> network -> snapping -> traveltime
-        -> stats, isochrones -> analysis (all steps) -> io.export, maps
+    io/ (read)  ->  engine (compute)                                  ->  outputs/ (write)
+    roads,          speeds -> network -> snapping -> traveltime           files, summaries,
+    facilities,       -> stats, isochrones -> analysis                    report, figures,
+    population,       -> candidates -> matrix -> siting -> planning       webmap, style
+    admin,            -> accessibility -> scenarios, access_study
+    settings
 
-Heavy optional dependencies (OSMnx, pyosmium, Folium) are imported inside the
+This face holds the names a planner starts from, in the order of that flow; every
+building block stays importable from its module (``coverage.siting.mclp_exact``,
+``coverage.accessibility.floating_catchment``, ``coverage.network.compile_network``…).
+Heavy optional dependencies (OSMnx, pyosmium, Folium, matplotlib) are imported inside the
 functions that use them, so ``import coverage`` stays light and has no side effect.
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+import importlib
+import warnings
+from typing import Any
 
-from coverage.accessibility import (
-    DEFAULT_BANDS,
-    ContinuousDecay,
-    FloatingCatchment,
-    PoolAllocation,
-    StepDecay,
-    accessibility_by_area,
-    age_weighted_demand,
-    allocate_pool,
-    facility_supply,
-    floating_catchment,
-    parse_bands,
-    priority_classes,
-)
-from coverage.analysis import GapAnalysis, analyse, prepare_network
-from coverage.candidates import (
-    candidates_from_network,
-    candidates_from_points,
-    candidates_from_units,
-    communes_with_facility,
-    exclude_candidates,
-)
-from coverage.config import AnalysisConfig, load_config, resolve_data_dir
+from coverage._version import __version__
+from coverage.access_study import study_access
+from coverage.analysis import analyse
+from coverage.config import AnalysisConfig
 from coverage.errors import (
     CoverageError,
     InputDataError,
@@ -45,123 +35,133 @@ from coverage.errors import (
     UnknownRoadClassError,
 )
 from coverage.io.admin import read_communes, read_departments
-from coverage.io.export import write_analysis
-from coverage.io.facilities import read_facilities, read_finess
-from coverage.io.population import (
-    attach_communes,
-    population_from_communes,
-    read_filosofi,
-    read_population_layer,
-)
+from coverage.io.facilities import read_facilities
+from coverage.io.population import population_from_communes, read_filosofi, read_population_layer
 from coverage.io.regional import load_regional_inputs
-from coverage.io.roads import download_osm, read_graphml, read_osm, read_road_lines, read_roads, save_graphml
-from coverage.isochrones import isochrones
-from coverage.matrix import CoverageMatrix, coverage_matrix
-from coverage.network import (
-    RoutingNetwork,
-    add_travel_times,
-    compile_network,
-    graph_from_lines,
-    largest_strong_component,
-)
-from coverage.planning import SitingPlan, plan_sites
-from coverage.scenarios import AccessSettings, AccessStudy, Addition, Pool, Scenario, load_scenario, study_access
-from coverage.siting import (
-    SitingResult,
-    coverage_curve,
-    covered_population,
-    fragility,
-    lscp,
-    mclp_exact,
-    mclp_greedy,
-    p_median,
-)
-from coverage.snapping import Snapping, snap_points
-from coverage.speeds import SpeedProfile, load_speed_profile, parse_maxspeed
-from coverage.stats import coverage_by_area, coverage_summary
-from coverage.traveltime import NearestFacility, bounded_times_to_facilities, nearest_facility, unit_travel_times
+from coverage.io.roads import read_roads
+from coverage.io.settings import load_config, load_scenario, load_speed_profile, resolve_data_dir
+from coverage.outputs.report import report_html
+from coverage.outputs.webmap import gap_map
+from coverage.outputs.write import write_analysis
+from coverage.planning import plan_sites
+from coverage.scenarios import AccessSettings, Scenario
+from coverage.speeds import SpeedProfile
 
-__all__ = [
-    "DEFAULT_BANDS",
-    "AccessSettings",
-    "AccessStudy",
-    "Addition",
-    "AnalysisConfig",
-    "ContinuousDecay",
-    "CoverageError",
-    "CoverageMatrix",
-    "FloatingCatchment",
-    "GapAnalysis",
-    "InputDataError",
-    "InputFileNotFoundError",
-    "NearestFacility",
-    "NoFacilityReachableError",
-    "OutputExistsError",
-    "Pool",
-    "PoolAllocation",
-    "RoutingNetwork",
-    "Scenario",
-    "SitingPlan",
-    "SitingResult",
-    "Snapping",
-    "SpeedProfile",
-    "StepDecay",
-    "UnknownRoadClassError",
-    "__version__",
-    "accessibility_by_area",
-    "add_travel_times",
-    "age_weighted_demand",
-    "allocate_pool",
-    "analyse",
-    "attach_communes",
-    "bounded_times_to_facilities",
-    "candidates_from_network",
-    "candidates_from_points",
-    "candidates_from_units",
-    "communes_with_facility",
-    "compile_network",
-    "coverage_by_area",
-    "coverage_curve",
-    "coverage_matrix",
-    "coverage_summary",
-    "covered_population",
-    "download_osm",
-    "exclude_candidates",
-    "facility_supply",
-    "floating_catchment",
-    "fragility",
-    "graph_from_lines",
-    "isochrones",
-    "largest_strong_component",
-    "load_config",
+__all__ = [  # noqa: RUF022 (in the order of the data flow)
+    # read
+    "resolve_data_dir",
     "load_regional_inputs",
-    "load_scenario",
-    "load_speed_profile",
-    "lscp",
-    "mclp_exact",
-    "mclp_greedy",
-    "nearest_facility",
-    "p_median",
-    "parse_bands",
-    "parse_maxspeed",
-    "plan_sites",
-    "population_from_communes",
-    "prepare_network",
-    "priority_classes",
+    "read_roads",
+    "read_facilities",
     "read_communes",
     "read_departments",
-    "read_facilities",
+    "population_from_communes",
     "read_filosofi",
-    "read_finess",
-    "read_graphml",
-    "read_osm",
     "read_population_layer",
-    "read_road_lines",
-    "read_roads",
-    "resolve_data_dir",
-    "save_graphml",
-    "snap_points",
+    "load_config",
+    "load_speed_profile",
+    "load_scenario",
+    # compute
+    "analyse",
+    "plan_sites",
     "study_access",
-    "unit_travel_times",
+    # write
+    "gap_map",
     "write_analysis",
+    "report_html",
+    # settings
+    "AnalysisConfig",
+    "SpeedProfile",
+    "AccessSettings",
+    "Scenario",
+    # errors
+    "CoverageError",
+    "InputDataError",
+    "InputFileNotFoundError",
+    "NoFacilityReachableError",
+    "OutputExistsError",
+    "UnknownRoadClassError",
+    "__version__",
 ]
+
+#: Names this package exported before 0.2, and the module that holds each now.  They
+#: still work from ``coverage`` for one release, with a DeprecationWarning.
+_MOVED = {
+    **dict.fromkeys(
+        (
+            "DEFAULT_BANDS",
+            "ContinuousDecay",
+            "FloatingCatchment",
+            "PoolAllocation",
+            "StepDecay",
+            "accessibility_by_area",
+            "age_weighted_demand",
+            "allocate_pool",
+            "facility_supply",
+            "floating_catchment",
+            "parse_bands",
+            "priority_classes",
+        ),
+        "coverage.accessibility",
+    ),
+    **dict.fromkeys(("GapAnalysis", "prepare_network"), "coverage.analysis"),
+    **dict.fromkeys(("AccessStudy",), "coverage.access_study"),
+    **dict.fromkeys(
+        (
+            "candidates_from_network",
+            "candidates_from_points",
+            "candidates_from_units",
+            "communes_with_facility",
+            "exclude_candidates",
+        ),
+        "coverage.candidates",
+    ),
+    **dict.fromkeys(("read_finess",), "coverage.io.facilities"),
+    **dict.fromkeys(("attach_communes",), "coverage.io.population"),
+    **dict.fromkeys(("download_osm", "read_graphml", "read_osm", "read_road_lines"), "coverage.io.roads"),
+    **dict.fromkeys(("save_graphml",), "coverage.outputs.files"),
+    **dict.fromkeys(("isochrones",), "coverage.isochrones"),
+    **dict.fromkeys(("CoverageMatrix", "coverage_matrix"), "coverage.matrix"),
+    **dict.fromkeys(
+        ("RoutingNetwork", "add_travel_times", "compile_network", "graph_from_lines", "largest_strong_component"),
+        "coverage.network",
+    ),
+    **dict.fromkeys(("SitingPlan",), "coverage.planning"),
+    **dict.fromkeys(("Addition", "Pool"), "coverage.scenarios"),
+    **dict.fromkeys(
+        (
+            "SitingResult",
+            "coverage_curve",
+            "covered_population",
+            "fragility",
+            "lscp",
+            "mclp_exact",
+            "mclp_greedy",
+            "p_median",
+        ),
+        "coverage.siting",
+    ),
+    **dict.fromkeys(("Snapping", "snap_points"), "coverage.snapping"),
+    **dict.fromkeys(("parse_maxspeed",), "coverage.speeds"),
+    **dict.fromkeys(("coverage_by_area", "coverage_summary"), "coverage.stats"),
+    **dict.fromkeys(
+        ("NearestFacility", "bounded_times_to_facilities", "nearest_facility", "unit_travel_times"),
+        "coverage.traveltime",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _MOVED.get(name)
+    if module is None:
+        raise AttributeError(f"module 'coverage' has no attribute {name!r}")
+    warnings.warn(
+        f"coverage.{name} moved to {module}.{name}; import it from there (the old name goes in the next release)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_MOVED})

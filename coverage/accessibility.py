@@ -251,16 +251,16 @@ def accessibility_by_area(
 def priority_classes(
     accessibility: Sequence[float] | np.ndarray,
     demand: Sequence[float] | np.ndarray,
-    threshold: float,
+    priority_line: float,
 ) -> tuple[np.ndarray, pd.DataFrame]:
-    """Units below ``threshold`` are *priority* (as the APL's 2.5 consultations per year).
+    """Units below ``priority_line`` are *priority* (as the APL's 2.5 consultations per year).
 
     Returns the class of each unit (``"priority"`` or ``"above threshold"``) and the demand
     in each class.
     """
     a = np.asarray(accessibility, dtype=float)
     d = np.asarray(demand, dtype=float)
-    labels = np.where(a < threshold, "priority", "above threshold")
+    labels = np.where(a < priority_line, "priority", "above threshold")
     table = pd.DataFrame(
         {
             "class": ["priority", "above threshold"],
@@ -427,15 +427,15 @@ class PoolAllocation:
     ----------
     steps
         One row per team placed, in order: ``step``, ``site_id``, ``supply_added``,
-        ``people_lifted`` (population brought to the threshold or above by this team),
+        ``people_lifted`` (population brought to the priority_line or above by this team),
         ``shortfall_reduced`` (fall of the demand-weighted shortfall below the
-        threshold), ``people_above`` (population at or above the threshold after it).
+        priority_line), ``people_above`` (population at or above the priority_line after it).
     supply
         Supply per site after the allocation (in the matrix's site order).
     accessibility
         Accessibility per unit after the allocation.
     unallocated
-        What is left of the pool when no site can help anyone below the threshold.
+        What is left of the pool when no site can help anyone below the priority_line.
     """
 
     steps: pd.DataFrame
@@ -451,7 +451,7 @@ def allocate_pool(
     *,
     pool: float,
     team_size: float,
-    threshold: float,
+    priority_line: float,
     decay: StepDecay | Callable[[np.ndarray], np.ndarray] = DEFAULT_BANDS,
     sites: Sequence[str] | None = None,
     people: Sequence[float] | np.ndarray | pd.Series | None = None,
@@ -461,10 +461,10 @@ def allocate_pool(
 
     Objective of each step: place the next team (``team_size``, the last one smaller if
     the pool is not a multiple) at the site that brings the most people from below
-    ``threshold`` to at or above it; ties, and steps where no team lifts anyone over the
-    line, go to the site that most reduces the shortfall ``sum_i D_i max(0, threshold -
+    ``priority_line`` to at or above it; ties, and steps where no team lifts anyone over the
+    line, go to the site that most reduces the shortfall ``sum_i D_i max(0, priority_line -
     A_i)``, so that the pool keeps going to the least served.  The allocation stops when
-    the pool is spent or no site reaches anyone below the threshold.
+    the pool is spent or no site reaches anyone below the priority_line.
 
     Adding supply at site ``j`` changes its ratio only (step 1 of 2SFCA: the demand in its
     catchment does not move), so the gain of a team is exact and every unit in ``j``'s
@@ -473,7 +473,7 @@ def allocate_pool(
     Parameters
     ----------
     matrix, supply, demand, decay
-        As for :func:`floating_catchment`; ``threshold`` is in the same unit as its
+        As for :func:`floating_catchment`; ``priority_line`` is in the same unit as its
         accessibility (supply per unit of demand).
     sites
         Ids of the sites that may receive teams (default: every row of the matrix).
@@ -484,8 +484,8 @@ def allocate_pool(
     """
     if not (pool > 0 and team_size > 0):
         raise InputDataError(f"the pool ({pool}) and the team size ({team_size}) must be positive")
-    if not threshold > 0:
-        raise InputDataError(f"the threshold must be positive, got {threshold}")
+    if not priority_line > 0:
+        raise InputDataError(f"the priority line must be positive, got {priority_line}")
     if max_per_site is not None and not max_per_site >= team_size:
         raise InputDataError(f"the most a site may receive ({max_per_site}) is less than one team ({team_size})")
     base = floating_catchment(matrix, supply, demand, decay)
@@ -511,11 +511,11 @@ def allocate_pool(
             break
         before = acc[w.indices]
         after = before + team * share
-        lifted = (before < threshold) & (after >= threshold)
+        lifted = (before < priority_line) & (after >= priority_line)
         gain = np.bincount(row_of, weights=pop[w.indices] * lifted, minlength=n_sites)
         reduced = np.bincount(
             row_of,
-            weights=d[w.indices] * (np.minimum(after, threshold) - np.minimum(before, threshold)),
+            weights=d[w.indices] * (np.minimum(after, priority_line) - np.minimum(before, priority_line)),
             minlength=n_sites,
         )
         gain[~ok], reduced[~ok] = -1.0, -1.0
@@ -535,12 +535,12 @@ def allocate_pool(
                 "supply_added": team,
                 "people_lifted": float(gain[best]),
                 "shortfall_reduced": float(reduced[best]),
-                "people_above": float(pop[acc >= threshold].sum()),
+                "people_above": float(pop[acc >= priority_line].sum()),
             }
         )
     if left > 1e-12:
         logger.warning(
-            "%g of the pool of %g left unallocated: no eligible site reaches anyone below the threshold", left, pool
+            "%g of the pool of %g left unallocated: no eligible site reaches anyone below the priority_line", left, pool
         )
     steps = pd.DataFrame(
         rows, columns=["step", "site_id", "supply_added", "people_lifted", "shortfall_reduced", "people_above"]

@@ -8,13 +8,12 @@ import shlex
 import sys
 import time
 from collections.abc import Sequence
-from functools import partial
 from pathlib import Path
 
 import geopandas as gpd
 import networkx as nx
 
-from coverage import __version__
+from coverage._version import __version__
 from coverage.accessibility import ContinuousDecay
 from coverage.analysis import GapAnalysis, analyse
 from coverage.candidates import (
@@ -24,26 +23,26 @@ from coverage.candidates import (
     communes_with_facility,
     exclude_candidates,
 )
-from coverage.config import DATA_DIR_ENV, AnalysisConfig, load_config
+from coverage.config import AnalysisConfig
 from coverage.errors import CoverageError, InputDataError
 from coverage.io.admin import read_communes, read_departments
-from coverage.io.export import check_output_dir, write_analysis
 from coverage.io.facilities import FINESS_CATEGORIES, read_facilities, read_finess
 from coverage.io.population import attach_communes, population_from_communes, read_filosofi, read_population_layer
 from coverage.io.roads import download_osm, read_roads
-from coverage.maps import gap_map
+from coverage.io.settings import DATA_DIR_ENV, load_config, load_scenario, load_speed_profile, read_age_table
+from coverage.outputs.files import check_output_dir
+from coverage.outputs.summaries import print_summary
+from coverage.outputs.write import write_analysis
 from coverage.planning import SOLVERS, SitingPlan, plan_sites
 from coverage.scenarios import (
     MEASURES,
     POOL_CANDIDATES,
     AccessSettings,
-    AccessStudy,
     Addition,
     Pool,
     Scenario,
-    load_scenario,
 )
-from coverage.speeds import SpeedProfile, load_speed_profile
+from coverage.speeds import SpeedProfile
 
 logger = logging.getLogger("coverage")
 
@@ -442,69 +441,6 @@ def _read_units(
     return units
 
 
-def print_summary(  # type: ignore[no-untyped-def]
-    result: GapAnalysis,
-    out: Path,
-    seconds: float,
-    stream=sys.stdout,
-    *,
-    plan: SitingPlan | None = None,
-    access: AccessStudy | None = None,
-) -> None:
-    """The one-screen summary at the end of a run."""
-    units, fac = result.units, result.facilities
-    w = stream.write
-    w("\n")
-    w(
-        f"Gap analysis: {len(units):,} population units, {units['population'].sum():,.0f} inhabitants; "
-        f"{int((~fac['beyond_max_snap']).sum())} of {len(fac)} facilities on the network "
-        f"({result.network.n_nodes:,} nodes)\n"
-    )
-    w(f"{'threshold':>10} {'covered':>12} {'uncovered':>12} {'unreachable':>12} {'share':>7}\n")
-    for row in result.summary.itertuples():
-        w(
-            f"{row.threshold_min:>7g} min {row.population_covered:>12,.0f} {row.population_uncovered:>12,.0f} "
-            f"{row.population_unreachable:>12,.0f} {row.share_covered:>7.1%}\n"
-        )
-    t_max = max(result.config.thresholds_min)
-    by_dep = result.by_area[(result.by_area["level"] == "department") & (result.by_area["threshold_min"] == t_max)]
-    if len(by_dep):
-        w(f"\nBeyond {t_max:g} min by department:\n")
-        for row in by_dep.itertuples():
-            beyond = row.population_uncovered + row.population_unreachable
-            w(
-                f"  {row.area_id:>3} {str(row.area_name)[:24]:<24} {beyond:>10,.0f}"
-                f"  ({1 - row.share_covered:.1%}), mean {row.mean_minutes:.1f} min\n"
-            )
-    worst = result.by_area[(result.by_area["level"] == "epci") & (result.by_area["threshold_min"] == t_max)]
-    worst = worst.assign(out=worst["population_uncovered"] + worst["population_unreachable"]).nlargest(5, "out")
-    if len(worst) and worst["out"].max() > 0:
-        w(f"\nEPCI with most inhabitants beyond {t_max:g} min:\n")
-        for row in worst.itertuples():
-            w(f"  {str(row.area_name)[:40]:<40} {row.out:>10,.0f}\n")
-    if plan is not None:
-        s, g = plan.selection, plan.greedy
-        gap = "" if s.gap is None else f", gap {s.gap:.2%}"
-        w(
-            f"\nNew sites within {plan.threshold_min:g} min ({s.solver}, {s.status}{gap}, {s.seconds:.1f} s): "
-            f"{len(s.sites)} sites, {len(s.required)} existing kept\n"
-        )
-        w(
-            f"  covered {s.population_covered_before:,.0f} -> {s.population_covered_after:,.0f} "
-            f"({s.share_covered_before:.1%} -> {s.share_covered_after:.1%}); "
-            f"greedy: {g.population_covered_after:,.0f}\n"
-        )
-        for row in plan.selection_table.head(5).itertuples():
-            w(f"  {row.rank:>3}. {str(row.name)[:30]:<30} {row.department!s:>3} +{row.marginal_gain:,.0f}\n")
-        if s.sites_requested is not None and len(s.sites) < s.sites_requested:
-            w(f"  {len(s.sites)} of the {s.sites_requested} sites allowed are enough: more would cover nobody new\n")
-        if len(s.uncoverable):
-            w(f"  {len(s.uncoverable)} units cannot be covered within {plan.threshold_min:g} min by any candidate\n")
-    if access is not None:
-        _print_access(access, w)
-    w(f"\nOutputs in {out} ({seconds:.1f} s)\n")
-
-
 def _regional(args: argparse.Namespace) -> bool:
     if args.command == "demo":
         return True
@@ -562,7 +498,7 @@ def _run(args: argparse.Namespace) -> int:
         plan = _plan(args, result)
     study = None
     if access_setup is not None:
-        from coverage.scenarios import study_access
+        from coverage.access_study import study_access
 
         logger.info("accessibility per inhabitant")
         settings, scenario = access_setup
@@ -570,6 +506,7 @@ def _run(args: argparse.Namespace) -> int:
             result,
             settings,
             _resolve_additions(scenario, result),
+            ages=None if settings.age_table is None or not settings.age_weights else read_age_table(settings.age_table),
             facilities_source=f"facilities file {sources['facilities']}",
             workers=args.workers,
             progress=not args.quiet,
@@ -585,9 +522,7 @@ def _run(args: argparse.Namespace) -> int:
             "version": __version__,
             **({"siting_options": _siting_options(args)} if plan is not None else {}),
         },
-        map_builder=None
-        if args.no_map
-        else partial(gap_map, plan=plan, departments=departments, offline=True, access=study),
+        map=not args.no_map,
         plan=plan,
         report=not args.no_report,
         departments=departments,
@@ -614,7 +549,7 @@ def _access_setup(args: argparse.Namespace, regional: bool) -> tuple[AccessSetti
         settings,
         measure=args.measure,
         decay=parse_bands(args.bands) if args.bands else args.decay,
-        threshold=args.apl_threshold,
+        priority_line=args.apl_threshold,
         supply_column=args.supply_column,
         default_supply=args.default_supply,
         consultations_per_fte=args.consultations_per_fte,
@@ -651,28 +586,6 @@ def _resolve_additions(scenario: Scenario, result: GapAnalysis) -> Scenario:
         for a in scenario.additions
     )
     return replace(scenario, additions=fixed)
-
-
-def _print_access(study: AccessStudy, w) -> None:  # type: ignore[no-untyped-def]
-    summary = study.summary()
-    s = study.settings
-    w(f"\nAccessibility ({s.unit_label}; priority below {s.threshold_value:g}), scenario {study.scenario.name!r}:\n")
-    w(
-        f"  supply {summary['supply_total_before']:,.0f} doctors + {summary['supply_added']:,.0f} added "
-        f"at {summary['sites_receiving']} sites\n"
-    )
-    w(
-        f"  mean {summary['mean_accessibility_before']:.2f} -> {summary['mean_accessibility_after']:.2f}; "
-        f"in priority zones {summary['population_priority_before']:,.0f} -> {summary['population_priority_after']:,.0f}"
-        f" inhabitants\n"
-    )
-    by_dep = study.by_area[study.by_area["level"] == "department"]
-    for row in by_dep.itertuples():
-        w(
-            f"  {row.area_id:>3} {str(row.area_name)[:24]:<24} {row.accessibility:>6.2f} -> "
-            f"{row.accessibility_scenario:>6.2f}  priority {row.population_priority:>10,.0f} -> "
-            f"{row.population_priority_scenario:>10,.0f}\n"
-        )
 
 
 def _siting_options(args: argparse.Namespace) -> dict[str, object]:

@@ -1,21 +1,17 @@
-"""Analysis settings (a frozen dataclass) and where the regional data are found."""
+"""Analysis settings: a frozen dataclass, read from no file (see :mod:`coverage.io.settings`)."""
 
 from __future__ import annotations
 
 import math
-import os
-import tomllib
-from dataclasses import asdict, dataclass, fields
-from pathlib import Path
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from coverage.errors import InputDataError, InputFileNotFoundError
-from coverage.network import DEFAULT_METRIC_CRS
+from coverage.errors import InputDataError
 
-__all__ = ["DATA_DIR_ENV", "AnalysisConfig", "load_config", "resolve_data_dir"]
+__all__ = ["DEFAULT_METRIC_CRS", "AnalysisConfig"]
 
-#: Environment variable naming the data folder (the layout of shared/data).
-DATA_DIR_ENV = "COVERAGE_DATA_DIR"
+#: Lambert-93: distances in metres for metropolitan France.
+DEFAULT_METRIC_CRS = "EPSG:2154"
 
 
 @dataclass(frozen=True)
@@ -68,51 +64,3 @@ class AnalysisConfig:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def load_config(path: str | Path, **overrides: Any) -> AnalysisConfig:
-    """Settings from the ``[analysis]`` table of a TOML file, then ``overrides``."""
-    path = Path(path)
-    if not path.exists():
-        raise InputFileNotFoundError(f"configuration {path}: file not found")
-    try:
-        data = tomllib.loads(path.read_text("utf-8")).get("analysis", {})
-    except UnicodeDecodeError as exc:
-        raise InputDataError(f"configuration {path}: not UTF-8 text; TOML files must be UTF-8 ({exc})") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise InputDataError(f"configuration {path}: not valid TOML ({exc})") from exc
-    if not isinstance(data, dict):
-        raise InputDataError(f"configuration {path}: 'analysis' must be a table, got {data!r}")
-    known = {f.name for f in fields(AnalysisConfig)}
-    unknown = set(data) - known
-    if unknown:
-        raise InputDataError(
-            f"configuration {path}: unknown keys {sorted(unknown)} in [analysis]; known: {sorted(known)}"
-        )
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    if isinstance(data.get("thresholds_min"), list):
-        data["thresholds_min"] = tuple(data["thresholds_min"])
-    try:
-        return AnalysisConfig(**data)
-    except InputDataError as exc:
-        raise InputDataError(f"configuration {path}, [analysis]: {exc}") from exc
-
-
-def resolve_data_dir(explicit: str | Path | None = None) -> Path:
-    """The data folder: ``explicit``, else ``$COVERAGE_DATA_DIR``, else ``shared/data``
-    beside the checkout (``<checkout>/../shared/data``), else beside the working
-    directory (``../shared/data``)."""
-    candidates: list[tuple[Path, str]] = []
-    if explicit is not None:
-        candidates.append((Path(explicit), "--data-dir"))
-    elif os.environ.get(DATA_DIR_ENV):
-        candidates.append((Path(os.environ[DATA_DIR_ENV]), f"${DATA_DIR_ENV}"))
-    else:
-        checkout = Path(__file__).resolve().parents[1]
-        candidates.append((checkout.parent / "shared" / "data", "the folder beside the checkout"))
-        candidates.append((Path.cwd().parent / "shared" / "data", "the folder beside the working directory"))
-    for path, _ in candidates:
-        if path.is_dir():
-            return path.resolve()
-    tried = "; ".join(f"{p} ({why})" for p, why in candidates)
-    raise InputFileNotFoundError(f"data folder not found (tried {tried}); set {DATA_DIR_ENV} or pass --data-dir")

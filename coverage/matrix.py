@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -26,7 +26,12 @@ from tqdm.auto import tqdm
 from coverage.errors import InputDataError
 from coverage.network import RoutingNetwork
 
-__all__ = ["CoverageMatrix", "aligned_values", "coverage_matrix"]
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from coverage.analysis import GapAnalysis
+
+__all__ = ["CoverageMatrix", "aligned_values", "analysis_matrix", "coverage_matrix"]
 
 logger = logging.getLogger(__name__)
 
@@ -239,3 +244,70 @@ def coverage_matrix(
         minutes=minutes,
         max_minutes=float(max_minutes),
     )
+
+
+def analysis_matrix(
+    analysis: GapAnalysis,
+    new_sites: gpd.GeoDataFrame,
+    max_minutes: float,
+    *,
+    id_column: str,
+    new_first: bool,
+    what: str,
+    workers: int | None = None,
+    progress: bool = False,
+) -> CoverageMatrix:
+    """The matrix of an analysis' units against its facilities and ``new_sites``.
+
+    ``new_sites`` (points with ids in ``id_column``) are joined to the network with the
+    analysis' snapping parameters; their ``node``, ``access_minutes`` and
+    ``snap_distance_m`` columns are set in place.  Rows: the new sites then the
+    facilities when ``new_first``, else the facilities then the new sites; a site or
+    unit off the network has an empty row or column.  Siting
+    (:func:`coverage.planning.plan_sites`) and the accessibility study
+    (:func:`coverage.access_study.study_access`) both build their matrix here.
+    """
+    from coverage.snapping import snap_points
+
+    new_nodes = np.empty(0, dtype=np.int64)
+    new_access = np.empty(0, dtype=float)
+    if len(new_sites):
+        config = analysis.config
+        snap = snap_points(
+            new_sites,
+            analysis.network,
+            access_speed_kph=config.access_speed_kph,
+            max_snap_m=config.max_snap_m,
+            what=what,
+            labels=pd.Index(new_sites[id_column]),
+        )
+        new_sites["node"] = pd.array(snap.node, dtype=object)
+        new_sites["access_minutes"] = snap.access_seconds / 60.0
+        new_sites["snap_distance_m"] = snap.snap_distance_m
+        new_nodes, new_access = snap.node_index, np.nan_to_num(snap.access_seconds)
+    fac_nodes, fac_access = _snapped(analysis.network, analysis.facilities)
+    unit_nodes, unit_access = _snapped(analysis.network, analysis.units)
+    fac_ids = analysis.facilities["facility_id"].astype(str).to_numpy()
+    new_ids = new_sites[id_column].to_numpy() if len(new_sites) else np.empty(0, dtype=object)
+    groups = [(new_nodes, new_access, new_ids), (fac_nodes, fac_access, fac_ids)]
+    if not new_first:
+        groups.reverse()
+    return coverage_matrix(
+        analysis.network,
+        np.concatenate([g[0] for g in groups]),
+        np.concatenate([g[1] for g in groups]),
+        unit_nodes,
+        unit_access,
+        max_minutes,
+        site_ids=np.concatenate([g[2] for g in groups]),
+        unit_ids=analysis.units["unit_id"].astype(str).to_numpy(),
+        workers=workers,
+        progress=progress,
+    )
+
+
+def _snapped(network: RoutingNetwork, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Matrix index of each row's node (-1 off the network) and its access leg in seconds."""
+    nodes = network.indices_of(frame["node"])
+    access = frame["access_minutes"].to_numpy(dtype=float) * 60.0
+    return nodes, np.where(nodes >= 0, access, 0.0)

@@ -24,8 +24,9 @@ import shapely
 from pyproj import CRS, Transformer
 from scipy.sparse.csgraph import connected_components
 
+from coverage.columns import find_column
+from coverage.config import DEFAULT_METRIC_CRS
 from coverage.errors import InputDataError, UnknownRoadClassError
-from coverage.io._common import find_column
 from coverage.speeds import EXCLUDE, SpeedProfile, count_values, parse_maxspeed, unknown_classes_message
 
 __all__ = [
@@ -38,9 +39,6 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
-
-#: Lambert-93, the metric CRS of metropolitan France.
-DEFAULT_METRIC_CRS = "EPSG:2154"
 
 
 def graph_from_lines(

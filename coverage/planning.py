@@ -18,9 +18,8 @@ import pandas as pd
 
 from coverage.analysis import GapAnalysis
 from coverage.errors import InputDataError
-from coverage.matrix import CoverageMatrix, coverage_matrix
+from coverage.matrix import CoverageMatrix, analysis_matrix
 from coverage.siting import SitingResult, coverage_curve, fragility, lscp, mclp_exact, mclp_greedy, p_median
-from coverage.snapping import snap_points
 
 __all__ = ["SOLVERS", "SitingPlan", "plan_sites"]
 
@@ -67,13 +66,6 @@ class SitingPlan:
     fragility: pd.DataFrame
     matrix: CoverageMatrix
     timings: dict[str, float] = field(default_factory=dict)
-
-
-def _snapped(analysis: GapAnalysis, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Matrix index of each row's node (-1 off the network) and its access leg in seconds."""
-    nodes = analysis.network.indices_of(frame["node"])
-    access = frame["access_minutes"].to_numpy(dtype=float) * 60.0
-    return nodes, np.where(nodes >= 0, access, 0.0)
 
 
 def plan_sites(
@@ -148,29 +140,14 @@ def plan_sites(
         raise InputDataError(f"candidate ids that are also facility ids: {clash[:10]}; rename them")
 
     t0 = time.perf_counter()
-    snap = snap_points(
-        cand,
-        analysis.network,
-        access_speed_kph=config.access_speed_kph,
-        max_snap_m=config.max_snap_m,
-        what="candidates",
-        labels=pd.Index(cand["candidate_id"]),
-    )
-    cand["node"] = pd.array(snap.node, dtype=object)
-    cand["access_minutes"] = snap.access_seconds / 60.0
-    cand["snap_distance_m"] = snap.snap_distance_m
-    fac_nodes, fac_access = _snapped(analysis, analysis.facilities)
-    unit_nodes, unit_access = _snapped(analysis, analysis.units)
     thresholds = sorted({*config.thresholds_min, float(threshold_min)})
-    matrix = coverage_matrix(
-        analysis.network,
-        np.concatenate([snap.node_index, fac_nodes]),
-        np.concatenate([np.nan_to_num(snap.access_seconds), fac_access]),
-        unit_nodes,
-        unit_access,
+    matrix = analysis_matrix(
+        analysis,
+        cand,
         max(thresholds),
-        site_ids=np.concatenate([cand["candidate_id"].to_numpy(), facility_ids.to_numpy()]),
-        unit_ids=analysis.units["unit_id"].astype(str).to_numpy(),
+        id_column="candidate_id",
+        new_first=True,
+        what="candidates",
         workers=workers,
         progress=progress,
     )

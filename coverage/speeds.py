@@ -1,7 +1,8 @@
 """Road speeds: the per-class speed profile and the parsing of OSM ``maxspeed`` tags.
 
 A :class:`SpeedProfile` says how fast a car goes on each road class.  The built-in
-profile (``coverage/profiles/france.toml``) documents its French defaults; a planner's
+profile (``coverage/profiles/france.toml``, read by
+:func:`coverage.io.settings.load_speed_profile`) documents its French defaults; a planner's
 TOML file with the same layout overrides any of its keys.
 """
 
@@ -10,16 +11,13 @@ from __future__ import annotations
 import fnmatch
 import math
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from importlib import resources
-from pathlib import Path
 from typing import Any
 
-from coverage.errors import InputDataError, InputFileNotFoundError
+from coverage.errors import InputDataError
 
-__all__ = ["EXCLUDE", "SpeedProfile", "load_speed_profile", "parse_maxspeed"]
+__all__ = ["EXCLUDE", "SpeedProfile", "parse_maxspeed", "profile_from_mapping"]
 
 #: Class value of lines that must not be routed.
 EXCLUDE = "exclude"
@@ -104,8 +102,8 @@ class SpeedProfile:
         }
 
 
-def _profile_from_toml(data: Mapping[str, Any], source: str) -> SpeedProfile:
-    """Profile from a parsed TOML table; every error names ``source``."""
+def profile_from_mapping(data: Mapping[str, Any], source: str) -> SpeedProfile:
+    """Profile from a mapping with the layout of ``france.toml``; every error names ``source``."""
     unknown_keys = set(data) - {"name", "speeds_kph", "classes", "maxspeed_implicit", "default_kph"}
     if unknown_keys:
         raise InputDataError(
@@ -132,45 +130,6 @@ def _profile_from_toml(data: Mapping[str, Any], source: str) -> SpeedProfile:
         )
     except InputDataError as exc:
         raise InputDataError(f"{source}: {exc}") from exc
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    if not path.exists():
-        raise InputFileNotFoundError(f"speed profile {path}: file not found")
-    try:
-        return tomllib.loads(path.read_text("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise InputDataError(f"speed profile {path}: not UTF-8 text; TOML files must be UTF-8 ({exc})") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise InputDataError(f"speed profile {path}: not valid TOML ({exc})") from exc
-
-
-def load_speed_profile(path: str | Path | None = None) -> SpeedProfile:
-    """Load the built-in French profile, overridden by the TOML file at ``path``.
-
-    The override file has the layout of ``coverage/profiles/france.toml``; each key it
-    sets replaces the built-in value, and its ``[classes]`` patterns are tried before
-    the built-in ones.
-    """
-    text = resources.files("coverage.profiles").joinpath("france.toml").read_text("utf-8")
-    base = tomllib.loads(text)
-    if path is None:
-        return _profile_from_toml(base, "built-in profile france.toml")
-    path = Path(path)
-    source = f"speed profile {path}"
-    override = _read_toml(path)
-    for key in ("speeds_kph", "classes", "maxspeed_implicit"):
-        if key in override and not isinstance(override[key], dict):
-            raise InputDataError(f"{source}: [{key}] must be a table, got {override[key]!r}")
-    own_classes = override.get("classes", {})
-    merged = {
-        **{k: v for k, v in override.items() if k not in {"speeds_kph", "classes", "maxspeed_implicit"}},
-        "name": override.get("name", f"{base['name']} + {path.name}"),
-        "speeds_kph": {**base["speeds_kph"], **override.get("speeds_kph", {})},
-        "classes": {**own_classes, **{k: v for k, v in base["classes"].items() if k not in own_classes}},
-        "maxspeed_implicit": {**base["maxspeed_implicit"], **override.get("maxspeed_implicit", {})},
-    }
-    return _profile_from_toml(merged, source)
 
 
 def parse_maxspeed(value: object, implicit: Mapping[str, float]) -> float | None:

@@ -142,7 +142,7 @@ def test_areas_of_units_that_already_have_a_demand_column() -> None:
 
 def test_priority_classes_and_areas_by_hand() -> None:
     result = floating_catchment(matrix_from(HAND), [2.0, 1.0], [100.0, 200.0, 100.0])
-    labels, table = priority_classes(result.accessibility * 1000, result.demand, threshold=5.0)
+    labels, table = priority_classes(result.accessibility * 1000, result.demand, priority_line=5.0)
     # per 1,000: u1 8.57, u2 10, u3 1.43 -> only u3 below 5
     assert labels.tolist() == ["above threshold", "above threshold", "priority"]
     assert table.set_index("class")["demand"].to_dict() == {"priority": 100.0, "above threshold": 300.0}
@@ -286,7 +286,9 @@ def test_pool_allocation_by_hand() -> None:
     # and 1/700 to u3.  So step 1 goes to A.  Then only u3 is below and only B reaches
     # it: steps 2 and 3 go to B, each lifting nobody but cutting u3's shortfall by
     # 100 * 1/700.
-    result = allocate_pool(matrix_from(HAND), [2.0, 1.0], [100.0, 200.0, 100.0], pool=3, team_size=1, threshold=0.012)
+    result = allocate_pool(
+        matrix_from(HAND), [2.0, 1.0], [100.0, 200.0, 100.0], pool=3, team_size=1, priority_line=0.012
+    )
     assert result.steps["site_id"].tolist() == ["s0", "s1", "s1"]
     assert result.steps["people_lifted"].tolist() == [300.0, 0.0, 0.0]
     assert result.steps["shortfall_reduced"].tolist()[1:] == pytest.approx([100 / 700, 100 / 700])
@@ -297,7 +299,7 @@ def test_pool_allocation_by_hand() -> None:
 
 def test_pool_stops_when_nobody_below_the_line_is_in_reach(caplog: pytest.LogCaptureFixture) -> None:
     result = allocate_pool(
-        matrix_from(HAND), [2.0, 1.0], [100.0, 200.0, 100.0], pool=10, team_size=4, threshold=0.012, sites=["s0"]
+        matrix_from(HAND), [2.0, 1.0], [100.0, 200.0, 100.0], pool=10, team_size=4, priority_line=0.012, sites=["s0"]
     )
     # teams of 4 at A only: the first lifts u1 and u2; u3 is out of A's reach
     assert result.steps["site_id"].tolist() == ["s0"]
@@ -307,11 +309,11 @@ def test_pool_stops_when_nobody_below_the_line_is_in_reach(caplog: pytest.LogCap
 
 def test_pool_last_team_is_the_remainder_and_sites_are_capped() -> None:
     result = allocate_pool(
-        matrix_from(HAND), [0.0, 0.0], [100.0, 200.0, 100.0], pool=5, team_size=2, threshold=1.0, max_per_site=2
+        matrix_from(HAND), [0.0, 0.0], [100.0, 200.0, 100.0], pool=5, team_size=2, priority_line=1.0, max_per_site=2
     )
     assert result.steps["supply_added"].tolist() == [2.0, 2.0]  # one team per site, then no site may take more
     assert result.unallocated == 1.0
-    free = allocate_pool(matrix_from(HAND), [0.0, 0.0], [100.0, 200.0, 100.0], pool=5, team_size=2, threshold=1.0)
+    free = allocate_pool(matrix_from(HAND), [0.0, 0.0], [100.0, 200.0, 100.0], pool=5, team_size=2, priority_line=1.0)
     assert free.steps["supply_added"].tolist() == [2.0, 2.0, 1.0]
     assert free.supply.sum() == 5.0
 
@@ -326,7 +328,7 @@ def test_each_pool_step_is_the_best_single_team(
     threshold = data.draw(st.floats(1e-4, 0.05))
     team = data.draw(st.sampled_from([0.5, 1.0, 2.0]))
     matrix = matrix_from(dense)
-    result = allocate_pool(matrix, supply, demand, pool=3 * team, team_size=team, threshold=threshold)
+    result = allocate_pool(matrix, supply, demand, pool=3 * team, team_size=team, priority_line=threshold)
     current = supply.copy()
     for step in result.steps.itertuples():
         base = floating_catchment(matrix, current, demand).accessibility

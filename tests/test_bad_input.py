@@ -26,7 +26,7 @@ import pytest
 from shapely.geometry import LineString, Point
 
 import coverage as cov
-import coverage.io.roads
+import coverage.outputs.write
 from coverage import (
     InputDataError,
     InputFileNotFoundError,
@@ -35,6 +35,9 @@ from coverage import (
     UnknownRoadClassError,
 )
 from coverage.cli import main as cli_main
+from coverage.io.facilities import read_finess
+from coverage.io.roads import read_graphml, read_osm, read_road_lines
+from coverage.network import graph_from_lines
 
 INVALID = Path(__file__).parent / "data" / "invalid"
 
@@ -86,7 +89,7 @@ def tiny_roads() -> gpd.GeoDataFrame:
 
 @pytest.fixture(scope="module")
 def tiny_graph(profile):
-    return cov.graph_from_lines(tiny_roads(), class_column="cls", profile=profile)
+    return graph_from_lines(tiny_roads(), class_column="cls", profile=profile)
 
 
 def facilities_at(points: dict[str, tuple[float, float]]) -> gpd.GeoDataFrame:
@@ -172,14 +175,14 @@ def valid_inputs(tmp_path: Path) -> dict[str, Path]:
 MISSING_CASES = {
     "roads": (lambda p, prof: cov.read_roads(p, profile=prof, class_column="cls"), "road network", "roads.gpkg"),
     "road lines": (
-        lambda p, prof: cov.read_road_lines(p, profile=prof, class_column="cls"),
+        lambda p, prof: read_road_lines(p, profile=prof, class_column="cls"),
         "road layer",
         "roads.gpkg",
     ),
-    "osm": (lambda p, prof: cov.read_osm(p, profile=prof), "OSM file", "roads.osm.pbf"),
-    "graphml": (lambda p, prof: cov.read_graphml(p, profile=prof), "GraphML file", "network.graphml"),
+    "osm": (lambda p, prof: read_osm(p, profile=prof), "OSM file", "roads.osm.pbf"),
+    "graphml": (lambda p, prof: read_graphml(p, profile=prof), "GraphML file", "network.graphml"),
     "facilities": (lambda p, prof: cov.read_facilities(p), "facilities file", "facilities.csv"),
-    "finess": (lambda p, prof: cov.read_finess(p), "FINESS file", "etalab-cs1100507-stock.csv"),
+    "finess": (lambda p, prof: read_finess(p), "FINESS file", "etalab-cs1100507-stock.csv"),
     "communes": (lambda p, prof: cov.read_communes(p), "commune table", "communes.csv"),
     "filosofi": (lambda p, prof: cov.read_filosofi(p), "Filosofi grid", "carreaux_200m.csv"),
     "population layer": (
@@ -316,7 +319,7 @@ def test_geopackage_without_crs(tmp_path):
 def test_line_frame_without_crs(profile):
     lines = tiny_roads().set_crs(None, allow_override=True)
     with pytest.raises(InputDataError, match="my roads: the layer has no CRS; expected one"):
-        cov.graph_from_lines(lines, class_column="cls", profile=profile, source="my roads")
+        graph_from_lines(lines, class_column="cls", profile=profile, source="my roads")
 
 
 # ------------------------------------------------------------- missing or misspelled columns
@@ -414,7 +417,7 @@ def test_duplicate_finess_ids_name_the_lines():
     with pytest.raises(
         InputDataError, match=f"FINESS file {q(path)}: duplicate .*'180012345' \\(line 2\\).*'180012345' \\(line 4\\)"
     ):
-        cov.read_finess(path)
+        read_finess(path)
 
 
 def test_duplicate_codes_in_commune_polygons(tmp_path):
@@ -456,7 +459,7 @@ def test_header_only_finess(tmp_path):
     path = tmp_path / "finess.csv"
     path.write_text("finess;etalab;95;2026-11-01\n", "utf-8")
     with pytest.raises(InputDataError, match=f"FINESS file {q(path)}: no 'structureet' line"):
-        cov.read_finess(path)
+        read_finess(path)
 
 
 @pytest.mark.parametrize(
@@ -547,7 +550,7 @@ def test_finess_malformed_line():
     with pytest.raises(
         InputDataError, match=f"FINESS file {q(path)}, line 3: a structureet line has 5 fields; expected 32"
     ):
-        cov.read_finess(path)
+        read_finess(path)
 
 
 def test_finess_unknown_line_type():
@@ -557,7 +560,7 @@ def test_finess_unknown_line_type():
         match=f"FINESS file {q(path)}, line 4: unknown line type 'equipementsocial'; "
         "expected 'structureet' or 'geolocalisation'",
     ):
-        cov.read_finess(path)
+        read_finess(path)
 
 
 def test_filosofi_bad_cell_id():
@@ -625,7 +628,7 @@ def test_unknown_road_classes_with_a_default_speed_are_a_warning(profile, caplog
 def test_unknown_road_classes_in_memory(profile):
     lines = tiny_roads().assign(cls=["secondary", "sentier"])
     with pytest.raises(UnknownRoadClassError, match=r"my layer, column 'cls': .*'sentier' \(1 lines\)"):
-        cov.graph_from_lines(lines, class_column="cls", profile=profile, source="my layer")
+        graph_from_lines(lines, class_column="cls", profile=profile, source="my layer")
 
 
 # ------------------------------------------------------------- points outside the network
@@ -762,8 +765,7 @@ def test_failed_write_leaves_the_previous_run_untouched(tiny_result, tmp_path, m
         Path(path).write_text("<graphml half written", "utf-8")
         raise OSError("disk full")
 
-    # write_analysis imports save_graphml from coverage.io.roads when it runs.
-    monkeypatch.setattr(coverage.io.roads, "save_graphml", broken)
+    monkeypatch.setattr(coverage.outputs.write, "save_graphml", broken)
     with pytest.raises(OSError, match="disk full"):
         cov.write_analysis(tiny_result, target)
     assert snapshot(target) == before
@@ -774,7 +776,7 @@ def test_failed_first_write_leaves_nothing(tiny_result, tmp_path, monkeypatch):
     def broken(graph, path):
         raise OSError("disk full")
 
-    monkeypatch.setattr(coverage.io.roads, "save_graphml", broken)
+    monkeypatch.setattr(coverage.outputs.write, "save_graphml", broken)
     with pytest.raises(OSError, match="disk full"):
         cov.write_analysis(tiny_result, tmp_path / "out")
     assert list(tmp_path.iterdir()) == []
@@ -788,7 +790,7 @@ READERS = {
     "facilities": lambda i, prof: cov.read_facilities(i["facilities"]),
     "communes": lambda i, prof: cov.read_communes(i["communes"]),
     "filosofi": lambda i, prof: cov.read_filosofi(i["filosofi"]),
-    "finess": lambda i, prof: cov.read_finess(i["finess"]),
+    "finess": lambda i, prof: read_finess(i["finess"]),
     "speeds": lambda i, prof: cov.load_speed_profile(i["speeds"]),
     "config": lambda i, prof: cov.load_config(i["config"], thresholds_min=(15,)),
 }
@@ -807,7 +809,7 @@ def test_failing_readers_do_not_modify_inputs(profile):
         lambda: cov.read_facilities(INVALID / "facilities_duplicate_id.csv"),
         lambda: cov.read_communes(INVALID / "communes_population_negative.csv"),
         lambda: cov.read_filosofi(INVALID / "filosofi_bad_cell_id.csv"),
-        lambda: cov.read_finess(INVALID / "finess_malformed_line.csv"),
+        lambda: read_finess(INVALID / "finess_malformed_line.csv"),
         lambda: cov.read_roads(INVALID / "roads_unknown_class.geojson", profile=profile, class_column="classe"),
         lambda: cov.read_roads(INVALID / "not_a_geopackage.gpkg", profile=profile, class_column="cls"),
         lambda: cov.load_speed_profile(INVALID / "speeds_not_toml.toml"),

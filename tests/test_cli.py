@@ -37,7 +37,7 @@ def test_thresholds_option_parses_a_list() -> None:
 def test_output_folder_gets_ordinary_permissions(tmp_path: Path) -> None:
     import os
 
-    from coverage.io.export import atomic_output_dir
+    from coverage.outputs.files import atomic_output_dir
 
     umask = os.umask(0o022)
     try:

@@ -28,6 +28,12 @@ import pytest
 from conftest import facilities_at, make_graph, units_at
 
 import coverage as cov
+from coverage.analysis import GapAnalysis
+from coverage.isochrones import isochrones
+from coverage.network import RoutingNetwork, compile_network, largest_strong_component
+from coverage.snapping import snap_points
+from coverage.stats import coverage_by_area
+from coverage.traveltime import bounded_times_to_facilities, nearest_facility
 
 NODES = {"A": (0, 0), "B": (1000, 0), "C": (2000, 0), "D": (3000, 0), "E": (1000, -1000), "F": (0, 1000)}
 
@@ -46,11 +52,11 @@ CONFIG = cov.AnalysisConfig(thresholds_min=(1, 2, 5, 10), access_speed_kph=30, m
 
 
 @pytest.fixture(scope="module")
-def network() -> cov.RoutingNetwork:
-    return cov.compile_network(drawing(), metric_crs="EPSG:2154")
+def network() -> RoutingNetwork:
+    return compile_network(drawing(), metric_crs="EPSG:2154")
 
 
-def test_compile_keeps_fastest_parallel_edge_not_the_sum(network: cov.RoutingNetwork) -> None:
+def test_compile_keeps_fastest_parallel_edge_not_the_sum(network: RoutingNetwork) -> None:
     b, c = network.index_of("B"), network.index_of("C")
     assert network.matrix[b, c] == 120
     assert network.matrix[c, b] == 120
@@ -59,9 +65,9 @@ def test_compile_keeps_fastest_parallel_edge_not_the_sum(network: cov.RoutingNet
     assert wrong[b, c] == 320
 
 
-def test_nearest_facility_times_by_hand(network: cov.RoutingNetwork) -> None:
+def test_nearest_facility_times_by_hand(network: RoutingNetwork) -> None:
     fa, fd = network.index_of("A"), network.index_of("D")
-    result = cov.nearest_facility(network, np.array([fa, fd]), np.array([0.0, 12.0]))
+    result = nearest_facility(network, np.array([fa, fd]), np.array([0.0, 12.0]))
     expected = {
         "A": (0, 0),  # at fa
         "B": (60, 0),  # B->A
@@ -78,19 +84,19 @@ def test_nearest_facility_times_by_hand(network: cov.RoutingNetwork) -> None:
 
 def test_unreachable_nodes_get_nan_and_no_facility() -> None:
     graph = make_graph({"A": (0, 0), "B": (1000, 0), "X": (5000, 0), "Y": (6000, 0)}, [("A", "B", 60), ("X", "Y", 60)])
-    network = cov.compile_network(graph)
-    result = cov.nearest_facility(network, np.array([network.index_of("A")]))
+    network = compile_network(graph)
+    result = nearest_facility(network, np.array([network.index_of("A")]))
     assert math.isnan(result.seconds[network.index_of("X")])
     assert result.facility[network.index_of("X")] == -1
     assert result.seconds[network.index_of("B")] == 60
 
 
-def test_snapping_access_leg_and_limit(network: cov.RoutingNetwork) -> None:
+def test_snapping_access_leg_and_limit(network: RoutingNetwork) -> None:
     import geopandas as gpd
     from shapely.geometry import Point
 
     pts = gpd.GeoSeries([Point(1000, 50), Point(2000, 0), Point(9000, 0)], crs="EPSG:2154")
-    snap = cov.snap_points(pts, network, access_speed_kph=36, max_snap_m=1000)
+    snap = snap_points(pts, network, access_speed_kph=36, max_snap_m=1000)
     assert list(snap.node[:2]) == ["B", "C"]
     assert snap.snap_distance_m[0] == pytest.approx(50)
     assert snap.access_seconds[0] == pytest.approx(5.0)  # 50 m at 10 m/s
@@ -103,14 +109,14 @@ def test_snapping_access_leg_and_limit(network: cov.RoutingNetwork) -> None:
 
 def test_snapping_reprojects_points() -> None:
     graph = make_graph({"A": (700000, 6600000), "B": (701000, 6600000)}, [("A", "B", 60)])
-    network = cov.compile_network(graph)
+    network = compile_network(graph)
     wgs84 = units_at({"u": (700000, 6600000)}, [1]).to_crs("EPSG:4326")
-    snap = cov.snap_points(wgs84, network, access_speed_kph=30, max_snap_m=10)
+    snap = snap_points(wgs84, network, access_speed_kph=30, max_snap_m=10)
     assert snap.node[0] == "A"
     assert snap.snap_distance_m[0] < 0.01
 
 
-def analysis() -> cov.GapAnalysis:
+def analysis() -> GapAnalysis:
     units = units_at(
         {"uB": (1000, 0), "uC": (2000, 0), "uE": (1000, -1000), "far": (10000, 10000), "uF": (0, 1100)},
         [100, 200, 300, 50, 10],
@@ -165,7 +171,7 @@ def test_coverage_by_area_levels() -> None:
     units["minutes_to_nearest"] = [5.0, 25.0, np.nan]
     units["department"] = ["18", "18", "36"]
     units["department_name"] = ["Cher", "Cher", "Indre"]
-    table = cov.coverage_by_area(units, [10, 30])
+    table = coverage_by_area(units, [10, 30])
     cher = table[(table.area_id == "18") & (table.threshold_min == 10)].iloc[0]
     assert (cher.population_covered, cher.population_uncovered, cher.population_unreachable) == (10, 20, 0)
     assert cher.mean_minutes == pytest.approx((10 * 5 + 20 * 25) / 30)
@@ -179,8 +185,8 @@ def test_coverage_by_area_levels() -> None:
 def test_isochrone_follows_the_road_and_cuts_where_time_runs_out() -> None:
     # An L-shaped road: A (facility) -> B east 1000 m in 60 s, B -> C north 1000 m in 60 s.
     graph = make_graph({"A": (0, 0), "B": (1000, 0), "C": (1000, 1000)}, [("A", "B", 60), ("B", "C", 60)])
-    network = cov.compile_network(graph)
-    iso = cov.isochrones(network, np.array([network.index_of("A")]), np.array([0.0]), ["fa"], [0.5, 1.5], buffer_m=100)
+    network = compile_network(graph)
+    iso = isochrones(network, np.array([network.index_of("A")]), np.array([0.0]), ["fa"], [0.5, 1.5], buffer_m=100)
     half = iso[iso.threshold_min == 0.5].geometry.iloc[0]
     # 30 s reach 500 m along A-B: a 500 m band of half-width 100 m with rounded ends
     assert half.contains(cov.snapping.gpd.points_from_xy([450], [0])[0])
@@ -196,20 +202,20 @@ def test_isochrone_follows_the_road_and_cuts_where_time_runs_out() -> None:
 
 def test_isochrones_include_facility_access_leg() -> None:
     graph = make_graph({"A": (0, 0), "B": (1000, 0)}, [("A", "B", 60)])
-    network = cov.compile_network(graph)
-    iso = cov.isochrones(network, np.array([0]), np.array([30.0]), ["f"], [0.25, 1.0], buffer_m=50)
+    network = compile_network(graph)
+    iso = isochrones(network, np.array([0]), np.array([30.0]), ["f"], [0.25, 1.0], buffer_m=50)
     assert iso[iso.threshold_min == 0.25].geometry.iloc[0].is_empty  # 30 s of access > 15 s budget
     one = iso[iso.threshold_min == 1.0].geometry.iloc[0]  # 30 s left: 500 m of the 1000 m edge
     assert one.contains(cov.snapping.gpd.points_from_xy([450], [0])[0])
     assert not one.contains(cov.snapping.gpd.points_from_xy([600], [0])[0])
 
 
-def test_bounded_searches_agree_with_the_full_search(network: cov.RoutingNetwork) -> None:
+def test_bounded_searches_agree_with_the_full_search(network: RoutingNetwork) -> None:
     nodes = np.array([network.index_of("A"), network.index_of("D")])
     access = np.array([0.0, 12.0])
     found = {
         pos: dict(zip(n.tolist(), t.tolist(), strict=True))
-        for pos, n, t in cov.bounded_times_to_facilities(network, nodes, access, 100)
+        for pos, n, t in bounded_times_to_facilities(network, nodes, access, 100)
     }
     assert found[0] == {network.index_of("A"): 0, network.index_of("B"): 60, network.index_of("F"): 90}
     assert found[1] == {network.index_of("D"): 12, network.index_of("C"): 72}
@@ -219,7 +225,7 @@ def test_largest_strong_component_drops_one_way_dead_ends() -> None:
     graph = make_graph({"A": (0, 0), "B": (1, 0), "C": (2, 0)}, [("A", "B", 1), ("B", "C", 1)])
     graph.add_node("Z", x=3.0, y=0.0)
     graph.add_edge("C", "Z", length=1, travel_time=1)  # Z can be reached but not left
-    kept = cov.largest_strong_component(graph)
+    kept = largest_strong_component(graph)
     assert set(kept.nodes) == {"A", "B", "C"}
     assert graph.has_node("Z")  # the input is not modified
 

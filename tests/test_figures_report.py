@@ -33,8 +33,11 @@ from matplotlib.figure import Figure
 from shapely.geometry import box
 
 import coverage as cov
-from coverage import figures
-from coverage.report import FIGURE_NAMES, REPORT_FILE, figure_pngs, report_html, write_report
+from coverage.analysis import GapAnalysis
+from coverage.candidates import candidates_from_units, communes_with_facility, exclude_candidates
+from coverage.outputs import figures, style
+from coverage.outputs.report import FIGURE_NAMES, REPORT_FILE, figure_pngs, report_html, write_report
+from coverage.planning import SitingPlan
 
 NNBSP = "\u202f"  # French thousands separator and space before %
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -64,7 +67,7 @@ def tiny_units(*, areas: bool = True) -> gpd.GeoDataFrame:
     return units
 
 
-def tiny_analysis(*, areas: bool = True) -> cov.GapAnalysis:
+def tiny_analysis(*, areas: bool = True) -> GapAnalysis:
     graph = make_graph(
         {"A": (0, 0), "B": (1000, 0), "C": (2000, 0), "D": (3000, 0)},
         [("A", "B", 720), ("B", "C", 720), ("C", "D", 1260)],
@@ -76,13 +79,13 @@ def tiny_analysis(*, areas: bool = True) -> cov.GapAnalysis:
 
 
 @pytest.fixture(scope="module")
-def result() -> cov.GapAnalysis:
+def result() -> GapAnalysis:
     return tiny_analysis()
 
 
 @pytest.fixture(scope="module")
-def plan(result: cov.GapAnalysis) -> cov.SitingPlan:
-    candidates = cov.candidates_from_units(result.units)
+def plan(result: GapAnalysis) -> SitingPlan:
+    candidates = candidates_from_units(result.units)
     return cov.plan_sites(result, candidates, threshold_min=20, k=1, solver="exact", workers=1)
 
 
@@ -109,7 +112,7 @@ def collection(ax: matplotlib.axes.Axes, gid: str) -> PatchCollection | PathColl
     return found[0]
 
 
-def test_tiny_case_times_are_the_hand_computed_ones(result: cov.GapAnalysis, plan: cov.SitingPlan) -> None:
+def test_tiny_case_times_are_the_hand_computed_ones(result: GapAnalysis, plan: SitingPlan) -> None:
     minutes = result.units.set_index("unit_id")["minutes_to_nearest"]
     assert minutes[["u1", "u2", "u3", "u4"]].tolist() == pytest.approx([0, 12, 24, 45])
     assert np.isnan(minutes["u5"])
@@ -123,25 +126,25 @@ def test_tiny_case_times_are_the_hand_computed_ones(result: cov.GapAnalysis, pla
 
 def test_minute_classes_follow_the_coverage_bounds() -> None:
     minutes = [0, 10, 10.01, 20, 25, 30, 31, np.nan]
-    assert figures.minute_classes(minutes, (10, 20, 30)).tolist() == [0, 0, 1, 1, 2, 2, 3, 4]
-    assert figures.class_labels((30, 10, 20)) == [
+    assert style.minute_class(minutes, (10, 20, 30)).tolist() == [0, 0, 1, 1, 2, 2, 3, 4]
+    assert style.minute_class_labels((30, 10, 20)) == [
         "0–10 min",
         "10–20 min",
         "20–30 min",
         "> 30 min",
         "Injoignable (unreachable)",
     ]
-    assert figures.class_labels((7.5,)) == ["0–7,5 min", "> 7,5 min", "Injoignable (unreachable)"]
-    colours = figures.class_colours(3)
+    assert style.minute_class_labels((7.5,)) == ["0–7,5 min", "> 7,5 min", "Injoignable (unreachable)"]
+    colours = style.minute_class_colours(3)
     assert len(colours) == 5
     assert len(set(colours)) == 5
-    assert colours[-1] == figures.UNREACHABLE_COLOUR
+    assert colours[-1] == style.UNREACHABLE_COLOUR
 
 
 # ----------------------------------------------------------------------------- the map
 
 
-def test_minutes_map_one_patch_per_unit_coloured_by_class(result: cov.GapAnalysis) -> None:
+def test_minutes_map_one_patch_per_unit_coloured_by_class(result: GapAnalysis) -> None:
     fig = figures.minutes_map(result)
     assert isinstance(fig, Figure)
     (ax,) = fig.axes
@@ -150,7 +153,7 @@ def test_minutes_map_one_patch_per_unit_coloured_by_class(result: cov.GapAnalysi
     assert "Temps d'accès" in ax.get_title()
     units = collection(ax, "units")
     assert len(units.get_paths()) == 5
-    colours = figures.class_colours(3)
+    colours = style.minute_class_colours(3)
     assert [to_hex(c) for c in units.get_facecolors()] == colours  # u1..u5 fall in classes 0..4
     # Lambert-93 metres, not degrees: the squares span x = -500..3500
     x0, x1 = ax.get_xlim()
@@ -172,7 +175,7 @@ def test_minutes_map_one_patch_per_unit_coloured_by_class(result: cov.GapAnalysi
     assert {"18 Cher", f"36 {EVIL_DEPARTMENT}", "2 km"} <= labels
 
 
-def test_minutes_map_with_given_departments_and_new_sites(result: cov.GapAnalysis, plan: cov.SitingPlan) -> None:
+def test_minutes_map_with_given_departments_and_new_sites(result: GapAnalysis, plan: SitingPlan) -> None:
     departments = gpd.GeoDataFrame(
         {"department": ["99"], "name": ["Tout"]}, geometry=[box(-1000, -1000, 11000, 6000)], crs="EPSG:2154"
     ).to_crs("EPSG:4326")
@@ -197,7 +200,7 @@ def test_minutes_map_draws_points_when_units_have_no_area() -> None:
 # ----------------------------------------------------------------------------- the curve
 
 
-def test_coverage_curve_greedy_and_exact_from_today(plan: cov.SitingPlan) -> None:
+def test_coverage_curve_greedy_and_exact_from_today(plan: SitingPlan) -> None:
     fig = figures.coverage_curve_figure(plan)
     ax = fig.axes[0]
     lines = {line.get_gid(): line for line in ax.get_lines()}
@@ -215,7 +218,7 @@ def test_coverage_curve_greedy_and_exact_from_today(plan: cov.SitingPlan) -> Non
     assert any(t.get_text().startswith("Aujourd'hui (today)\n28,6") for t in ax.texts)
 
 
-def test_coverage_curve_without_exact_values(plan: cov.SitingPlan) -> None:
+def test_coverage_curve_without_exact_values(plan: SitingPlan) -> None:
     from dataclasses import replace
 
     greedy_only = replace(plan, curve=plan.curve[["k", "population_covered_greedy", "share_greedy"]])
@@ -226,7 +229,7 @@ def test_coverage_curve_without_exact_values(plan: cov.SitingPlan) -> None:
 # ----------------------------------------------------------------------------- by department
 
 
-def test_access_by_department_bars_and_cumulative_curves(result: cov.GapAnalysis) -> None:
+def test_access_by_department_bars_and_cumulative_curves(result: GapAnalysis) -> None:
     fig = figures.access_by_department_figure(result)
     bars_ax, cdf_ax = fig.axes[:2]
     ticks = [t.get_text() for t in bars_ax.get_yticklabels()]
@@ -241,10 +244,10 @@ def test_access_by_department_bars_and_cumulative_curves(result: cov.GapAnalysis
     }
     for c, shares in expected.items():
         bars = bars_ax.containers[c]
-        assert bars.get_label() == figures.class_labels((10, 20, 30))[c]
+        assert bars.get_label() == style.minute_class_labels((10, 20, 30))[c]
         assert [p.get_width() for p in bars.patches] == pytest.approx(shares)
     assert len(fig.legends) == 1
-    assert [t.get_text() for t in fig.legends[0].get_texts()] == figures.class_labels((10, 20, 30))
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == style.minute_class_labels((10, 20, 30))
     thresholds = [line for line in cdf_ax.get_lines() if line.get_gid() == "threshold"]
     assert sorted(line.get_xdata()[0] for line in thresholds) == [10, 20, 30]
     curves = {line.get_label(): line for line in cdf_ax.get_lines() if str(line.get_gid()).startswith("cdf_")}
@@ -257,7 +260,7 @@ def test_access_by_department_bars_and_cumulative_curves(result: cov.GapAnalysis
 # ----------------------------------------------------------------------------- PNG
 
 
-def test_png_helpers(result: cov.GapAnalysis, tmp_path: Path) -> None:
+def test_png_helpers(result: GapAnalysis, tmp_path: Path) -> None:
     fig = figures.access_by_department_figure(result)
     data = figures.png_bytes(fig, dpi=50)
     assert data.startswith(PNG_MAGIC)
@@ -267,14 +270,14 @@ def test_png_helpers(result: cov.GapAnalysis, tmp_path: Path) -> None:
 
 def test_import_touches_no_matplotlib_state() -> None:
     code = (
-        "import sys, coverage.figures, coverage.report; "
+        "import sys, coverage.outputs.figures, coverage.outputs.report; "
         "print('matplotlib' in sys.modules, 'matplotlib.pyplot' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
 
 
-def test_figures_leave_the_global_backend_alone(result: cov.GapAnalysis, plan: cov.SitingPlan) -> None:
+def test_figures_leave_the_global_backend_alone(result: GapAnalysis, plan: SitingPlan) -> None:
     backend = matplotlib.rcParams["backend"]
     figure_pngs(result, plan=plan, dpi=40)
     assert matplotlib.rcParams["backend"] == backend
@@ -285,7 +288,7 @@ def test_figures_leave_the_global_backend_alone(result: cov.GapAnalysis, plan: c
 
 
 @pytest.fixture(scope="module")
-def report(result: cov.GapAnalysis, plan: cov.SitingPlan, tmp_path_factory: pytest.TempPathFactory) -> str:
+def report(result: GapAnalysis, plan: SitingPlan, tmp_path_factory: pytest.TempPathFactory) -> str:
     folder = tmp_path_factory.mktemp("run")
     path = write_report(result, folder, plan=plan, run_info=run_info())
     assert path == folder / REPORT_FILE
@@ -398,7 +401,7 @@ def test_report_parameters(report: str) -> None:
         assert text in params, text
 
 
-def test_report_without_plan_or_figures(result: cov.GapAnalysis, tmp_path: Path) -> None:
+def test_report_without_plan_or_figures(result: GapAnalysis, tmp_path: Path) -> None:
     page = report_html(result, figures=False)
     assert "<img" not in page
     assert "Nouveaux sites" not in page
@@ -407,7 +410,7 @@ def test_report_without_plan_or_figures(result: cov.GapAnalysis, tmp_path: Path)
     assert len(re.findall(r"data:image/png;base64,", two)) == 2
 
 
-def test_report_uses_figures_already_drawn(result: cov.GapAnalysis, plan: cov.SitingPlan, tmp_path: Path) -> None:
+def test_report_uses_figures_already_drawn(result: GapAnalysis, plan: SitingPlan, tmp_path: Path) -> None:
     pngs = figure_pngs(result, plan=plan, dpi=40)
     assert set(pngs) == set(FIGURE_NAMES)
     page = report_html(result, plan=plan, figures={"minutes_map": PNG_MAGIC + b"drawn"})
@@ -415,7 +418,7 @@ def test_report_uses_figures_already_drawn(result: cov.GapAnalysis, plan: cov.Si
     assert base64.b64decode(data) == PNG_MAGIC + b"drawn"
 
 
-def test_report_needs_an_existing_folder(result: cov.GapAnalysis, tmp_path: Path) -> None:
+def test_report_needs_an_existing_folder(result: GapAnalysis, tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="does not exist"):
         write_report(result, tmp_path / "absent", figures=False)
     assert not (tmp_path / "absent").exists()
@@ -428,8 +431,8 @@ def test_report_needs_an_existing_folder(result: cov.GapAnalysis, tmp_path: Path
 def test_figures_and_report_on_the_regional_data(data_dir: Path, tmp_path: Path) -> None:
     inputs = cov.load_regional_inputs(data_dir)
     result = cov.analyse(inputs.graph, inputs.facilities, inputs.units, cov.AnalysisConfig(isochrones=False))
-    candidates = cov.exclude_candidates(
-        cov.candidates_from_units(result.units), communes=cov.communes_with_facility(result.facilities, result.units)
+    candidates = exclude_candidates(
+        candidates_from_units(result.units), communes=communes_with_facility(result.facilities, result.units)
     )
     plan = cov.plan_sites(result, candidates, threshold_min=20, k=5, solver="exact", workers=1)
 

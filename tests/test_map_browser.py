@@ -35,7 +35,7 @@ from test_maps import (
     tiny_run,
 )
 
-from coverage.maps import gap_map
+from coverage.outputs.webmap import gap_map
 
 FLAGS = [
     "--headless",
@@ -270,13 +270,14 @@ def test_accessibility_layer_renders(run, tmp_path: Path) -> None:  # type: igno
     layer off), the sites receiving doctors as circles, the class legend."""
     import dataclasses
 
-    from coverage.scenarios import AccessSettings, Pool, Scenario, study_access
+    from coverage.access_study import study_access
+    from coverage.scenarios import AccessSettings, Pool, Scenario
 
     result, plan, departments = run
     result = dataclasses.replace(result, facilities=result.facilities.assign(n_gp=2))
     study = study_access(
         result,
-        AccessSettings(measure="gps", threshold=1e9),  # nobody reaches it: the whole pool is placed
+        AccessSettings(measure="gps", priority_line=1e9),  # nobody reaches it: the whole pool is placed
         Scenario(name="<b>pool</b>", pool=Pool(3, team_size=1)),
         workers=1,
     )

@@ -25,8 +25,10 @@ from conftest import CRS, facilities_at, make_graph, units_at
 from shapely.geometry import box
 
 import coverage as cov
+from coverage.analysis import GapAnalysis
 from coverage.candidates import candidates_from_units
-from coverage.maps import gap_map
+from coverage.outputs.webmap import gap_map
+from coverage.planning import SitingPlan
 
 X0, Y0 = 525_000.0, 6_700_000.0
 COLUMNS, ROWS = 6, 2
@@ -83,7 +85,7 @@ def territory() -> tuple[object, gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoData
     return graph, facilities, units, departments
 
 
-def tiny_run() -> tuple[cov.GapAnalysis, cov.SitingPlan, gpd.GeoDataFrame]:
+def tiny_run() -> tuple[GapAnalysis, SitingPlan, gpd.GeoDataFrame]:
     graph, facilities, units, departments = territory()
     config = cov.AnalysisConfig(thresholds_min=THRESHOLDS, access_speed_kph=30, max_snap_m=1000)
     result = cov.analyse(graph, facilities, units, config)
@@ -92,12 +94,12 @@ def tiny_run() -> tuple[cov.GapAnalysis, cov.SitingPlan, gpd.GeoDataFrame]:
 
 
 @pytest.fixture(scope="module")
-def run() -> tuple[cov.GapAnalysis, cov.SitingPlan, gpd.GeoDataFrame]:
+def run() -> tuple[GapAnalysis, SitingPlan, gpd.GeoDataFrame]:
     return tiny_run()
 
 
 @pytest.fixture(scope="module")
-def page(run: tuple[cov.GapAnalysis, cov.SitingPlan, gpd.GeoDataFrame]) -> str:
+def page(run: tuple[GapAnalysis, SitingPlan, gpd.GeoDataFrame]) -> str:
     result, plan, departments = run
     return gap_map(result, plan=plan, departments=departments, offline=True, tiles=None).get_root().render()
 
@@ -126,7 +128,7 @@ def layer_names(page: str) -> list[str]:
     return [json.loads(f'"{name}"') for name in re.findall(r'"((?:[^"\\]|\\.)*)"\s*:', block.group(1))]
 
 
-def test_the_hand_expected_minutes_hold(run: tuple[cov.GapAnalysis, cov.SitingPlan, gpd.GeoDataFrame]) -> None:
+def test_the_hand_expected_minutes_hold(run: tuple[GapAnalysis, SitingPlan, gpd.GeoDataFrame]) -> None:
     result, plan, _ = run
     minutes = result.units.set_index("unit_id")["minutes_to_nearest"]
     assert minutes.iloc[:12].tolist() == pytest.approx([0, 0, 3, 0, 0, 3, 3, 6, 6, 9, 9, 12])
@@ -194,7 +196,7 @@ def test_offline_page_links_no_external_script_or_style(page: str) -> None:
 
 
 def test_online_page_keeps_folium_links_and_offline_maps_leave_them_alone(
-    run: tuple[cov.GapAnalysis, cov.SitingPlan, gpd.GeoDataFrame],
+    run: tuple[GapAnalysis, SitingPlan, gpd.GeoDataFrame],
 ) -> None:
     import folium
 
@@ -219,7 +221,7 @@ def point_specs(page: str) -> list[dict]:
 
 
 def test_one_marker_per_facility_site_and_candidate(
-    page: str, run: tuple[cov.GapAnalysis, cov.SitingPlan, gpd.GeoDataFrame]
+    page: str, run: tuple[GapAnalysis, SitingPlan, gpd.GeoDataFrame]
 ) -> None:
     _, plan, _ = run
     assert points_of(page, "coverage-facility") == N_FACILITIES
@@ -265,7 +267,7 @@ def test_vendored_assets_are_the_versions_folium_links_and_are_whole() -> None:
     import folium
     from folium.plugins import Fullscreen
 
-    from coverage.assets import ASSET_VERSIONS, asset_bytes, data_uri
+    from coverage.outputs.webmap.assets import ASSET_VERSIONS, asset_bytes, data_uri
 
     leaflet = ASSET_VERSIONS["leaflet"]
     assert asset_bytes("leaflet.js").startswith(f"/* @preserve\n * Leaflet {leaflet},".encode())
@@ -284,9 +286,7 @@ def test_vendored_assets_are_the_versions_folium_links_and_are_whole() -> None:
 
 
 @pytest.mark.parametrize("solver", ["greedy", "lscp", "pmedian"])
-def test_every_solver_plan_draws_its_sites(
-    solver: str, run: tuple[cov.GapAnalysis, cov.SitingPlan, gpd.GeoDataFrame]
-) -> None:
+def test_every_solver_plan_draws_its_sites(solver: str, run: tuple[GapAnalysis, SitingPlan, gpd.GeoDataFrame]) -> None:
     result, _, departments = run
     k = None if solver == "lscp" else N_SITES
     plan = cov.plan_sites(result, candidates_from_units(result.units), threshold_min=4, k=k, solver=solver, workers=1)

@@ -7,12 +7,14 @@ from pathlib import Path
 import pytest
 
 import coverage as cov
+from coverage.io.roads import download_osm
+from coverage.network import compile_network
 
 pytestmark = pytest.mark.network
 
 
 def test_download_bbox_of_central_tours(tmp_path: Path) -> None:
-    graph = cov.download_osm(
+    graph = download_osm(
         bbox=(0.68, 47.385, 0.70, 47.395), profile=cov.load_speed_profile(), cache_folder=tmp_path / "cache"
     )
     assert graph.number_of_nodes() > 50
@@ -21,6 +23,6 @@ def test_download_bbox_of_central_tours(tmp_path: Path) -> None:
 
 
 def test_download_place(tmp_path: Path) -> None:
-    graph = cov.download_osm(place="Chinon, France", profile=cov.load_speed_profile(), cache_folder=tmp_path)
-    network = cov.compile_network(graph)
+    graph = download_osm(place="Chinon, France", profile=cov.load_speed_profile(), cache_folder=tmp_path)
+    network = compile_network(graph)
     assert network.n_nodes > 100

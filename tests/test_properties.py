@@ -9,7 +9,9 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import coverage as cov
+from coverage.network import compile_network
+from coverage.stats import coverage_summary
+from coverage.traveltime import nearest_facility
 
 
 @st.composite
@@ -51,9 +53,9 @@ def networkx_reference(graph: nx.MultiDiGraph, facilities: list[int], access: li
 @given(road_networks())
 def test_nearest_facility_matches_networkx(case: tuple[nx.MultiDiGraph, list[int], list[float]]) -> None:
     graph, facilities, access = case
-    network = cov.compile_network(graph)
+    network = compile_network(graph)
     idx = np.array([network.index_of(f) for f in facilities])
-    result = cov.nearest_facility(network, idx, np.array(access))
+    result = nearest_facility(network, idx, np.array(access))
     expected = networkx_reference(graph, facilities, access)
     for node in graph.nodes:
         i = network.index_of(node)
@@ -73,11 +75,11 @@ def test_adding_a_facility_never_lengthens_a_trip(
     case: tuple[nx.MultiDiGraph, list[int], list[float]], extra: int, extra_access: float
 ) -> None:
     graph, facilities, access = case
-    network = cov.compile_network(graph)
+    network = compile_network(graph)
     extra = extra % network.n_nodes
     idx = np.array([network.index_of(f) for f in facilities])
-    before = cov.nearest_facility(network, idx, np.array(access)).seconds
-    after = cov.nearest_facility(network, np.append(idx, extra), np.append(access, extra_access)).seconds
+    before = nearest_facility(network, idx, np.array(access)).seconds
+    after = nearest_facility(network, np.append(idx, extra), np.append(access, extra_access)).seconds
     reached = ~np.isnan(before)
     assert np.all(after[reached] <= before[reached] + 1e-9)
     assert np.all(~np.isnan(after[reached]))
@@ -91,7 +93,7 @@ minutes_lists = st.lists(st.one_of(st.floats(0, 120, allow_nan=False), st.just(m
 def test_coverage_grows_with_threshold_and_parts_add_up(minutes: list[float], data: st.DataObject) -> None:
     population = data.draw(st.lists(st.floats(0, 1e5, allow_nan=False), min_size=len(minutes), max_size=len(minutes)))
     thresholds = data.draw(st.lists(st.floats(0.5, 100, allow_nan=False), min_size=1, max_size=6, unique=True))
-    summary = cov.coverage_summary(minutes, population, thresholds)
+    summary = coverage_summary(minutes, population, thresholds)
     total = sum(population)
     covered = summary["population_covered"].to_numpy()
     assert np.all(np.diff(covered) >= -1e-6 * max(total, 1))  # sorted by threshold, never falls

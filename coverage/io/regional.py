@@ -13,13 +13,13 @@ from pathlib import Path
 import geopandas as gpd
 import networkx as nx
 
-from coverage.config import resolve_data_dir
+from coverage.config import DEFAULT_METRIC_CRS
 from coverage.io.admin import read_communes, read_departments
 from coverage.io.facilities import read_facilities
 from coverage.io.population import population_from_communes
 from coverage.io.roads import read_road_lines
-from coverage.network import DEFAULT_METRIC_CRS
-from coverage.speeds import SpeedProfile, load_speed_profile
+from coverage.io.settings import load_speed_profile, resolve_data_dir
+from coverage.speeds import SpeedProfile
 
 __all__ = ["REGIONAL_FILES", "RegionalInputs", "load_regional_inputs", "regional_paths"]
 

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING
 
 import networkx as nx
 
+from coverage.config import DEFAULT_METRIC_CRS
 from coverage.errors import InputDataError
 from coverage.io._common import existing, read_vector
-from coverage.network import DEFAULT_METRIC_CRS, add_travel_times, graph_from_lines
+from coverage.network import add_travel_times, graph_from_lines
 from coverage.speeds import SpeedProfile
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ __all__ = [
     "read_osm",
     "read_road_lines",
     "read_roads",
-    "save_graphml",
 ]
 
 logger = logging.getLogger(__name__)
@@ -232,13 +232,6 @@ def read_graphml(path: str | Path, *, profile: SpeedProfile | None = None) -> nx
             raise InputDataError(f"GraphML file {path}: edges without 'travel_time' and no speed profile given")
         add_travel_times(graph, profile, source=f"GraphML file {path}")
     return graph
-
-
-def save_graphml(graph: nx.MultiDiGraph, path: str | Path) -> None:
-    """Write the graph as GraphML that OSMnx and NetworkX read back."""
-    import osmnx as ox
-
-    ox.save_graphml(graph, path)
 
 
 def read_roads(

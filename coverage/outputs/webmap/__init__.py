@@ -9,7 +9,7 @@ legend explains the symbols and the minute classes.
 Every text that comes from an input file is HTML-escaped before it reaches a popup, a
 tooltip or a layer name; it then travels to the page as a JSON string, never as code.
 With ``offline=True`` the page carries Leaflet and its fullscreen plugin itself
-(:mod:`coverage.assets`) and loads no script or style from the network.
+(:mod:`coverage.outputs.webmap.assets`) and loads no script or style from the network.
 """
 
 from __future__ import annotations
@@ -31,9 +31,9 @@ if TYPE_CHECKING:
     import folium
     from branca.element import MacroElement
 
+    from coverage.access_study import AccessStudy
     from coverage.analysis import GapAnalysis
     from coverage.planning import SitingPlan
-    from coverage.scenarios import AccessStudy
 
 __all__ = ["gap_map"]
 
@@ -675,7 +675,7 @@ def _add_access(fmap: folium.Map, study: AccessStudy, areas: gpd.GeoSeries | Non
     """Units by accessibility class before and after the scenario, and the sites that receive doctors."""
     units = study.units
     s = study.settings
-    threshold = s.threshold_value
+    threshold = s.priority_line_value
     a0 = units["accessibility"].to_numpy(dtype=float)
     a1 = units["accessibility_scenario"].to_numpy(dtype=float)
     cls = _access_class(a0, a1, threshold)
@@ -766,8 +766,8 @@ def _access_legend(study: AccessStudy) -> str:
     )
     dot = f'<svg width="14" height="14"><circle cx="7" cy="7" r="6" fill="{_ADDED_COLOUR}" stroke="#fff"/></svg>'
     return (
-        f"<h4>Accessibilité ({html.escape(s.unit_label)}), seuil {s.threshold_value:g} / Accessibility, "
-        f"line {s.threshold_value:g}</h4>{rows}"
+        f"<h4>Accessibilité ({html.escape(s.unit_label)}), seuil {s.priority_line_value:g} / Accessibility, "
+        f"line {s.priority_line_value:g}</h4>{rows}"
         f'<div class="row">{dot}<span>Site recevant des médecins / Site receiving doctors</span></div>'
     )
 
@@ -841,7 +841,7 @@ def _inline_assets(fmap: folium.Map) -> None:
     """Link the vendored Leaflet and fullscreen plugin as data: URIs, and nothing else."""
     from folium.elements import JSCSSMixin
 
-    from coverage.assets import data_uri
+    from coverage.outputs.webmap.assets import data_uri
 
     def inlined(links: list[tuple[str, str]]) -> list[tuple[str, str]]:
         return [(name, data_uri(_NEEDED_ASSETS[name])) for name, _ in links if name in _NEEDED_ASSETS]
@@ -883,7 +883,7 @@ def gap_map(
     departments
         Department polygons (``department``, ``name``) for outlines and names.
     offline
-        Inline Leaflet and the fullscreen plugin (vendored in :mod:`coverage.assets`)
+        Inline Leaflet and the fullscreen plugin (vendored in :mod:`coverage.outputs.webmap.assets`)
         so that the saved page is one file that loads no script or style from the
         network; jQuery and Bootstrap are left out, so Folium elements that need them
         (``folium.Popup``, ``folium.Icon``) should not be added to such a map.  Tiles,

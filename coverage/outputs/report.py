@@ -21,15 +21,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from coverage import __version__
-from coverage.figures import fr_int, fr_pct
+from coverage._version import __version__
+from coverage.outputs.style import fr_int, fr_pct
 
 if TYPE_CHECKING:
     import geopandas as gpd
 
+    from coverage.access_study import AccessStudy
     from coverage.analysis import GapAnalysis
     from coverage.planning import SitingPlan
-    from coverage.scenarios import AccessStudy
 
 __all__ = ["FIGURE_NAMES", "REPORT_FILE", "figure_pngs", "report_html", "write_report"]
 
@@ -170,7 +170,7 @@ def figure_pngs(
     PNG files passes this dictionary to :func:`write_report`, so each figure is drawn
     once.
     """
-    from coverage.figures import access_by_department_figure, coverage_curve_figure, minutes_map, png_bytes
+    from coverage.outputs.figures import access_by_department_figure, coverage_curve_figure, minutes_map, png_bytes
 
     pngs = {
         "minutes_map": png_bytes(minutes_map(result, departments=departments, plan=plan), dpi=dpi),
@@ -533,7 +533,7 @@ def _accessibility(study: AccessStudy, n_sites: int = 15) -> str:
         ]
         for _, r in sites.head(n_sites).iterrows()
     ]
-    unit = f"{s.unit_label}, seuil / line {s.threshold_value:g}"
+    unit = f"{s.unit_label}, seuil / line {s.priority_line_value:g}"
     parts = [
         '<section><h2>Accessibilité par habitant <span class="en">(accessibility per inhabitant: '
         f"scenario {_e(study.scenario.name)})</span></h2>",
@@ -687,7 +687,7 @@ def report_html(
     access: AccessStudy | None = None,
 ) -> str:
     """The run report as one HTML document (see :func:`write_report`)."""
-    from coverage.io.export import plan_summary
+    from coverage.outputs.summaries import plan_summary
 
     info: Mapping[str, Any] = run_info or {}
     if isinstance(figures, Mapping):

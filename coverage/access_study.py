@@ -1,0 +1,482 @@
+"""Accessibility per inhabitant on a gap analysis, before and after a scenario.
+
+:func:`study_access` takes a finished :class:`~coverage.analysis.GapAnalysis` (its
+network, snapping and units), the facilities' supply and the population's demand, and
+computes the floating-catchment accessibility (:mod:`coverage.accessibility`) before and
+after a :class:`~coverage.scenarios.Scenario`: doctors added at named sites (existing
+facilities, communes or points) and a pool of doctors shared out in teams across
+candidate sites.  The result is an :class:`AccessStudy`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from coverage.accessibility import (
+    FloatingCatchment,
+    PoolAllocation,
+    age_weighted_demand,
+    allocate_pool,
+    facility_supply,
+    floating_catchment,
+)
+from coverage.analysis import GapAnalysis
+from coverage.candidates import attach_unit_areas
+from coverage.errors import InputDataError
+from coverage.matrix import CoverageMatrix, analysis_matrix
+from coverage.scenarios import ABOVE, PRIORITY, AccessSettings, Scenario
+from coverage.stats import AREA_LEVELS
+
+__all__ = ["AccessStudy", "study_access"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, eq=False)
+class AccessStudy:
+    """Accessibility before and after a scenario.
+
+    Attributes
+    ----------
+    settings, scenario
+        What was computed.
+    sites
+        One row per site of the matrix: existing facilities (``kind`` ``"facility"``)
+        and new sites (additions and pool candidates), with ``supply_before``,
+        ``supply_added``, ``supply_after``, ``supply_source`` (``stated``,
+        ``default`` or ``new``), ``teams``, the network ``node`` and ``access_minutes``
+        of the site; geometry in EPSG:4326.
+    units
+        One row per unit: ``population``, ``demand``, ``accessibility`` (baseline),
+        ``accessibility_scenario``, ``change``, ``class``, ``class_scenario``, the
+        minutes to the nearest facility and the administrative columns; the unit's
+        polygon (``area``) kept when it has one.
+    by_area
+        Demand-weighted accessibility per commune, EPCI and department, before and
+        after, with the population in priority zones.
+    classes
+        Population per class, before and after.
+    allocation_steps
+        The pool's teams in the order the greedy placed them (empty without a pool).
+    baseline, result
+        The floating-catchment results (``result`` is the baseline when the scenario is
+        empty).
+    matrix
+        Minutes from units to sites up to the decay's last band.
+    """
+
+    settings: AccessSettings
+    scenario: Scenario
+    sites: gpd.GeoDataFrame
+    units: gpd.GeoDataFrame
+    by_area: pd.DataFrame
+    classes: pd.DataFrame
+    allocation_steps: pd.DataFrame
+    baseline: FloatingCatchment
+    result: FloatingCatchment
+    matrix: CoverageMatrix
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """Key figures, for run.json and the terminal."""
+        s = self.settings
+        pop = self.units["population"].to_numpy(dtype=float)
+        classes = self.classes.set_index("class")
+        added = self.sites["supply_added"].to_numpy(dtype=float)
+        return {
+            "scenario": self.scenario.name,
+            "unit": s.unit_label,
+            "priority_line": s.priority_line_value,
+            "population_total": float(pop.sum()),
+            "supply_total_before": float(self.baseline.supply.sum()),
+            "supply_added": float(added.sum()),
+            "supply_unused_before": self.baseline.unused_supply,
+            "mean_accessibility_before": _mean(self.units["accessibility"], self.units["demand"]),
+            "mean_accessibility_after": _mean(self.units["accessibility_scenario"], self.units["demand"]),
+            "population_priority_before": float(classes.loc[PRIORITY, "population"]),
+            "population_priority_after": float(classes.loc[PRIORITY, "population_scenario"]),
+            "population_without_gp_in_reach_before": float(pop[self.baseline.accessibility <= 0].sum()),
+            "population_without_gp_in_reach_after": float(pop[self.result.accessibility <= 0].sum()),
+            "sites_receiving": int((added > 0).sum()),
+            "teams_placed": len(self.allocation_steps),
+            "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+        }
+
+
+def _mean(values: pd.Series, weights: pd.Series) -> float:
+    w = weights.to_numpy(dtype=float)
+    return float((values.to_numpy(dtype=float) * w).sum() / w.sum()) if w.sum() > 0 else math.nan
+
+
+def _demand(analysis: GapAnalysis, settings: AccessSettings, ages: pd.DataFrame | None) -> pd.Series:
+    units = analysis.units
+    if settings.age_weights:
+        where = f"age table {settings.age_table}" if settings.age_table is not None else "units (age columns)"
+        if ages is None and settings.age_table is not None:
+            raise InputDataError(f"{where}: read it first (coverage.io.settings.read_age_table) and pass it as ages=")
+        return age_weighted_demand(
+            units,
+            settings.age_weights,
+            ages=ages,
+            id_column=settings.age_id_column if ages is not None else "unit_id",
+            where=where,
+        )
+    return pd.Series(
+        units["population"].to_numpy(dtype=float),
+        index=pd.Index(units["unit_id"].astype(str).to_numpy(), name="unit_id"),
+        name="demand",
+    )
+
+
+def _new_sites(
+    analysis: GapAnalysis, scenario: Scenario, facility_ids: set[str]
+) -> tuple[gpd.GeoDataFrame, dict[int, str]]:
+    """New sites: the communes and points of additions, and the pool's commune candidates.
+
+    Returns the sites (``site_id``, ``name``, ``source``, point) and, for each addition
+    number, the id of its site.
+    """
+    units = analysis.units.assign(unit_id=analysis.units["unit_id"].astype(str)).to_crs("EPSG:4326")
+    by_id = units.set_index("unit_id")
+    rows: dict[str, dict[str, Any]] = {}
+    of_addition: dict[int, str] = {}
+    for n, add in enumerate(scenario.additions):
+        if add.facility is not None:
+            if add.facility not in facility_ids:
+                raise InputDataError(
+                    f"scenario {scenario.name!r}, {add.label}: no such facility on the input list "
+                    f"(ids look like {sorted(facility_ids)[:3]})"
+                )
+            of_addition[n] = add.facility
+        elif add.commune is not None:
+            if add.commune not in by_id.index:
+                raise InputDataError(f"scenario {scenario.name!r}, {add.label}: no population unit with this id")
+            unit = by_id.loc[add.commune]
+            rows.setdefault(
+                add.commune,
+                {
+                    "site_id": add.commune,
+                    "name": add.name or str(unit["name"]),
+                    "source": "addition (commune)",
+                    "geometry": unit.geometry,
+                },
+            )
+            of_addition[n] = add.commune
+        else:
+            from shapely.geometry import Point
+
+            site_id = f"new-{n + 1}"
+            rows[site_id] = {
+                "site_id": site_id,
+                "name": add.name or site_id,
+                "source": "addition (point)",
+                "geometry": Point(float(add.lon), float(add.lat)),  # type: ignore[arg-type]
+            }
+            of_addition[n] = site_id
+    pool = scenario.pool
+    if pool is not None and "communes" in pool.candidates:
+        excluded = set(pool.exclude)
+        for unit_id, unit in by_id.iterrows():
+            if unit_id not in excluded and unit_id not in rows and unit["population"] >= pool.min_population:
+                rows[str(unit_id)] = {
+                    "site_id": str(unit_id),
+                    "name": str(unit["name"]),
+                    "source": "pool candidate (town hall)",
+                    "geometry": unit.geometry,
+                }
+    clash = sorted(set(rows) & facility_ids)
+    if clash:
+        raise InputDataError(f"unit ids that are also facility ids: {clash[:10]}; rename the facilities")
+    frame = gpd.GeoDataFrame(
+        list(rows.values()), columns=["site_id", "name", "source", "geometry"], geometry="geometry", crs="EPSG:4326"
+    )
+    return frame, of_addition
+
+
+def study_access(
+    analysis: GapAnalysis,
+    settings: AccessSettings | None = None,
+    scenario: Scenario | None = None,
+    *,
+    ages: pd.DataFrame | None = None,
+    facilities_source: str = "facilities",
+    workers: int | None = None,
+    progress: bool = False,
+) -> AccessStudy:
+    """Accessibility of every unit before and after ``scenario``.
+
+    Parameters
+    ----------
+    analysis
+        The gap analysis of the territory: its facilities (with the supply column), units,
+        network and snapping parameters are reused.
+    settings
+        How accessibility is measured (:class:`AccessSettings`).
+    scenario
+        Doctors to add and a pool to share out (default: none, the baseline only).
+    ages
+        Age table for age-weighted demand, when ``settings.age_weights`` is set and the
+        age columns are neither in the units nor in ``settings.age_table``.
+    facilities_source
+        How errors and warnings about the supply column name the facilities (e.g.
+        ``"facilities file path.csv"``).
+    workers
+        Processes for the minutes from units to sites.
+    """
+    settings = settings or AccessSettings()
+    scenario = scenario or Scenario(name="baseline")
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    facilities = analysis.facilities.assign(facility_id=analysis.facilities["facility_id"].astype(str))
+    supply, source = facility_supply(
+        facilities, settings.supply_column, default=settings.default_supply, where=facilities_source
+    )
+    off = facilities.loc[facilities["beyond_max_snap"].to_numpy(dtype=bool), "facility_id"]
+    if len(off) and supply.loc[off.to_numpy()].sum() > 0:
+        logger.warning(
+            "%d facilities are off the network (beyond the maximum snap distance); their %g doctors reach nobody: %s",
+            len(off),
+            supply.loc[off.to_numpy()].sum(),
+            ", ".join(off.head(10)),
+        )
+    demand = _demand(analysis, settings, ages)
+    new, of_addition = _new_sites(analysis, scenario, set(facilities["facility_id"]))
+
+    # minutes from units to every site, up to the decay's last band
+    matrix = analysis_matrix(
+        analysis,
+        new,
+        settings.decay.max_minutes,
+        id_column="site_id",
+        new_first=False,
+        what="new sites",
+        workers=workers,
+        progress=progress,
+    )
+    site_ids = matrix.site_ids
+    timings["matrix"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    n_fac = len(facilities)
+    before = np.concatenate([supply.to_numpy(dtype=float), np.zeros(len(new))])
+    baseline = floating_catchment(matrix, before, demand, settings.decay)
+    after = before.copy()
+    position = {s: i for i, s in enumerate(site_ids)}
+    for n, add in enumerate(scenario.additions):
+        after[position[of_addition[n]]] += float(add.supply)
+    steps = pd.DataFrame(columns=["step", "site_id", "supply_added", "people_lifted", "shortfall_reduced"])
+    teams = np.zeros(len(site_ids), dtype=int)
+    people = analysis.units["population"].to_numpy(dtype=float)
+    if scenario.pool is not None:
+        pool = scenario.pool
+        excluded = set(pool.exclude)
+        kinds = {"facilities": slice(0, n_fac), "communes": slice(n_fac, None)}
+        eligible = [
+            str(site)
+            for kind, rows in kinds.items()
+            if kind in pool.candidates
+            for site in site_ids[rows]
+            if site not in excluded
+        ]
+        allocation: PoolAllocation = allocate_pool(
+            matrix,
+            after,
+            demand,
+            pool=float(pool.supply),
+            team_size=float(pool.team_size),
+            priority_line=settings.priority_line_value / settings.scale,
+            decay=settings.decay,
+            sites=eligible,
+            people=people,
+            max_per_site=pool.max_per_site,
+        )
+        after = allocation.supply
+        steps = allocation.steps
+        counts = steps["site_id"].map(position).value_counts()
+        teams[counts.index.to_numpy(dtype=int)] = counts.to_numpy()
+    result = floating_catchment(matrix, after, demand, settings.decay) if not scenario.is_empty else baseline
+    timings["floating catchment and scenario"] = time.perf_counter() - t0
+
+    sites = _sites_table(facilities, new, supply, source, before, after, teams, of_addition, analysis.units)
+    units = _units_table(analysis, settings, baseline, result, people)
+    by_area = _by_area(units, settings)
+    classes = pd.DataFrame(
+        {
+            "class": [PRIORITY, ABOVE],
+            "population": [people[units["class"] == c].sum() for c in (PRIORITY, ABOVE)],
+            "population_scenario": [people[units["class_scenario"] == c].sum() for c in (PRIORITY, ABOVE)],
+        }
+    )
+    total = people.sum()
+    classes["share"] = classes["population"] / total if total > 0 else np.nan
+    classes["share_scenario"] = classes["population_scenario"] / total if total > 0 else np.nan
+    if len(steps):
+        steps = steps.merge(sites[["site_id", "name", "kind", "commune", "department"]], on="site_id", how="left")
+        scale = settings.scale
+        steps["shortfall_reduced"] = steps["shortfall_reduced"] * scale
+    return AccessStudy(
+        settings=settings,
+        scenario=scenario,
+        sites=sites,
+        units=units,
+        by_area=by_area,
+        classes=classes,
+        allocation_steps=steps.reset_index(drop=True),
+        baseline=baseline,
+        result=result,
+        matrix=matrix,
+        timings=timings,
+    )
+
+
+def _sites_table(
+    facilities: gpd.GeoDataFrame,
+    new: gpd.GeoDataFrame,
+    supply: pd.Series,
+    source: pd.Series,
+    before: np.ndarray,
+    after: np.ndarray,
+    teams: np.ndarray,
+    of_addition: dict[int, str],
+    units: gpd.GeoDataFrame,
+) -> gpd.GeoDataFrame:
+    fac = pd.DataFrame(
+        {
+            "site_id": facilities["facility_id"].to_numpy(),
+            "name": facilities["name"].astype(str).to_numpy(),
+            "kind": "facility",
+            "type": facilities["type"].astype(str).to_numpy(),
+            "commune": facilities["code_insee"].astype("string").to_numpy() if "code_insee" in facilities else pd.NA,
+            "supply_source": source.to_numpy(),
+            "node": facilities["node"].to_numpy(dtype=object),
+            "access_minutes": facilities["access_minutes"].to_numpy(dtype=float),
+        }
+    )
+    fresh = pd.DataFrame(
+        {
+            "site_id": new["site_id"].to_numpy(),
+            "name": new["name"].astype(str).to_numpy(),
+            "kind": "new site",
+            "type": new["source"].to_numpy(),
+            "commune": [
+                s if str(src).endswith(("(commune)", "(town hall)")) else pd.NA
+                for s, src in zip(new["site_id"], new["source"], strict=True)
+            ],
+            "supply_source": "new",
+            "node": new["node"].to_numpy(dtype=object) if len(new) else np.empty(0, dtype=object),
+            "access_minutes": new["access_minutes"].to_numpy(dtype=float) if len(new) else np.empty(0),
+        }
+    )
+    table = pd.concat([fac, fresh], ignore_index=True)
+    added_by: dict[str, list[str]] = {}
+    for n, site in of_addition.items():
+        added_by.setdefault(site, []).append(f"addition {n + 1}")
+    table["supply_before"] = before
+    table["supply_added"] = after - before
+    table["supply_after"] = after
+    table["teams"] = teams
+    pooled = [[f"pool ({t} team{'s' if t > 1 else ''})"] if t else [] for t in teams]
+    table["added_by"] = [", ".join(added_by.get(s, []) + p) for s, p in zip(table["site_id"], pooled, strict=True)]
+    geometry = list(facilities.geometry.to_crs("EPSG:4326")) + list(new.geometry)
+    out = gpd.GeoDataFrame(table, geometry=geometry, crs="EPSG:4326")
+    # commune name and department: from the commune code where known, else the unit
+    # area holding the site
+    placed = attach_unit_areas(out[["geometry"]], units)
+    code = out["commune"].astype("string").fillna(placed["commune"].astype("string"))
+    lookup = pd.DataFrame()
+    if "commune" in units:
+        lookup = pd.DataFrame(units.drop(columns=[c for c in ("geometry", "area") if c in units]))
+        lookup = lookup.assign(commune=lookup["commune"].astype("string")).dropna(subset=["commune"])
+        lookup = lookup.drop_duplicates("commune").set_index("commune")
+    out["commune"] = code
+    for col in ("commune_name", "department"):
+        from_code = lookup[col].reindex(code.to_numpy()).to_numpy() if col in lookup else pd.NA
+        out[col] = pd.Series(from_code, index=out.index, dtype="string").fillna(placed[col].astype("string"))
+    return out
+
+
+def _units_table(
+    analysis: GapAnalysis,
+    settings: AccessSettings,
+    baseline: FloatingCatchment,
+    result: FloatingCatchment,
+    people: np.ndarray,
+) -> gpd.GeoDataFrame:
+    units = analysis.units
+    scale, threshold = settings.scale, settings.priority_line_value
+    a0 = baseline.accessibility * scale
+    a1 = result.accessibility * scale
+    keep = [
+        c
+        for c in ("unit_id", "name", "commune", "commune_name", "epci", "epci_name", "department", "department_name")
+        if c in units.columns
+    ]
+    table = pd.DataFrame(units[keep]).assign(unit_id=units["unit_id"].astype(str))
+    table["population"] = people
+    table["demand"] = baseline.demand
+    table["minutes_to_nearest"] = units["minutes_to_nearest"].to_numpy(dtype=float)
+    table["accessibility"] = a0
+    table["accessibility_scenario"] = a1
+    table["change"] = a1 - a0
+    table["class"] = np.where(a0 < threshold, PRIORITY, ABOVE)
+    table["class_scenario"] = np.where(a1 < threshold, PRIORITY, ABOVE)
+    out = gpd.GeoDataFrame(table, geometry=units.geometry.to_numpy(), crs=units.crs)
+    if "area" in units:
+        out["area"] = gpd.GeoSeries(units["area"].to_numpy(), crs=units.crs)
+    return out
+
+
+def _by_area(units: pd.DataFrame, settings: AccessSettings) -> pd.DataFrame:
+    rows = []
+    frame = pd.DataFrame(units.drop(columns=[c for c in ("geometry", "area") if c in units.columns]))
+    frame["_d0"] = frame["demand"] * frame["accessibility"]
+    frame["_d1"] = frame["demand"] * frame["accessibility_scenario"]
+    frame["_p0"] = np.where(frame["class"] == PRIORITY, frame["population"], 0.0)
+    frame["_p1"] = np.where(frame["class_scenario"] == PRIORITY, frame["population"], 0.0)
+    for level, (id_col, name_col) in AREA_LEVELS.items():
+        if id_col not in frame or frame[id_col].isna().all():
+            continue
+        key = frame[id_col].astype("string")
+        grouped = frame.groupby(key, sort=True)
+        agg = grouped[["population", "demand", "_d0", "_d1", "_p0", "_p1"]].sum()
+        names = grouped[name_col].first() if name_col and name_col in frame else pd.Series(pd.NA, index=agg.index)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a0 = np.where(agg["demand"] > 0, agg["_d0"] / agg["demand"], np.nan)
+            a1 = np.where(agg["demand"] > 0, agg["_d1"] / agg["demand"], np.nan)
+        rows.append(
+            pd.DataFrame(
+                {
+                    "level": level,
+                    "area_id": agg.index.astype(str),
+                    "area_name": names.reindex(agg.index).to_numpy(),
+                    "population": agg["population"].to_numpy(),
+                    "demand": agg["demand"].to_numpy(),
+                    "accessibility": a0,
+                    "accessibility_scenario": a1,
+                    "change": a1 - a0,
+                    "population_priority": agg["_p0"].to_numpy(),
+                    "population_priority_scenario": agg["_p1"].to_numpy(),
+                }
+            )
+        )
+    columns = [
+        "level",
+        "area_id",
+        "area_name",
+        "population",
+        "demand",
+        "accessibility",
+        "accessibility_scenario",
+        "change",
+        "population_priority",
+        "population_priority_scenario",
+    ]
+    return pd.concat(rows, ignore_index=True)[columns] if rows else pd.DataFrame(columns=columns)

@@ -1,0 +1,160 @@
+"""Summaries of a run: the one-screen terminal summary and the record kept in run.json."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from coverage.outputs.files import TOOL
+
+if TYPE_CHECKING:
+    from coverage.access_study import AccessStudy
+    from coverage.analysis import GapAnalysis
+    from coverage.planning import SitingPlan
+
+__all__ = ["plan_summary", "print_access", "print_summary", "run_record"]
+
+
+def run_record(
+    result: GapAnalysis,
+    *,
+    plan: SitingPlan | None = None,
+    access: AccessStudy | None = None,
+    run_info: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """What run.json holds: the settings, timings and key figures of a run, then ``run_info``."""
+    return {
+        "tool": TOOL,
+        "written": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "config": result.config.as_dict(),
+        "timings_s": {k: round(v, 3) for k, v in result.timings.items()},
+        "network": {"nodes": result.network.n_nodes, "edges": int(result.network.matrix.nnz)},
+        "summary": result.summary.to_dict(orient="records"),
+        **({"siting": plan_summary(plan)} if plan is not None else {}),
+        **(
+            {
+                "accessibility": {
+                    "settings": access.settings.as_dict(),
+                    "scenario": access.scenario.as_dict(),
+                    "summary": access.summary(),
+                }
+            }
+            if access is not None
+            else {}
+        ),
+        **dict(run_info or {}),
+    }
+
+
+def plan_summary(plan: SitingPlan) -> dict[str, Any]:
+    """Key figures of a siting plan, for run.json and the terminal summary."""
+    s, g = plan.selection, plan.greedy
+    return {
+        "threshold_min": plan.threshold_min,
+        "solver": s.solver,
+        "status": s.status,
+        "new_sites": len(s.sites),
+        "sites_requested": s.sites_requested,
+        "required_sites": len(s.required),
+        "population_total": s.population_total,
+        "population_covered_before": s.population_covered_before,
+        "population_covered_after": s.population_covered_after,
+        "objective_value": s.objective_value,
+        "bound": s.bound,
+        "gap": s.gap,
+        "seconds": round(s.seconds, 3),
+        "greedy_population_covered_after": g.population_covered_after,
+        "uncoverable_units": list(s.uncoverable),
+        "timings_s": {k: round(v, 3) for k, v in plan.timings.items()},
+    }
+
+
+def print_summary(  # type: ignore[no-untyped-def]
+    result: GapAnalysis,
+    out: Path,
+    seconds: float,
+    stream=sys.stdout,
+    *,
+    plan: SitingPlan | None = None,
+    access: AccessStudy | None = None,
+) -> None:
+    """The one-screen summary at the end of a run."""
+    units, fac = result.units, result.facilities
+    w = stream.write
+    w("\n")
+    w(
+        f"Gap analysis: {len(units):,} population units, {units['population'].sum():,.0f} inhabitants; "
+        f"{int((~fac['beyond_max_snap']).sum())} of {len(fac)} facilities on the network "
+        f"({result.network.n_nodes:,} nodes)\n"
+    )
+    w(f"{'threshold':>10} {'covered':>12} {'uncovered':>12} {'unreachable':>12} {'share':>7}\n")
+    for row in result.summary.itertuples():
+        w(
+            f"{row.threshold_min:>7g} min {row.population_covered:>12,.0f} {row.population_uncovered:>12,.0f} "
+            f"{row.population_unreachable:>12,.0f} {row.share_covered:>7.1%}\n"
+        )
+    t_max = max(result.config.thresholds_min)
+    by_dep = result.by_area[(result.by_area["level"] == "department") & (result.by_area["threshold_min"] == t_max)]
+    if len(by_dep):
+        w(f"\nBeyond {t_max:g} min by department:\n")
+        for row in by_dep.itertuples():
+            beyond = row.population_uncovered + row.population_unreachable
+            w(
+                f"  {row.area_id:>3} {str(row.area_name)[:24]:<24} {beyond:>10,.0f}"
+                f"  ({1 - row.share_covered:.1%}), mean {row.mean_minutes:.1f} min\n"
+            )
+    worst = result.by_area[(result.by_area["level"] == "epci") & (result.by_area["threshold_min"] == t_max)]
+    worst = worst.assign(out=worst["population_uncovered"] + worst["population_unreachable"]).nlargest(5, "out")
+    if len(worst) and worst["out"].max() > 0:
+        w(f"\nEPCI with most inhabitants beyond {t_max:g} min:\n")
+        for row in worst.itertuples():
+            w(f"  {str(row.area_name)[:40]:<40} {row.out:>10,.0f}\n")
+    if plan is not None:
+        s, g = plan.selection, plan.greedy
+        gap = "" if s.gap is None else f", gap {s.gap:.2%}"
+        w(
+            f"\nNew sites within {plan.threshold_min:g} min ({s.solver}, {s.status}{gap}, {s.seconds:.1f} s): "
+            f"{len(s.sites)} sites, {len(s.required)} existing kept\n"
+        )
+        w(
+            f"  covered {s.population_covered_before:,.0f} -> {s.population_covered_after:,.0f} "
+            f"({s.share_covered_before:.1%} -> {s.share_covered_after:.1%}); "
+            f"greedy: {g.population_covered_after:,.0f}\n"
+        )
+        for row in plan.selection_table.head(5).itertuples():
+            w(f"  {row.rank:>3}. {str(row.name)[:30]:<30} {row.department!s:>3} +{row.marginal_gain:,.0f}\n")
+        if s.sites_requested is not None and len(s.sites) < s.sites_requested:
+            w(f"  {len(s.sites)} of the {s.sites_requested} sites allowed are enough: more would cover nobody new\n")
+        if len(s.uncoverable):
+            w(f"  {len(s.uncoverable)} units cannot be covered within {plan.threshold_min:g} min by any candidate\n")
+    if access is not None:
+        print_access(access, w)
+    w(f"\nOutputs in {out} ({seconds:.1f} s)\n")
+
+
+def print_access(study: AccessStudy, w) -> None:  # type: ignore[no-untyped-def]
+    summary = study.summary()
+    s = study.settings
+    w(
+        f"\nAccessibility ({s.unit_label}; priority below {s.priority_line_value:g}), "
+        f"scenario {study.scenario.name!r}:\n"
+    )
+    w(
+        f"  supply {summary['supply_total_before']:,.0f} doctors + {summary['supply_added']:,.0f} added "
+        f"at {summary['sites_receiving']} sites\n"
+    )
+    w(
+        f"  mean {summary['mean_accessibility_before']:.2f} -> {summary['mean_accessibility_after']:.2f}; "
+        f"in priority zones {summary['population_priority_before']:,.0f} -> {summary['population_priority_after']:,.0f}"
+        f" inhabitants\n"
+    )
+    by_dep = study.by_area[study.by_area["level"] == "department"]
+    for row in by_dep.itertuples():
+        w(
+            f"  {row.area_id:>3} {str(row.area_name)[:24]:<24} {row.accessibility:>6.2f} -> "
+            f"{row.accessibility_scenario:>6.2f}  priority {row.population_priority:>10,.0f} -> "
+            f"{row.population_priority_scenario:>10,.0f}\n"
+        )
