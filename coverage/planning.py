@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -21,7 +22,7 @@ from coverage.errors import InputDataError
 from coverage.matrix import CoverageMatrix, analysis_matrix
 from coverage.siting import SitingResult, coverage_curve, fragility, lscp, mclp_exact, mclp_greedy, p_median
 
-__all__ = ["SOLVERS", "SitingPlan", "plan_sites"]
+__all__ = ["SOLVERS", "SitingOptions", "SitingPlan", "plan_sites"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,19 +69,63 @@ class SitingPlan:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class SitingOptions:
+    """What to choose: the options of a siting run, one value from the command line to
+    :func:`plan_sites`.
+
+    Attributes
+    ----------
+    threshold_min
+        Coverage threshold of the selection (20 minutes: DREES counts a GP farther away
+        as inaccessible).
+    k, target_share, target_structures
+        How many new sites, one of: their number; the share of the population to reach
+        within the threshold (the fewest sites that reach it by the greedy order; the
+        exact solver then optimises that many); or the total number of structures
+        wanted, existing facilities on the network included.  Not needed by ``"lscp"``,
+        which finds the fewest sites covering everyone reachable.
+    solver
+        ``"exact"`` (MCLP, HiGHS), ``"greedy"`` (MCLP), ``"lscp"`` or ``"pmedian"``.
+    time_limit_s
+        Time limit of each exact solve.
+    curve_k_max
+        Largest k of the coverage curve (default: the number of sites chosen).
+    exact_curve
+        Solve the exact MCLP for each k of the curve, beside the greedy values.
+    """
+
+    threshold_min: float = 20.0
+    k: int | None = None
+    target_share: float | None = None
+    target_structures: int | None = None
+    solver: str = "exact"
+    time_limit_s: float = 60.0
+    curve_k_max: int | None = None
+    exact_curve: bool = True
+
+    def __post_init__(self) -> None:
+        if self.solver not in SOLVERS:
+            raise InputDataError(f"unknown solver {self.solver!r}; expected one of {', '.join(SOLVERS)}")
+        given = sum(v is not None for v in (self.k, self.target_share, self.target_structures))
+        if self.solver != "lscp" and given != 1:
+            raise InputDataError(
+                "give one of the number of new sites (k), a target share of the population "
+                "or a target number of structures"
+            )
+        if self.target_share is not None and not 0 < self.target_share <= 1:
+            raise InputDataError(f"the target share must be in (0, 1], got {self.target_share}")
+
+
 def plan_sites(
     analysis: GapAnalysis,
     candidates: gpd.GeoDataFrame,
+    options: SitingOptions | None = None,
+    /,
     *,
-    threshold_min: float,
-    k: int | None = None,
-    target_share: float | None = None,
-    solver: str = "exact",
-    time_limit_s: float = 60.0,
-    curve_k_max: int | None = None,
-    exact_curve: bool = True,
     workers: int | None = None,
     progress: bool = False,
+    **settings: Any,
 ) -> SitingPlan:
     """Score candidates and choose new sites, keeping every existing facility open.
 
@@ -92,23 +137,13 @@ def plan_sites(
     candidates
         Candidate points with ``candidate_id`` and ``name`` (see
         :mod:`coverage.candidates`); ids must differ from the facility ids.
-    threshold_min
-        Coverage threshold of the selection.
-    k, target_share
-        Number of new sites, or the share of the population to reach within the
-        threshold (the fewest sites that reach it by the greedy order; the exact solver
-        then optimises that many).  Ignored by ``"lscp"``, which finds the fewest sites
-        covering everyone reachable.
-    solver
-        ``"exact"`` (MCLP, HiGHS), ``"greedy"`` (MCLP), ``"lscp"`` or ``"pmedian"``.
-    time_limit_s
-        Time limit of each exact solve.
-    curve_k_max
-        Largest k of the coverage curve (default: the number of sites chosen).
-    exact_curve
-        Solve the exact MCLP for each k of the curve, beside the greedy values.
+    options, **settings
+        What to choose: a :class:`SitingOptions`, or its fields as keywords
+        (``threshold_min=20, k=25, solver="exact"``); keywords override ``options``.
     workers
         Processes for the coverage matrix.
+    progress
+        Show progress bars (on a terminal only).
 
     Notes
     -----
@@ -118,12 +153,13 @@ def plan_sites(
     existing facility today), ``minutes_to_nearest_existing`` (the candidate's own
     minutes to the nearest existing facility), ``access_minutes`` and ``snap_distance_m``.
     """
-    if solver not in SOLVERS:
-        raise InputDataError(f"unknown solver {solver!r}; expected one of {', '.join(SOLVERS)}")
-    if solver != "lscp" and (k is None) == (target_share is None):
-        raise InputDataError("give either the number of new sites (k) or a target share of the population")
-    if target_share is not None and not 0 < target_share <= 1:
-        raise InputDataError(f"the target share must be in (0, 1], got {target_share}")
+    opts = SitingOptions(**settings) if options is None else replace(options, **settings)
+    threshold_min, k, target_share, solver = opts.threshold_min, opts.k, opts.target_share, opts.solver
+    time_limit_s, curve_k_max = opts.time_limit_s, opts.curve_k_max
+    if opts.target_structures is not None:
+        existing = int((~analysis.facilities["beyond_max_snap"]).sum())
+        k = max(0, opts.target_structures - existing)
+        logger.info("%d structures wanted, %d exist on the network: %d new sites", opts.target_structures, existing, k)
     if len(candidates) == 0:
         raise InputDataError("the candidate list is empty: there is no site to choose from")
     config = analysis.config
@@ -187,7 +223,7 @@ def plan_sites(
         threshold_min,
         curve_k_max if curve_k_max is not None else k,
         required=required,
-        exact=exact_curve,
+        exact=opts.exact_curve,
         time_limit_s=time_limit_s,
     )
     timings["coverage curve"] = time.perf_counter() - t0

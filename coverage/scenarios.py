@@ -32,6 +32,8 @@ __all__ = [
     "Addition",
     "Pool",
     "Scenario",
+    "resolve_sites",
+    "scenario_name",
     "with_overrides",
 ]
 
@@ -234,3 +236,23 @@ class Scenario:
 def with_overrides(settings: AccessSettings, **overrides: Any) -> AccessSettings:
     """A copy of ``settings`` with the overrides that are not None."""
     return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def scenario_name(additions: tuple[Addition, ...], pool: Pool | None) -> str:
+    """A name that says what a scenario without one does: ``+2 at F1; pool of 300 in teams of 3``."""
+    parts = [f"+{a.supply:g} at {a.facility}" for a in additions]
+    if pool is not None:
+        parts.append(f"pool of {pool.supply:g} in teams of {pool.team_size:g}")
+    return "; ".join(parts) or "baseline"
+
+
+def resolve_sites(scenario: Scenario, facility_ids: set[str]) -> Scenario:
+    """Additions named by a bare site id (``--add SITE:N``, read as a facility): the id of
+    a facility stays one, any other id is taken as a commune (unit) id."""
+    fixed = tuple(
+        replace(a, facility=None, commune=a.facility)
+        if a.facility is not None and a.facility not in facility_ids
+        else a
+        for a in scenario.additions
+    )
+    return replace(scenario, additions=fixed)

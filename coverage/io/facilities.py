@@ -28,7 +28,7 @@ from coverage.io._common import (
     to_numbers,
 )
 
-__all__ = ["FINESS_CATEGORIES", "read_facilities", "read_finess"]
+__all__ = ["FACILITY_FORMATS", "FINESS_CATEGORIES", "read_facilities", "read_finess"]
 
 logger = logging.getLogger(__name__)
 
@@ -211,6 +211,19 @@ def _insee_code(departement: pd.Series, commune: pd.Series) -> pd.Series:
     return code.where(~overseas, dom)
 
 
+#: Formats :func:`read_facilities` reads.
+FACILITY_FORMATS = ("auto", "finess", "points")
+
+
+def _looks_like_finess(path: Path) -> bool:
+    """The FINESS extraction starts with a ``finess;`` header line or a ``structureet;`` line."""
+    if not path.is_file():
+        return False
+    with path.open("rb") as fh:
+        head = fh.read(64)
+    return head.lower().startswith((b"finess;", b"structureet;"))
+
+
 def read_facilities(
     path: str | Path,
     *,
@@ -223,13 +236,21 @@ def read_facilities(
     crs: str | None = None,
     status_column: str | None = "status",
     keep_status: Sequence[str] | None = ("open",),
+    format: str = "auto",
+    categories: Sequence[str] = tuple(FINESS_CATEGORIES),
+    departments: Sequence[str] | None = None,
 ) -> gpd.GeoDataFrame:
-    """Facilities from a point layer, or from a CSV with coordinate columns.
+    """Facilities from a point layer, a CSV with coordinate columns, or the FINESS extraction.
 
     Parameters
     ----------
     path
-        A vector file (points) or a CSV.
+        A vector file (points), a CSV, or the FINESS public extraction.
+    format
+        ``"points"`` (a point layer or a CSV), ``"finess"`` (:func:`read_finess`, with
+        ``categories`` and ``departments``; the other options do not apply), or
+        ``"auto"`` (default): FINESS when the file's first line starts with ``finess;``
+        or ``structureet;``, points otherwise.
     layer
         Layer of a multi-layer file.
     id_column, name_column, type_column
@@ -247,7 +268,11 @@ def read_facilities(
         Where the status column exists, keep only rows whose status is in
         ``keep_status`` (``open`` by default, as in the regional list); None keeps all.
     """
+    if format not in FACILITY_FORMATS:
+        raise InputDataError(f"unknown facilities format {format!r}; expected one of {', '.join(FACILITY_FORMATS)}")
     path = existing(path, "facilities file")
+    if format == "finess" or (format == "auto" and _looks_like_finess(path)):
+        return read_finess(path, categories=categories, departments=departments)
     where = f"facilities file {path}"
     table = is_table(path)
     if table:

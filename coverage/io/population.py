@@ -28,13 +28,17 @@ from coverage.io._common import (
     read_vector,
     to_numbers,
 )
+from coverage.io.admin import read_communes
 
 __all__ = [
+    "POPULATION_FORMATS",
     "UNIT_COLUMNS",
     "attach_communes",
     "population_from_communes",
     "read_filosofi",
+    "read_population",
     "read_population_layer",
+    "with_area_names",
 ]
 
 logger = logging.getLogger(__name__)
@@ -232,3 +236,89 @@ def attach_communes(units: gpd.GeoDataFrame, communes: gpd.GeoDataFrame) -> gpd.
     if outside:
         logger.warning("%d population units lie outside every commune polygon; their commune is left empty", outside)
     return out
+
+
+#: Formats :func:`read_population` reads.
+POPULATION_FORMATS = ("communes", "filosofi", "layer")
+
+
+def read_population(
+    path: str | Path,
+    *,
+    format: str = "communes",
+    population_column: str | None = None,
+    id_column: str = "code_insee",
+    name_column: str | None = None,
+    layer: str | None = None,
+    placement: str = "town_hall",
+    commune_polygons: str | Path | None = None,
+    commune_polygons_layer: str | None = None,
+    town_halls: str | Path | None = None,
+    town_halls_layer: str | None = None,
+    communes: str | Path | None = None,
+    departments: gpd.GeoDataFrame | None = None,
+    metric_crs: str = DEFAULT_METRIC_CRS,
+) -> gpd.GeoDataFrame:
+    """Population units of any of the three formats, with their area names.
+
+    Parameters
+    ----------
+    format
+        ``"communes"``: an INSEE commune table (:func:`coverage.io.admin.read_communes`)
+        placed at ``town_halls`` or the centroids of ``commune_polygons``
+        (``placement``); ``"filosofi"``: an INSEE grid CSV (:func:`read_filosofi`);
+        ``"layer"``: any point or polygon layer (:func:`read_population_layer`).
+    population_column
+        Default ``population`` (``ind`` for Filosofi).
+    communes, commune_polygons
+        For grid and layer units: the commune table and polygons that give each unit its
+        commune, EPCI and department (:func:`attach_communes`).
+    departments
+        Department polygons (:func:`coverage.io.admin.read_departments`) naming the
+        units' departments (``department_name``).
+
+    Every unit also gets ``commune_name`` (its commune's name, else its own).
+    """
+    if format not in POPULATION_FORMATS:
+        raise InputDataError(f"unknown population format {format!r}; expected one of {', '.join(POPULATION_FORMATS)}")
+    if format == "communes":
+        table = read_communes(
+            path,
+            polygons=commune_polygons,
+            polygons_layer=commune_polygons_layer,
+            town_halls=town_halls,
+            town_halls_layer=town_halls_layer,
+            code_column=id_column,
+            population_column=population_column or "population",
+            **({"name_column": name_column} if name_column else {}),
+        )
+        units = population_from_communes(table, placement=placement, metric_crs=metric_crs)
+    else:
+        if format == "filosofi":
+            units = read_filosofi(path, population_column=population_column or "ind")
+        else:
+            units = read_population_layer(
+                path,
+                population_column=population_column or "population",
+                id_column=id_column,
+                name_column=name_column,
+                layer=layer,
+                metric_crs=metric_crs,
+            )
+        if communes is not None and commune_polygons is not None:
+            table = read_communes(communes, polygons=commune_polygons, polygons_layer=commune_polygons_layer)
+            units = attach_communes(units, table)
+            names = dict(zip(table["code_insee"], table["name"], strict=True))
+            units["commune_name"] = units["commune"].map(names)
+    return with_area_names(units, departments)
+
+
+def with_area_names(units: gpd.GeoDataFrame, departments: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+    """``commune_name`` (the unit's own name where no commune gave one) and, with
+    ``departments``, ``department_name``: the names the tables and maps show."""
+    if "commune_name" not in units:
+        units["commune_name"] = units["name"]
+    if departments is not None:
+        names = dict(zip(departments["department"], departments["name"], strict=True))
+        units["department_name"] = units["department"].map(names)
+    return units

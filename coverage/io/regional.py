@@ -16,8 +16,8 @@ import networkx as nx
 from coverage.config import DEFAULT_METRIC_CRS
 from coverage.io.admin import read_communes, read_departments
 from coverage.io.facilities import read_facilities
-from coverage.io.population import population_from_communes
-from coverage.io.roads import read_road_lines
+from coverage.io.population import population_from_communes, with_area_names
+from coverage.io.roads import RoadLayer, read_road_lines
 from coverage.io.settings import load_speed_profile, resolve_data_dir
 from coverage.speeds import SpeedProfile
 
@@ -70,12 +70,14 @@ def load_regional_inputs(
     profile = profile or load_speed_profile()
     graph = read_road_lines(
         paths["roads"],
-        layer="routes",
-        class_column="system",
-        name_column="route",
-        profile=profile,
-        max_edge_length_m=max_edge_length_m,
-        metric_crs=metric_crs,
+        RoadLayer(
+            profile=profile,
+            class_column="system",
+            layer="routes",
+            name_column="route",
+            max_edge_length_m=max_edge_length_m,
+            metric_crs=metric_crs,
+        ),
     )
     facilities = read_facilities(paths["facilities"], keep_status=keep_status)
     communes = read_communes(
@@ -86,10 +88,7 @@ def load_regional_inputs(
         town_halls_layer="mairies",
     )
     departments = read_departments(paths["departments"])
-    units = population_from_communes(communes, metric_crs=metric_crs)
-    names = dict(zip(departments["department"], departments["name"], strict=True))
-    units["commune_name"] = units["name"]
-    units["department_name"] = units["department"].map(names)
+    units = with_area_names(population_from_communes(communes, metric_crs=metric_crs), departments)
     return RegionalInputs(
         graph=graph,
         facilities=facilities,

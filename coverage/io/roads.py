@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DRIVABLE_HIGHWAYS",
+    "RoadLayer",
     "download_osm",
     "read_graphml",
     "read_osm",
@@ -180,37 +182,6 @@ def download_osm(
     return add_travel_times(graph, profile, source=f"OpenStreetMap {place or bbox}")
 
 
-def read_road_lines(
-    path: str | Path,
-    *,
-    class_column: str,
-    profile: SpeedProfile,
-    layer: str | None = None,
-    oneway_column: str | None = None,
-    name_column: str | None = None,
-    max_edge_length_m: float | None = 500.0,
-    metric_crs: str = DEFAULT_METRIC_CRS,
-) -> nx.MultiDiGraph:
-    """Drivable network of a line layer with a road-class column.
-
-    See :func:`coverage.network.graph_from_lines` for the parameters.  For the
-    regional Travel Mapping layer: ``layer="routes", class_column="system"``; the
-    built-in profile excludes the duplicating E-roads (``eure``).
-    """
-    path = existing(path, "road layer")
-    lines = read_vector(path, "road layer", layer)
-    return graph_from_lines(
-        lines,
-        class_column=class_column,
-        profile=profile,
-        oneway_column=oneway_column,
-        name_column=name_column,
-        max_edge_length_m=max_edge_length_m,
-        metric_crs=metric_crs,
-        source=f"road layer {path}" + (f" (layer {layer!r})" if layer else ""),
-    )
-
-
 def read_graphml(path: str | Path, *, profile: SpeedProfile | None = None) -> nx.MultiDiGraph:
     """Graph saved as GraphML by this project or by OSMnx.
 
@@ -234,40 +205,87 @@ def read_graphml(path: str | Path, *, profile: SpeedProfile | None = None) -> nx
     return graph
 
 
-def read_roads(
-    path: str | Path,
-    *,
-    profile: SpeedProfile,
-    class_column: str | None = None,
-    layer: str | None = None,
-    oneway_column: str | None = None,
-    name_column: str | None = None,
-    max_edge_length_m: float | None = 500.0,
-    metric_crs: str = DEFAULT_METRIC_CRS,
-) -> nx.MultiDiGraph:
+@dataclass(frozen=True)
+class RoadLayer:
+    """How a road file becomes a routable network: the options that travel together
+    from the command line or the regional loader to the readers.
+
+    Attributes
+    ----------
+    profile
+        Speeds per road class (:func:`coverage.io.settings.load_speed_profile`).
+    class_column
+        Road-class column of a line layer (required for line layers).
+    layer
+        Layer of a multi-layer file.
+    oneway_column, name_column
+        Columns marking one-way lines and naming roads, of a line layer.
+    max_edge_length_m
+        Line-layer segments longer than this are split, so that points join the network
+        near them (None: no split).
+    metric_crs
+        CRS in which lengths are measured.
+    """
+
+    profile: SpeedProfile
+    class_column: str | None = None
+    layer: str | None = None
+    oneway_column: str | None = None
+    name_column: str | None = None
+    max_edge_length_m: float | None = 500.0
+    metric_crs: str = DEFAULT_METRIC_CRS
+
+
+def read_road_lines(path: str | Path, road_layer: RoadLayer | None = None, /, **options: Any) -> nx.MultiDiGraph:
+    """Drivable network of a line layer with a road-class column.
+
+    ``road_layer`` (:class:`RoadLayer`), or its fields as keywords (``profile=...,
+    class_column="system"``); keywords override the fields of ``road_layer``.  See
+    :func:`coverage.network.graph_from_lines` for the meaning of each.  For the regional
+    Travel Mapping layer: ``layer="routes", class_column="system"``; the built-in profile
+    excludes the duplicating E-roads (``eure``).
+    """
+    spec = _road_layer(road_layer, options)
+    if spec.class_column is None:
+        raise InputDataError(f"road layer {path}: a line layer needs the name of its road-class column")
+    path = existing(path, "road layer")
+    lines = read_vector(path, "road layer", spec.layer)
+    return graph_from_lines(
+        lines,
+        class_column=spec.class_column,
+        profile=spec.profile,
+        oneway_column=spec.oneway_column,
+        name_column=spec.name_column,
+        max_edge_length_m=spec.max_edge_length_m,
+        metric_crs=spec.metric_crs,
+        source=f"road layer {path}" + (f" (layer {spec.layer!r})" if spec.layer else ""),
+    )
+
+
+def read_roads(path: str | Path, road_layer: RoadLayer | None = None, /, **options: Any) -> nx.MultiDiGraph:
     """Read a road network, choosing the reader from the file name.
 
     ``.graphml`` -> :func:`read_graphml`; ``.osm``, ``.osm.pbf``, ``.pbf``, ``.osm.bz2``
-    -> :func:`read_osm`; any other file -> :func:`read_road_lines` (needs
-    ``class_column``).
+    -> :func:`read_osm`; any other file -> :func:`read_road_lines` (needs a
+    ``class_column``).  Options: ``road_layer`` (:class:`RoadLayer`), or its fields as
+    keywords (``profile=..., class_column="cls"``).
     """
+    spec = _road_layer(road_layer, options)
     path = existing(path, "road network")
     name = path.name.lower()
     if name.endswith(".graphml"):
-        return read_graphml(path, profile=profile)
+        return read_graphml(path, profile=spec.profile)
     if name.endswith((".osm", ".pbf", ".osm.bz2", ".osm.xml")):
-        return read_osm(path, profile=profile)
-    if class_column is None:
+        return read_osm(path, profile=spec.profile)
+    if spec.class_column is None:
         raise InputDataError(
             f"road layer {path}: a line layer needs the name of its road-class column (--class-column)"
         )
-    return read_road_lines(
-        path,
-        class_column=class_column,
-        profile=profile,
-        layer=layer,
-        oneway_column=oneway_column,
-        name_column=name_column,
-        max_edge_length_m=max_edge_length_m,
-        metric_crs=metric_crs,
-    )
+    return read_road_lines(path, spec)
+
+
+def _road_layer(road_layer: RoadLayer | None, options: dict[str, Any]) -> RoadLayer:
+    try:
+        return RoadLayer(**options) if road_layer is None else replace(road_layer, **options)
+    except TypeError as exc:  # an unknown or missing option: say which
+        raise TypeError(f"road layer options: {exc}") from None

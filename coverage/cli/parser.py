@@ -1,0 +1,309 @@
+"""The command line's arguments: ``analyse``, ``optimise``, ``access`` and ``demo``.
+
+Argument types check numbers and pairs as they are parsed, so that a bad value ends the
+run with one line before anything is read.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from coverage._version import __version__
+from coverage.accessibility import ContinuousDecay
+from coverage.errors import InputDataError
+from coverage.io.facilities import FINESS_CATEGORIES
+from coverage.io.settings import DATA_DIR_ENV
+from coverage.planning import SOLVERS
+from coverage.scenarios import MEASURES, POOL_CANDIDATES
+
+__all__ = ["build_parser"]
+
+DEFAULT_DEMO_OUT = Path("outputs") / "centre-val-de-loire"
+DEFAULT_ACCESS_OUT = Path("outputs") / "centre-val-de-loire-access"
+#: The Region's plan: 300 salaried GPs in the most under-served zones (default scenario
+#: of ``access`` on the regional data, in teams of DEFAULT_TEAM_SIZE).
+DEFAULT_POOL = 300
+DEFAULT_TEAM_SIZE = 3
+#: The Region's aim: 125 MSP or grouped structures for a complete mesh of the territory.
+DEFAULT_TARGET_STRUCTURES = 125
+#: DREES counts a GP farther than 20 minutes as inaccessible.
+DEFAULT_SITING_THRESHOLD = 20.0
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(t) for t in text.split(",") if t.strip())
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from exc
+
+
+def _bbox(text: str) -> tuple[float, float, float, float]:
+    values = _floats(text)
+    if len(values) != 4:
+        raise argparse.ArgumentTypeError("expected west,south,east,north")
+    return values  # type: ignore[return-value]
+
+
+def _add_analysis_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("analysis parameters (override --config)")
+    g.add_argument("--config", type=Path, help="TOML file with an [analysis] table of parameters")
+    g.add_argument("--thresholds", type=_floats, help="drive-time thresholds in minutes (default 10,20,30)")
+    g.add_argument(
+        "--access-speed", type=float, help="km/h of the straight leg between a point and the network (default 30)"
+    )
+    g.add_argument(
+        "--max-snap", type=float, help="metres beyond which a point is not joined to the network (default 5000)"
+    )
+    g.add_argument("--metric-crs", help="CRS for distances (default EPSG:2154, Lambert-93)")
+    g.add_argument("--isochrone-buffer", type=float, help="half-width in metres of isochrone bands (default 500)")
+    g.add_argument("--no-isochrones", action="store_true", help="skip isochrone polygons")
+    g.add_argument("--speeds", type=Path, help="TOML speed profile overriding the built-in French one")
+    g.add_argument(
+        "--default-speed", type=float, help="km/h for road classes the profile does not know (default: error)"
+    )
+    g.add_argument("--no-map", action="store_true", help="do not write map.html")
+    g.add_argument("--no-report", action="store_true", help="do not write report.html and figures/")
+    g.add_argument("-v", "--verbose", action="store_true", help="log every step")
+    g.add_argument("-q", "--quiet", action="store_true", help="print errors only")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="couverture",
+        description="Drive-time coverage of primary-care facilities (MSP, centres de santé).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    a = sub.add_parser("analyse", help="gap analysis of any territory", description="Gap analysis of any territory.")
+    _add_input_options(a)
+    _add_analysis_options(a)
+
+    o = sub.add_parser(
+        "optimise",
+        help="gap analysis, then the best new sites",
+        description="Gap analysis of any territory, then candidate scores and an optimal set of new sites "
+        "with every existing facility kept.",
+    )
+    _add_input_options(o)
+    _add_analysis_options(o)
+    _add_siting_options(o, default_exclude=False)
+
+    x = sub.add_parser(
+        "access",
+        help="accessibility per inhabitant (floating catchment) before and after a scenario",
+        description="Gap analysis, then accessibility per inhabitant (2SFCA / E2SFCA, APL-style) before and "
+        "after a scenario of added doctors (a TOML file, or --add/--pool). Without --roads/--facilities/"
+        f"--population it runs on the Centre-Val de Loire data folder (--data-dir, else ${DATA_DIR_ENV}, else "
+        f"shared/data beside the checkout) with the scenario '{DEFAULT_POOL} salaried GPs in teams of "
+        f"{DEFAULT_TEAM_SIZE}' unless a scenario is given.",
+    )
+    x.add_argument("--data-dir", type=Path, help=f"data folder (default ${DATA_DIR_ENV} or ../shared/data)")
+    x.add_argument("--all-statuses", action="store_true", help="regional data: keep planned and under-construction")
+    _add_input_options(x, required=False)
+    x.add_argument("--out", type=Path, help=f"output folder (default {DEFAULT_ACCESS_OUT} on the regional data)")
+    _add_analysis_options(x)
+    _add_access_options(x)
+
+    d = sub.add_parser(
+        "demo",
+        help="gap analysis and siting scenario of Centre-Val de Loire with the data folder",
+        description=f"Full gap analysis of Centre-Val de Loire, and the scenario 'complete the mesh to "
+        f"{DEFAULT_TARGET_STRUCTURES} structures'. Data folder: --data-dir, else ${DATA_DIR_ENV}, "
+        "else shared/data beside the checkout.",
+    )
+    d.add_argument("--data-dir", type=Path, help=f"data folder (default ${DATA_DIR_ENV} or ../shared/data)")
+    d.add_argument("--out", type=Path, default=DEFAULT_DEMO_OUT, help=f"output folder (default {DEFAULT_DEMO_OUT})")
+    d.add_argument("--all-statuses", action="store_true", help="keep planned and under-construction facilities too")
+    d.add_argument("--no-siting", action="store_true", help="gap analysis only, no siting scenario")
+    _add_analysis_options(d)
+    _add_siting_options(d, default_exclude=True)
+    return parser
+
+
+def _add_input_options(a: argparse.ArgumentParser, *, required: bool = True) -> None:
+    r = a.add_argument_group("roads (one of)")
+    r.add_argument("--roads", type=Path, help=".osm/.osm.pbf, .graphml, or a line layer with a road-class column")
+    r.add_argument("--osm-place", help="download OSM roads of a place (needs the internet)")
+    r.add_argument("--osm-bbox", type=_bbox, help="download OSM roads of west,south,east,north (needs the internet)")
+    r.add_argument("--roads-layer", help="layer of a multi-layer road file")
+    r.add_argument("--class-column", help="road-class column of a line layer")
+    r.add_argument("--oneway-column", help="column marking one-way lines of a line layer")
+    r.add_argument("--road-name-column", help="column with road names or numbers of a line layer")
+    r.add_argument(
+        "--max-edge-length",
+        type=float,
+        default=500.0,
+        help="split line-layer segments longer than this, metres (default 500)",
+    )
+    r.add_argument("--osm-cache", type=Path, default=Path("cache/osmnx"), help="cache folder of OSM downloads")
+
+    f = a.add_argument_group("facilities")
+    f.add_argument("--facilities", type=Path, required=required, help="FINESS extraction, point layer or CSV")
+    f.add_argument("--facilities-format", choices=["auto", "finess", "points"], default="auto")
+    f.add_argument("--facilities-layer")
+    f.add_argument("--facility-id-column", default="facility_id")
+    f.add_argument("--facility-name-column", default="name")
+    f.add_argument("--facility-type-column", default="type")
+    f.add_argument("--facilities-crs", help="CRS of x/y columns of a CSV (lon/lat are EPSG:4326)")
+    f.add_argument("--x-column")
+    f.add_argument("--y-column")
+    f.add_argument(
+        "--keep-status",
+        default="open",
+        help="statuses kept where a status column exists, comma-separated, or 'all' (default open)",
+    )
+    f.add_argument(
+        "--finess-categories", default=",".join(FINESS_CATEGORIES), help="FINESS categetab codes (default 603,124)"
+    )
+    f.add_argument("--finess-departments", help="FINESS department codes to keep, comma-separated")
+
+    pop = a.add_argument_group("population")
+    pop.add_argument(
+        "--population",
+        type=Path,
+        required=required,
+        help="INSEE commune table, Filosofi grid CSV, or a point/polygon layer",
+    )
+    pop.add_argument("--population-format", choices=["communes", "filosofi", "layer"], default="communes")
+    pop.add_argument("--population-layer")
+    pop.add_argument("--population-column", help="population column (default: population, ind for Filosofi)")
+    pop.add_argument("--unit-id-column", default="code_insee")
+    pop.add_argument("--unit-name-column")
+    pop.add_argument(
+        "--placement",
+        choices=["town_hall", "centroid"],
+        default="town_hall",
+        help="where a commune's people are placed",
+    )
+    pop.add_argument(
+        "--commune-polygons", type=Path, help="commune polygons (code_insee); for maps, catchments and grid units"
+    )
+    pop.add_argument("--commune-polygons-layer")
+    pop.add_argument("--town-halls", type=Path, help="town-hall points (code_insee)")
+    pop.add_argument("--town-halls-layer")
+    pop.add_argument(
+        "--communes",
+        type=Path,
+        help="commune table giving EPCI and department to grid or layer units (with --commune-polygons)",
+    )
+    pop.add_argument("--departments-file", type=Path, help="department polygons with code and name")
+
+    if required:
+        a.add_argument(
+            "--out", type=Path, required=True, help="output folder (replaced only if it holds a previous run)"
+        )
+
+
+def _number(text: str, *, zero_ok: bool) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not (value >= 0 if zero_ok else value > 0):
+        raise argparse.ArgumentTypeError(f"expected a {'non-negative' if zero_ok else 'positive'} number, got {text!r}")
+    return value
+
+
+def _positive(text: str) -> float:
+    return _number(text, zero_ok=False)
+
+
+def _non_negative(text: str) -> float:
+    return _number(text, zero_ok=True)
+
+
+def _addition(text: str) -> tuple[str, float]:
+    site, sep, n = text.rpartition(":")
+    if not sep or not site.strip():
+        raise argparse.ArgumentTypeError(f"expected SITE:N (a facility or commune id and a number), got {text!r}")
+    return site.strip(), _positive(n)
+
+
+def _decay(text: str) -> ContinuousDecay:
+    shape, _, minutes = text.partition(":")
+    try:
+        return ContinuousDecay(shape.strip(), _positive(minutes))
+    except (InputDataError, argparse.ArgumentTypeError) as exc:
+        raise argparse.ArgumentTypeError(f"expected gaussian:MINUTES or linear:MINUTES, got {text!r} ({exc})") from None
+
+
+def _add_access_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("accessibility (override the scenario file)")
+    g.add_argument("--scenario", type=Path, help="TOML file: [accessibility] settings and the [scenario]")
+    g.add_argument("--measure", choices=list(MEASURES), help="consultations per inhabitant (default) or GPs")
+    d = g.add_mutually_exclusive_group()
+    d.add_argument("--bands", help="step decay minutes:weight,... (default 10:1,15:0.667,20:0.333)")
+    d.add_argument("--decay", type=_decay, metavar="SHAPE:MINUTES", help="continuous decay: gaussian:20 or linear:20")
+    g.add_argument(
+        "--apl-threshold", type=_positive, help="priority line in the measure's unit (default 2.5 consultations)"
+    )
+    g.add_argument("--supply-column", help="facility column with GPs or FTE (default n_gp)")
+    g.add_argument(
+        "--default-supply", type=float, help="supply of facilities with an empty cell (default: median, warned)"
+    )
+    g.add_argument("--consultations-per-fte", type=_positive, help="consultations a year of one GP FTE (default 5400)")
+    g.add_argument(
+        "--add",
+        type=_addition,
+        action="append",
+        default=[],
+        metavar="SITE:N",
+        help="add N doctors at a facility id or a commune (unit) id; repeatable",
+    )
+    g.add_argument("--pool", type=_positive, help="doctors to share out across candidate sites")
+    g.add_argument("--team-size", type=_positive, help="doctors placed at a time (default 1; regional default 3)")
+    g.add_argument("--pool-candidates", choices=list(POOL_CANDIDATES), help="sites the pool may use")
+    g.add_argument("--max-per-site", type=_positive, help="most doctors one site may receive from the pool")
+    g.add_argument(
+        "--pool-min-population",
+        type=_non_negative,
+        metavar="N",
+        help="town halls of communes of at least N inhabitants only, as pool candidates (default 0: all)",
+    )
+    g.add_argument("--workers", type=int, help="processes for the travel-time matrix (default: all cores)")
+
+
+def _add_siting_options(p: argparse.ArgumentParser, *, default_exclude: bool) -> None:
+    g = p.add_argument_group("siting (new sites, existing facilities kept)")
+    g.add_argument(
+        "--threshold",
+        type=float,
+        default=DEFAULT_SITING_THRESHOLD,
+        help=f"coverage threshold of the new sites, minutes (default {DEFAULT_SITING_THRESHOLD:g})",
+    )
+    n = g.add_mutually_exclusive_group()
+    n.add_argument("--sites", type=int, help="number of new sites")
+    n.add_argument("--target-share", type=float, help="share of the population to bring within the threshold (0-1)")
+    n.add_argument(
+        "--target-structures",
+        type=int,
+        help=f"total structures wanted, existing included (demo default {DEFAULT_TARGET_STRUCTURES})",
+    )
+    g.add_argument(
+        "--solver",
+        choices=list(SOLVERS),
+        default="exact",
+        help="exact MCLP (HiGHS), greedy MCLP, lscp (fewest sites covering everyone), pmedian",
+    )
+    g.add_argument(
+        "--candidates",
+        default="communes",
+        help="'communes' (town halls), 'network' (nodes in uncovered areas) or a CSV/GeoPackage of points",
+    )
+    g.add_argument("--candidates-layer")
+    g.add_argument("--candidate-id-column", default="candidate_id")
+    g.add_argument("--candidate-name-column", default="name")
+    g.add_argument("--candidate-spacing", type=float, default=2000.0, help="metres between network-node candidates")
+    g.add_argument(
+        "--exclude-facility-communes",
+        action=argparse.BooleanOptionalAction,
+        default=default_exclude,
+        help="leave out candidates in communes that already host a facility",
+    )
+    g.add_argument("--exclude-codes", default="", help="commune codes (or candidate ids) to leave out, comma-separated")
+    g.add_argument("--time-limit", type=float, default=60.0, help="seconds for each exact solve (default 60)")
+    g.add_argument("--curve-max", type=int, help="largest number of new sites on the coverage curve")
+    g.add_argument("--no-exact-curve", action="store_true", help="greedy values only on the coverage curve")
+    g.add_argument("--workers", type=int, help="processes for the coverage matrix (default: all cores)")

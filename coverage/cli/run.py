@@ -1,0 +1,356 @@
+"""Running a command: parse -> read (io) -> compute (engine) -> write (outputs).
+
+Each step calls the layer that does it; this module opens no file, shapes no table and
+formats no text itself.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import geopandas as gpd
+import networkx as nx
+
+from coverage._version import __version__
+from coverage.analysis import GapAnalysis, analyse
+from coverage.candidates import (
+    candidates_from_network,
+    candidates_from_points,
+    candidates_from_units,
+    communes_with_facility,
+    exclude_candidates,
+)
+from coverage.cli.parser import (
+    DEFAULT_ACCESS_OUT,
+    DEFAULT_POOL,
+    DEFAULT_TARGET_STRUCTURES,
+    DEFAULT_TEAM_SIZE,
+    build_parser,
+)
+from coverage.config import AnalysisConfig
+from coverage.errors import CoverageError
+from coverage.io.admin import read_departments
+from coverage.io.facilities import read_facilities
+from coverage.io.population import read_population
+from coverage.io.roads import RoadLayer, download_osm, read_roads
+from coverage.io.settings import load_config, load_scenario, load_speed_profile, read_age_table
+from coverage.outputs.files import check_output_dir
+from coverage.outputs.summaries import print_summary
+from coverage.outputs.write import write_analysis
+from coverage.planning import SitingOptions, plan_sites
+from coverage.scenarios import (
+    AccessSettings,
+    Addition,
+    Pool,
+    Scenario,
+    resolve_sites,
+    scenario_name,
+)
+from coverage.speeds import SpeedProfile
+
+logger = logging.getLogger("coverage")
+
+
+def _config(args: argparse.Namespace) -> AnalysisConfig:
+    overrides = {
+        "thresholds_min": args.thresholds,
+        "access_speed_kph": args.access_speed,
+        "max_snap_m": args.max_snap,
+        "metric_crs": args.metric_crs,
+        "isochrone_buffer_m": args.isochrone_buffer,
+        "isochrones": False if args.no_isochrones else None,
+    }
+    if args.config is not None:
+        return load_config(args.config, **overrides)
+    return AnalysisConfig(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _profile(args: argparse.Namespace) -> SpeedProfile:
+    profile = load_speed_profile(args.speeds)
+    return profile.with_default(args.default_speed) if args.default_speed is not None else profile
+
+
+def _read_graph(args: argparse.Namespace, profile: SpeedProfile, config: AnalysisConfig) -> nx.MultiDiGraph:
+    sources = [args.roads is not None, args.osm_place is not None, args.osm_bbox is not None]
+    if sum(sources) != 1:
+        raise CoverageError("give exactly one of --roads, --osm-place, --osm-bbox")
+    if args.roads is not None:
+        road_layer = RoadLayer(
+            profile=profile,
+            class_column=args.class_column,
+            layer=args.roads_layer,
+            oneway_column=args.oneway_column,
+            name_column=args.road_name_column,
+            max_edge_length_m=args.max_edge_length,
+            metric_crs=config.metric_crs,
+        )
+        return read_roads(args.roads, road_layer)
+    return download_osm(place=args.osm_place, bbox=args.osm_bbox, profile=profile, cache_folder=args.osm_cache)
+
+
+def _read_facilities(args: argparse.Namespace) -> gpd.GeoDataFrame:
+    return read_facilities(
+        args.facilities,
+        format=args.facilities_format,
+        categories=_list(args.finess_categories) or (),
+        departments=_list(args.finess_departments),
+        layer=args.facilities_layer,
+        id_column=args.facility_id_column,
+        name_column=args.facility_name_column,
+        type_column=args.facility_type_column,
+        x_column=args.x_column,
+        y_column=args.y_column,
+        crs=args.facilities_crs,
+        keep_status=None if args.keep_status == "all" else _list(args.keep_status),
+    )
+
+
+def _list(text: str | None) -> tuple[str, ...] | None:
+    """``"a, b"`` -> ``("a", "b")``; None stays None."""
+    return None if text is None else tuple(t.strip() for t in text.split(","))
+
+
+def _read_units(
+    args: argparse.Namespace, config: AnalysisConfig, departments: gpd.GeoDataFrame | None
+) -> gpd.GeoDataFrame:
+    return read_population(
+        args.population,
+        format=args.population_format,
+        population_column=args.population_column,
+        id_column=args.unit_id_column,
+        name_column=args.unit_name_column,
+        layer=args.population_layer,
+        placement=args.placement,
+        commune_polygons=args.commune_polygons,
+        commune_polygons_layer=args.commune_polygons_layer,
+        town_halls=args.town_halls,
+        town_halls_layer=args.town_halls_layer,
+        communes=args.communes,
+        departments=departments,
+        metric_crs=config.metric_crs,
+    )
+
+
+def _regional(args: argparse.Namespace) -> bool:
+    if args.command == "demo":
+        return True
+    if args.command != "access":
+        return False
+    given = [args.roads, args.osm_place, args.osm_bbox, args.facilities, args.population]
+    if not any(v is not None for v in given):
+        return True
+    if args.facilities is None or args.population is None:
+        raise CoverageError("give --facilities and --population with the roads, or none of them for the regional data")
+    return False
+
+
+def _run(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    regional = _regional(args)
+    if args.command == "access" and args.out is None:
+        if not regional:
+            raise CoverageError("give the output folder with --out")
+        args.out = DEFAULT_ACCESS_OUT
+    check_output_dir(args.out)  # before any reading: a refused folder should not cost a full run
+    config = _config(args)
+    profile = _profile(args)
+    access_setup = _access_setup(args, regional) if args.command == "access" else None
+    wants_siting = args.command == "optimise" or (args.command == "demo" and not args.no_siting)
+    siting = _siting(args) if wants_siting else None
+    if regional:
+        from coverage.io.regional import load_regional_inputs
+
+        logger.info("reading the regional data")
+        inputs = load_regional_inputs(
+            args.data_dir,
+            profile=profile,
+            keep_status=("open", "planned", "under_construction") if args.all_statuses else ("open",),
+            metric_crs=config.metric_crs,
+        )
+        graph, facilities, units = inputs.graph, inputs.facilities, inputs.units
+        departments = inputs.departments
+        sources = {k: str(v) for k, v in inputs.paths.items()}
+    else:
+        logger.info("reading the road network")
+        graph = _read_graph(args, profile, config)
+        logger.info("reading facilities and population")
+        facilities = _read_facilities(args)
+        departments = read_departments(args.departments_file) if args.departments_file else None
+        units = _read_units(args, config, departments)
+        sources = {
+            "roads": str(args.roads or args.osm_place or args.osm_bbox),
+            "facilities": str(args.facilities),
+            "population": str(args.population),
+        }
+    logger.info("analysing")
+    result = analyse(graph, facilities, units, config, progress=not args.quiet)
+    plan = None
+    if siting is not None:
+        logger.info("choosing new sites")
+        plan = plan_sites(result, _candidates(args, result), siting, workers=args.workers, progress=not args.quiet)
+    study = None
+    if access_setup is not None:
+        from coverage.access_study import study_access
+
+        logger.info("accessibility per inhabitant")
+        settings, scenario = access_setup
+        study = study_access(
+            result,
+            settings,
+            resolve_sites(scenario, set(result.facilities["facility_id"].astype(str))),
+            ages=None if settings.age_table is None or not settings.age_weights else read_age_table(settings.age_table),
+            facilities_source=f"facilities file {sources['facilities']}",
+            workers=args.workers,
+            progress=not args.quiet,
+        )
+    logger.info("writing outputs")
+    write_analysis(
+        result,
+        args.out,
+        run_info={
+            "command": args.command_line,
+            "inputs": sources,
+            "speed_profile": profile.as_dict(),
+            "version": __version__,
+            **({"siting_options": _siting_options(args)} if plan is not None else {}),
+        },
+        map=not args.no_map,
+        plan=plan,
+        report=not args.no_report,
+        departments=departments,
+        access=study,
+    )
+    if not args.quiet:
+        print_summary(result, args.out, time.perf_counter() - start, plan=plan, access=study)
+    return 0
+
+
+def _access_setup(args: argparse.Namespace, regional: bool) -> tuple[AccessSettings, Scenario]:
+    """Settings and scenario: the scenario file, then the command-line overrides.
+
+    Additions from ``--add`` keep their site id as given; :func:`_resolve_additions`
+    tells facilities from communes once the facilities are read.
+    """
+    from dataclasses import replace
+
+    from coverage.accessibility import parse_bands
+    from coverage.scenarios import with_overrides
+
+    settings, scenario = load_scenario(args.scenario) if args.scenario else (AccessSettings(), Scenario(name=""))
+    settings = with_overrides(
+        settings,
+        measure=args.measure,
+        decay=parse_bands(args.bands) if args.bands else args.decay,
+        priority_line=args.apl_threshold,
+        supply_column=args.supply_column,
+        default_supply=args.default_supply,
+        consultations_per_fte=args.consultations_per_fte,
+    )
+    additions = scenario.additions + tuple(Addition(supply=n, facility=site) for site, n in args.add)
+    pool = scenario.pool
+    if args.pool is not None or (pool is None and regional and not args.scenario and not args.add):
+        base = pool or Pool(supply=DEFAULT_POOL, team_size=DEFAULT_TEAM_SIZE if regional else 1.0)
+        pool = replace(base, supply=args.pool or base.supply)
+    if pool is not None:
+        pool = replace(
+            pool,
+            team_size=args.team_size or pool.team_size,
+            candidates=args.pool_candidates or pool.candidates,
+            max_per_site=args.max_per_site or pool.max_per_site,
+            min_population=pool.min_population if args.pool_min_population is None else args.pool_min_population,
+        )
+    name = scenario.name or scenario_name(additions, pool)
+    return settings, Scenario(name=name, additions=additions, pool=pool)
+
+
+def _siting_options(args: argparse.Namespace) -> dict[str, object]:
+    names = (
+        "threshold",
+        "sites",
+        "target_share",
+        "target_structures",
+        "solver",
+        "candidates",
+        "candidate_spacing",
+        "exclude_facility_communes",
+        "exclude_codes",
+        "time_limit",
+        "curve_max",
+    )
+    return {name: getattr(args, name) for name in names}
+
+
+def _candidates(args: argparse.Namespace, result: GapAnalysis) -> gpd.GeoDataFrame:
+    if args.candidates == "communes":
+        candidates = candidates_from_units(result.units)
+    elif args.candidates == "network":
+        candidates = candidates_from_network(
+            result.network, result.node_minutes, args.threshold, spacing_m=args.candidate_spacing, units=result.units
+        )
+    else:
+        points = read_facilities(
+            Path(args.candidates),
+            layer=args.candidates_layer,
+            id_column=args.candidate_id_column,
+            name_column=args.candidate_name_column,
+            type_column=None,
+            status_column=None,
+            keep_status=None,
+        )
+        candidates = candidates_from_points(points.rename(columns={"facility_id": "candidate_id"}), result.units)
+    excluded = {c.strip() for c in args.exclude_codes.split(",") if c.strip()}
+    if args.exclude_facility_communes:
+        excluded |= communes_with_facility(result.facilities, result.units)
+    return exclude_candidates(candidates, communes=excluded, ids=excluded)
+
+
+def _siting(args: argparse.Namespace) -> SitingOptions:
+    """The siting options of the command line, checked before any reading."""
+    k, share, target = args.sites, args.target_share, args.target_structures
+    if args.command == "demo" and k is None and share is None and target is None:
+        target = DEFAULT_TARGET_STRUCTURES
+    if k is None and share is None and target is None and args.solver != "lscp":
+        raise CoverageError("say how many new sites: --sites, --target-share or --target-structures (or --solver lscp)")
+    return SitingOptions(
+        threshold_min=args.threshold,
+        k=k,
+        target_share=share,
+        target_structures=target,
+        solver=args.solver,
+        time_limit_s=args.time_limit,
+        curve_k_max=args.curve_max,
+        exact_curve=not args.no_exact_curve,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (2 for bad input).
+
+    Logging to stderr is set up for the run and the ``coverage`` logger is restored
+    afterwards, so that calling this from Python leaves the caller's logging alone.
+    """
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(arguments)
+    # what run.json and the report record: the arguments of this run, not the caller's sys.argv
+    args.command_line = shlex.join(["python", "-m", "coverage", *arguments])
+    level = logging.ERROR if args.quiet else logging.DEBUG if args.verbose else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+    root = logging.getLogger("coverage")
+    saved = (root.handlers[:], root.level, root.propagate)
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    root.propagate = False
+    try:
+        return _run(args)
+    except CoverageError as exc:
+        logger.error("%s", exc)
+        return 2
+    finally:
+        root.handlers[:], root.level, root.propagate = saved
