@@ -25,6 +25,8 @@ from coverage.outputs.write import write_analysis
 
 PACKAGE = Path(coverage.__file__).resolve().parent
 FACE = ("coverage", "coverage.__main__", "coverage.cli")
+#: Old module paths kept for one release, each a re-export that warns: part of the face.
+DEPRECATED = ("coverage.maps",)
 
 # Calls and names that read or write files or the environment.  A method name alone is
 # enough: the engine has no business calling any of them, whatever the object.
@@ -67,7 +69,7 @@ MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
 
 
 def layer(module: str) -> str:
-    if module in FACE or module.startswith("coverage.cli."):
+    if module in FACE or module in DEPRECATED or module.startswith("coverage.cli."):
         return "face"
     if module == "coverage.io" or module.startswith("coverage.io."):
         return "io"
@@ -223,6 +225,16 @@ def test_old_names_still_work_with_a_deprecation_warning() -> None:
         assert coverage.analyse is not None  # a face name warns nothing
     with pytest.raises(AttributeError):
         coverage.no_such_name  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_the_old_map_module_still_imports_with_a_deprecation_warning() -> None:
+    import importlib
+    import sys
+
+    sys.modules.pop("coverage.maps", None)
+    with pytest.warns(DeprecationWarning, match="coverage.outputs.webmap"):
+        old = importlib.import_module("coverage.maps")
+    assert old.gap_map is coverage.gap_map
 
 
 def test_no_module_is_over_about_500_lines() -> None:

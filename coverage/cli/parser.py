@@ -237,7 +237,11 @@ def _add_access_options(p: argparse.ArgumentParser) -> None:
     d.add_argument("--bands", help="step decay minutes:weight,... (default 10:1,15:0.667,20:0.333)")
     d.add_argument("--decay", type=_decay, metavar="SHAPE:MINUTES", help="continuous decay: gaussian:20 or linear:20")
     g.add_argument(
-        "--apl-threshold", type=_positive, help="priority line in the measure's unit (default 2.5 consultations)"
+        "--priority-line",
+        "--apl-threshold",
+        dest="priority_line",
+        type=_positive,
+        help="priority line in the measure's unit (default 2.5 consultations); --apl-threshold is its old name",
     )
     g.add_argument("--supply-column", help="facility column with GPs or FTE (default n_gp)")
     g.add_argument(

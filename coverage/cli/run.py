@@ -247,7 +247,7 @@ def _access_setup(args: argparse.Namespace, regional: bool) -> tuple[AccessSetti
         settings,
         measure=args.measure,
         decay=parse_bands(args.bands) if args.bands else args.decay,
-        priority_line=args.apl_threshold,
+        priority_line=args.priority_line,
         supply_column=args.supply_column,
         default_supply=args.default_supply,
         consultations_per_fte=args.consultations_per_fte,
