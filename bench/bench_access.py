@@ -12,7 +12,7 @@ Three parts, in the same run:
 2. The pool of the Region's scenario on the same region: sites are the open facilities and
    every commune's town hall (the matrix :func:`coverage.study_access` builds for a pool),
    and ``--pool`` doctors (300) go out in teams of 3 to lift the most people to 2.5
-   consultations or more.  Ours (:func:`coverage.accessibility.allocate_pool`, which updates
+   consultations or more.  Ours (:func:`coverage.pool.allocate_pool`, which updates
    only the catchment of the site that receives a team) against the obvious greedy that,
    for every team, recomputes the whole E2SFCA once per eligible site with the team added
    there (with our own engine, the faster of the two), on the first ``--pool-steps`` teams
@@ -66,12 +66,13 @@ import scipy.sparse as sp
 
 import coverage
 from coverage.access_study import study_access
-from coverage.accessibility import DEFAULT_BANDS, FloatingCatchment, StepDecay, allocate_pool, floating_catchment
+from coverage.accessibility import DEFAULT_BANDS, FloatingCatchment, StepDecay, floating_catchment
 from coverage.analysis import GapAnalysis
 from coverage.config import AnalysisConfig
 from coverage.io.regional import load_regional_inputs
 from coverage.matrix import CoverageMatrix, coverage_matrix
 from coverage.network import compile_network
+from coverage.pool import allocate_pool
 from coverage.scenarios import AccessSettings, Pool, Scenario
 
 BENCH_DIR = Path(__file__).resolve().parent

@@ -22,9 +22,7 @@ import pandas as pd
 
 from coverage.accessibility import (
     FloatingCatchment,
-    PoolAllocation,
     age_weighted_demand,
-    allocate_pool,
     facility_supply,
     floating_catchment,
 )
@@ -32,6 +30,7 @@ from coverage.analysis import GapAnalysis
 from coverage.candidates import attach_unit_areas
 from coverage.errors import InputDataError
 from coverage.matrix import CoverageMatrix, analysis_matrix
+from coverage.pool import PoolAllocation, allocate_pool
 from coverage.scenarios import ABOVE, PRIORITY, AccessSettings, Scenario
 from coverage.stats import AREA_LEVELS
 

@@ -110,8 +110,8 @@ class SitingOptions:
         given = sum(v is not None for v in (self.k, self.target_share, self.target_structures))
         if self.solver != "lscp" and given != 1:
             raise InputDataError(
-                "give one of the number of new sites (k), a target share of the population "
-                "or a target number of structures"
+                "give either the number of new sites (k), a target share of the population "
+                "or a target number of structures, and only one of them"
             )
         if self.target_share is not None and not 0 < self.target_share <= 1:
             raise InputDataError(f"the target share must be in (0, 1], got {self.target_share}")

@@ -176,7 +176,7 @@ class Addition:
 @dataclass(frozen=True)
 class Pool:
     """A pool of ``supply`` doctors placed in teams of ``team_size`` by the greedy of
-    :func:`~coverage.accessibility.allocate_pool`.
+    :func:`~coverage.pool.allocate_pool`.
 
     ``candidates``: ``"facilities"``, ``"communes"`` (every unit's point, and the new
     sites of the scenario's additions) or ``"facilities+communes"``; ``exclude``: unit or

@@ -26,7 +26,6 @@ from coverage.accessibility import (
     StepDecay,
     accessibility_by_area,
     age_weighted_demand,
-    allocate_pool,
     facility_supply,
     floating_catchment,
     parse_bands,
@@ -34,6 +33,7 @@ from coverage.accessibility import (
 )
 from coverage.errors import InputDataError
 from coverage.matrix import CoverageMatrix
+from coverage.pool import allocate_pool
 
 
 def matrix_from(dense: np.ndarray, max_minutes: float = 30.0) -> CoverageMatrix:

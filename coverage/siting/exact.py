@@ -1,0 +1,262 @@
+"""Exact siting models solved by HiGHS (``highspy``): maximal covering (MCLP) and set covering (LSCP).
+
+Both are mixed-integer programs started from the greedy answer
+(:mod:`coverage.siting.greedy`) and solved under a time limit; when the limit stops
+HiGHS, the best solution found is returned with its gap to the proven bound.  Units
+covered by the same candidates are merged into one column before solving.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from coverage.errors import InputDataError
+from coverage.matrix import CoverageMatrix
+from coverage.siting.greedy import _greedy_order, _mclp_result, _order_by_gain, _population_gains
+from coverage.siting.result import SitingResult, _check_k, _prepare, _Problem
+
+__all__ = ["lscp", "mclp_exact"]
+
+# One logger for the whole package, named as before the split into modules.
+logger = logging.getLogger("coverage.siting")
+
+
+def _column_groups(cover: sp.csr_array, units: np.ndarray) -> tuple[sp.csc_array, np.ndarray]:
+    """Units with the same set of covering candidates merged into one column.
+
+    Returns the CSC ``candidates x groups`` and the group of each unit in ``units``.
+    """
+    sub = sp.csc_array(cover[:, units])
+    keys: dict[bytes, int] = {}
+    group = np.empty(len(units), dtype=np.int64)
+    for c in range(len(units)):
+        rows = sub.indices[sub.indptr[c] : sub.indptr[c + 1]]
+        group[c] = keys.setdefault(np.sort(rows).tobytes(), len(keys))
+    first = np.unique(group, return_index=True)[1]
+    return sp.csc_array(sub[:, first]), group
+
+
+def _highs(time_limit_s: float, mip_rel_gap: float) -> object:
+    import highspy
+
+    h = highspy.Highs()
+    h.setOptionValue("output_flag", False)
+    h.setOptionValue("time_limit", float(time_limit_s))
+    h.setOptionValue("mip_rel_gap", float(mip_rel_gap))
+    return h
+
+
+def _solve_binary_program(
+    *,
+    n_x: int,
+    n_y: int,
+    cost: np.ndarray,
+    a: sp.csc_array,
+    row_lower: np.ndarray,
+    row_upper: np.ndarray,
+    maximize: bool,
+    start_x: np.ndarray | None,
+    time_limit_s: float,
+    mip_rel_gap: float,
+) -> tuple[np.ndarray, float, float, str]:
+    """Solve a model with binary x (first n_x columns) and y in [0, 1]; return x, value,
+    bound, status."""
+    import highspy
+
+    lp = highspy.HighsLp()
+    lp.num_col_ = n_x + n_y
+    lp.num_row_ = a.shape[0]
+    lp.col_cost_ = cost
+    lp.col_lower_ = np.zeros(n_x + n_y)
+    lp.col_upper_ = np.ones(n_x + n_y)
+    lp.row_lower_ = row_lower
+    lp.row_upper_ = row_upper
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_ = a.indptr
+    lp.a_matrix_.index_ = a.indices
+    lp.a_matrix_.value_ = a.data.astype(float)
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * n_x + [highspy.HighsVarType.kContinuous] * n_y
+    lp.sense_ = highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
+    h = _highs(time_limit_s, mip_rel_gap)
+    h.passModel(lp)  # type: ignore[attr-defined]
+    if start_x is not None:
+        solution = highspy.HighsSolution()
+        solution.col_value = list(start_x.astype(float)) + [0.0] * n_y
+        h.setSolution(solution)  # type: ignore[attr-defined]
+    h.run()  # type: ignore[attr-defined]
+    status = h.getModelStatus()  # type: ignore[attr-defined]
+    info = h.getInfo()  # type: ignore[attr-defined]
+    values = np.asarray(h.getSolution().col_value)  # type: ignore[attr-defined]
+    if status == highspy.HighsModelStatus.kOptimal:
+        label = "optimal"
+    elif status in (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kInterrupt):
+        label = "time limit"
+    else:
+        raise InputDataError(f"the solver stopped with status {h.modelStatusToString(status)}")  # type: ignore[attr-defined]
+    if len(values) < n_x:  # no solution at all within the limit
+        return np.zeros(n_x, dtype=bool), math.nan, float(info.mip_dual_bound), label
+    return values[:n_x] > 0.5, float(info.objective_function_value), float(info.mip_dual_bound), label
+
+
+def mclp_exact(
+    matrix: CoverageMatrix,
+    population: Sequence[float] | np.ndarray | pd.Series,
+    threshold_min: float,
+    k: int,
+    *,
+    required: Sequence[str] = (),
+    candidates: Sequence[str] | None = None,
+    time_limit_s: float = 60.0,
+    mip_rel_gap: float = 0.0,
+) -> SitingResult:
+    """Maximal covering location problem solved exactly (MILP, HiGHS).
+
+    maximise ``sum_i w_i y_i`` subject to ``y_i <= sum_j a_ij x_j``, ``sum_j x_j <= k``,
+    ``x`` binary, ``0 <= y <= 1``; units already covered by a required site, and units
+    no candidate reaches, are constants and left out of the model; units reached by the
+    same candidates are merged.  The greedy answer is the starting solution, so a time
+    limit always returns at least that, with its gap to HiGHS's bound.
+    """
+    start = time.perf_counter()
+    problem = _prepare(matrix, population, threshold_min, required, candidates)
+    _check_k(k, len(problem.candidate_ids))
+    before = float(problem.weights[problem.covered0].sum())
+    greedy, _ = _greedy_order(problem, k)
+    open_units = np.flatnonzero(
+        ~problem.covered0 & (np.bincount(problem.cover.indices, minlength=len(problem.weights)) > 0)
+    )
+    status, bound = "optimal", before
+    chosen: list[int] = list(greedy)
+    if k > 0 and len(open_units) and greedy:
+        groups, group_of = _column_groups(problem.cover, open_units)
+        group_weight = np.bincount(group_of, weights=problem.weights[open_units])
+        useful = np.flatnonzero(np.diff(sp.csr_array(groups).indptr) > 0)
+        n_x, n_y = len(useful), groups.shape[1]
+        if k >= n_x:
+            chosen = list(useful)
+        else:
+            a_xy = sp.csc_array(groups[useful].astype(float)).T  # groups x useful candidates
+            # rows: y_g - sum_j a_gj x_j <= 0 ; sum_j x_j <= k
+            a = sp.vstack(
+                [
+                    sp.hstack([-a_xy, sp.identity(n_y, format="csr")]),
+                    sp.hstack([sp.csr_array(np.ones((1, n_x))), sp.csr_array((1, n_y))]),
+                ]
+            ).tocsc()
+            start_x = np.isin(useful, greedy)
+            picked, _, dual, status = _solve_binary_program(
+                n_x=n_x,
+                n_y=n_y,
+                cost=np.concatenate([np.zeros(n_x), group_weight]),
+                a=a,
+                row_lower=np.full(n_y + 1, -np.inf),
+                row_upper=np.concatenate([np.zeros(n_y), [k]]),
+                maximize=True,
+                start_x=start_x,
+                time_limit_s=time_limit_s,
+                mip_rel_gap=mip_rel_gap,
+            )
+            chosen = list(useful[picked]) if picked.any() else list(greedy)
+            # HiGHS may stop before it has a bound; everyone a candidate reaches is one.
+            ceiling = before + float(problem.weights[open_units].sum())
+            bound = min(before + dual, ceiling) if math.isfinite(dual) else ceiling
+    order, marginal = _order_by_gain(problem, chosen)
+    if status == "optimal":
+        bound = before + sum(marginal)
+    return _mclp_result(problem, "mclp-exact", threshold_min, k, order, marginal, bound, status, start)
+
+
+# ---------------------------------------------------------------- LSCP
+
+
+def lscp(
+    matrix: CoverageMatrix,
+    population: Sequence[float] | np.ndarray | pd.Series,
+    threshold_min: float,
+    *,
+    required: Sequence[str] = (),
+    candidates: Sequence[str] | None = None,
+    exact: bool = True,
+    time_limit_s: float = 60.0,
+) -> SitingResult:
+    """Fewest new sites so that every reachable inhabitant is within ``threshold_min``.
+
+    Units that no site (required or candidate) reaches within the threshold are listed
+    in ``uncoverable`` and left out, so the problem stays feasible.  ``exact`` solves the
+    set-covering MILP with HiGHS, started from the greedy cover; otherwise the greedy
+    cover is returned.
+    """
+    start = time.perf_counter()
+    problem = _prepare(matrix, population, threshold_min, required, candidates)
+    reachable = np.bincount(problem.cover.indices, minlength=len(problem.weights)) > 0
+    uncoverable = ~problem.covered0 & ~reachable
+    if uncoverable.any():
+        logger.warning(
+            "%d units (%.0f inhabitants) are beyond %g min of every site and cannot be covered: %s",
+            int(uncoverable.sum()),
+            problem.weights[uncoverable].sum(),
+            threshold_min,
+            ", ".join(map(str, matrix.unit_ids[uncoverable][:20])),
+        )
+    # Greedy set cover: weights of 1 per unit, so every open unit counts.
+    unit_problem = _Problem(
+        problem.cover,
+        (~problem.covered0 & reachable).astype(float),
+        problem.covered0,
+        problem.candidate_ids,
+        problem.required_ids,
+    )
+    greedy, _ = _greedy_order(unit_problem, len(problem.candidate_ids))
+    chosen, status, bound = list(greedy), "heuristic", None
+    open_units = np.flatnonzero(~problem.covered0 & reachable)
+    if exact and len(open_units):
+        groups, _ = _column_groups(problem.cover, open_units)
+        n_x = groups.shape[0]
+        picked, _, dual, status = _solve_binary_program(
+            n_x=n_x,
+            n_y=0,
+            cost=np.ones(n_x),
+            a=sp.csc_array(sp.csr_array(groups).T),
+            row_lower=np.ones(groups.shape[1]),
+            row_upper=np.full(groups.shape[1], np.inf),
+            maximize=False,
+            start_x=np.isin(np.arange(n_x), greedy),
+            time_limit_s=time_limit_s,
+            mip_rel_gap=0.0,
+        )
+        if picked.any():
+            chosen = list(np.flatnonzero(picked))
+        bound = math.ceil(dual - 1e-9) if math.isfinite(dual) else None
+    elif exact:
+        status, bound = "optimal", 0
+    # Order (and drop useless sites) by units covered: a site may be needed only for
+    # units of no population, which still must be covered; report population gains.
+    order, _ = _order_by_gain(unit_problem, chosen)
+    marginal = _population_gains(problem, order)
+    before = float(problem.weights[problem.covered0].sum())
+    after = before + sum(marginal)
+    n = len(order)
+    gap = None if bound is None else (max(0.0, (n - bound) / n) if n else 0.0)
+    return SitingResult(
+        solver="lscp-exact" if exact else "lscp-greedy",
+        threshold_min=float(threshold_min),
+        required=problem.required_ids,
+        sites=tuple(str(s) for s in problem.candidate_ids[order]),
+        marginal=tuple(marginal),
+        population_total=float(problem.weights.sum()),
+        population_covered_before=before,
+        population_covered_after=after,
+        objective_value=float(n),
+        bound=float(bound) if bound is not None else None,
+        gap=gap,
+        status=status,
+        seconds=time.perf_counter() - start,
+        uncoverable=tuple(str(u) for u in matrix.unit_ids[uncoverable]),
+    )
