@@ -1,0 +1,313 @@
+"""The layers of a gap analysis and of its siting plan on the web map.
+
+Each ``add_*`` function adds one theme to a :class:`folium.Map` made by
+:func:`~coverage.outputs.webmap.page.new_map`, in the colours and symbols of
+:mod:`coverage.outputs.style`:
+
+- :func:`add_unit_minutes`: communes (or units) shaded by their class of minutes to the
+  nearest facility, viridis from near to far, unreachable in grey; polygons when the
+  units have an ``area``, small circles otherwise;
+- :func:`add_isochrones`: one union of every facility's isochrone per threshold;
+- :func:`add_boundaries`: EPCI (the units dissolved on ``epci``) and department outlines;
+- :func:`add_uncovered`: the population beyond the largest threshold as circles whose
+  area is proportional to it (:func:`circle_radius`);
+- :func:`add_facilities`: one layer of markers per facility type;
+- :func:`add_sites`: the new sites, numbered in the order chosen, and the best other
+  candidates.
+
+Tooltips and popups come from :mod:`~coverage.outputs.webmap.popups`, which escapes every
+input text.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from coverage.outputs.style import (
+    CANDIDATE_SYMBOL,
+    FACILITY_SYMBOLS,
+    OTHER_SYMBOL,
+    SITE_SYMBOL,
+    en_count,
+    minute_class,
+)
+from coverage.outputs.webmap.page import constant_style, geojson, icon, latlon, light, point_layer, polygonal
+from coverage.outputs.webmap.popups import (
+    UNIT_TOOLTIP,
+    facility_popup,
+    site_rows,
+    table,
+    text,
+    unit_labels,
+    unit_tooltip,
+)
+
+if TYPE_CHECKING:
+    import folium
+
+    from coverage.analysis import GapAnalysis
+    from coverage.planning import SitingPlan
+
+__all__ = [
+    "add_boundaries",
+    "add_facilities",
+    "add_isochrones",
+    "add_sites",
+    "add_uncovered",
+    "add_unit_minutes",
+    "circle_radius",
+    "unit_areas",
+    "unit_points",
+]
+
+_MAX_CIRCLE_PX = 28.0  # radius of the most populated uncovered unit
+_MIN_CIRCLE_PX = 2.0  # smallest drawn radius, so that a hamlet stays visible
+
+
+def unit_areas(result: GapAnalysis) -> gpd.GeoSeries | None:
+    """The units' polygons, simplified for the page, or None when some unit has none."""
+    units = result.units
+    if "area" not in units or units["area"].isna().any():
+        return None
+    areas = gpd.GeoSeries(units["area"], crs=getattr(units["area"], "crs", None) or units.crs)
+    return light(areas, result.config.metric_crs, coverage=True)
+
+
+def unit_points(points: gpd.GeoSeries, colours: Sequence[str], tooltips: Sequence[str]) -> list[dict]:
+    """Units drawn as small circles (when they have no polygon), one colour and tooltip each."""
+    return [
+        {
+            "location": latlon(point),
+            "style": {
+                "radius": 4,
+                "weight": 1,
+                "color": "#333333",
+                "fillColor": colour,
+                "fillOpacity": 0.9,
+                "pane": "communes",
+            },
+            "tooltip": tip,
+        }
+        for point, colour, tip in zip(points, colours, tooltips, strict=True)
+    ]
+
+
+def add_unit_minutes(
+    fmap: folium.Map, result: GapAnalysis, areas: gpd.GeoSeries | None, colours: Sequence[str], *, show: bool = True
+) -> None:
+    """Communes (or units) shaded by their class of minutes to the nearest facility.
+
+    ``colours`` are those of :func:`~coverage.outputs.style.minute_class_colours`.
+    """
+    name = "Communes par temps d'accès / Communes by drive time"
+    labels = unit_labels(result)
+    band = minute_class(result.units["minutes_to_nearest"].to_numpy(dtype=float), result.config.thresholds_min)
+    if areas is None:  # points only: small circles of the class colour
+        tips = [unit_tooltip(row) for row in labels.itertuples()]
+        fills = [colours[b] for b in band]
+        point_layer(name, unit_points(result.units.geometry, fills, tips), show=show).add_to(fmap)
+        return
+    frame = gpd.GeoDataFrame(labels.assign(band=band), geometry=areas.to_numpy(), crs="EPSG:4326")
+    geojson(
+        frame,
+        name=name,
+        show=show,
+        pane="communes",
+        style=lambda f: {
+            "fillColor": colours[f["properties"]["band"]],
+            "fillOpacity": 0.6,
+            "color": "#ffffff",
+            "weight": 0.4,
+        },
+        tooltip=UNIT_TOOLTIP,
+    ).add_to(fmap)
+
+
+def add_isochrones(fmap: folium.Map, result: GapAnalysis, colours: Sequence[str]) -> None:
+    """One layer per threshold: the union of every facility's isochrone (off at start).
+
+    The largest comes first, so that the smaller ones are drawn over it; each takes the
+    colour of its minute class.
+    """
+    iso = result.isochrones
+    if not len(iso):
+        return
+    thresholds = sorted(result.config.thresholds_min)
+    for i, t in reversed(list(enumerate(thresholds))):
+        shapes = iso.loc[iso["threshold_min"] == t].geometry
+        if not len(shapes):
+            continue
+        union = gpd.GeoSeries([polygonal(shapes.union_all())], crs=iso.crs)
+        frame = gpd.GeoDataFrame(geometry=light(union, result.config.metric_crs, coverage=False))
+        colour = colours[i]
+        geojson(
+            frame,
+            name=f"Isochrone {t:g} min / {t:g}-minute isochrone",
+            show=False,
+            pane="isochrones",
+            style=constant_style({"fillColor": colour, "fillOpacity": 0.3, "color": colour, "weight": 1.5}),
+            interactive=False,
+        ).add_to(fmap)
+
+
+def add_boundaries(
+    fmap: folium.Map, result: GapAnalysis, areas: gpd.GeoSeries | None, departments: gpd.GeoDataFrame | None
+) -> None:
+    """EPCI (the units' areas dissolved on ``epci``) and department outlines."""
+    units = result.units
+    if areas is not None and "epci" in units and units["epci"].notna().any():
+        frame = gpd.GeoDataFrame({"epci": units["epci"].astype("string")}, geometry=areas.to_numpy(), crs="EPSG:4326")
+        epci = frame[frame["epci"].notna()].dissolve(by="epci").reset_index()
+        geojson(
+            epci,
+            name="Limites des EPCI / EPCI boundaries",
+            show=True,
+            pane="boundaries",
+            style=constant_style({"fill": False, "color": "#404040", "weight": 1.2, "dashArray": "4,3"}),
+            interactive=False,
+        ).add_to(fmap)
+    if departments is not None and len(departments):
+        outlines = light(departments.geometry, result.config.metric_crs, coverage=True)
+        geojson(
+            gpd.GeoDataFrame(geometry=outlines.to_numpy(), crs="EPSG:4326"),
+            name="Départements / Departments",
+            show=True,
+            pane="boundaries",
+            style=constant_style({"fill": False, "color": "#000000", "weight": 2.5}),
+            interactive=False,
+        ).add_to(fmap)
+
+
+def circle_radius(population: np.ndarray, largest: float) -> np.ndarray:
+    """Radius in pixels with the circle's area proportional to the population."""
+    return np.maximum(_MAX_CIRCLE_PX * np.sqrt(population / largest), _MIN_CIRCLE_PX)
+
+
+def add_uncovered(fmap: folium.Map, result: GapAnalysis, *, show: bool = True) -> float | None:
+    """Population beyond the largest threshold (or unreachable), as proportional circles.
+
+    Returns the population of the largest circle (for the legend), None when nobody is left.
+    """
+    t_max = max(result.config.thresholds_min)
+    far = result.uncovered(t_max)
+    far = far[far["population"] > 0]
+    if not len(far):
+        return None
+    population = far["population"].to_numpy(dtype=float)
+    largest = float(population.max())
+    labels = unit_labels(result).loc[far.index]
+    points = [
+        {
+            "location": latlon(point),
+            "style": {
+                "radius": round(float(radius), 2),
+                "color": "#000000",
+                "weight": 1.2,
+                "fillColor": "#ffffff",
+                "fillOpacity": 0.55,
+                "pane": "circles",
+            },
+            "tooltip": unit_tooltip(row),
+        }
+        for point, radius, row in zip(
+            far.geometry, circle_radius(population, largest), labels.itertuples(), strict=True
+        )
+    ]
+    point_layer(
+        f"Population au-delà de {t_max:g} min / Population beyond {t_max:g} min",
+        points,
+        show=show,
+    ).add_to(fmap)
+    return largest
+
+
+def add_facilities(fmap: folium.Map, result: GapAnalysis) -> list[str]:
+    """One layer per facility type; returns the types drawn, in order."""
+    facilities = result.facilities.to_crs("EPSG:4326")
+    types = facilities["type"].astype(str)
+    order = [t for t in FACILITY_SYMBOLS if t in set(types)] + sorted(set(types) - set(FACILITY_SYMBOLS))
+    for kind in order:
+        symbol = FACILITY_SYMBOLS.get(kind, OTHER_SYMBOL)
+        rows = facilities[types == kind]
+        points = [
+            {
+                "location": latlon(row.geometry),
+                "icon": icon(symbol, f"coverage-facility coverage-facility-{_css_name(kind)}"),
+                "tooltip": f"<b>{text(row['name'])}</b><br>{html.escape(symbol.label)}",
+                "popup": facility_popup(row, symbol),
+            }
+            for _, row in rows.iterrows()
+        ]
+        name = symbol.label if kind in FACILITY_SYMBOLS else f"{symbol.label} : {text(kind)}"
+        point_layer(f"{name} ({len(rows)})", points).add_to(fmap)
+    return order
+
+
+def _css_name(kind: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in kind)
+
+
+def add_sites(
+    fmap: folium.Map,
+    plan: SitingPlan,
+    thresholds: Sequence[float],
+    departments: dict[str, str],
+    top_candidates: int,
+) -> None:
+    """The selected sites, numbered in the order chosen, and the best other candidates."""
+    ts = sorted({*thresholds, plan.threshold_min})
+    t_label = f"{plan.threshold_min:g}"
+    selected = plan.selection_table.to_crs("EPSG:4326")
+    chosen = set(selected["candidate_id"].astype(str))
+    others = plan.candidates[~plan.candidates["candidate_id"].astype(str).isin(chosen)]
+    others = others.sort_values("rank", kind="stable").head(top_candidates).to_crs("EPSG:4326")
+    if len(others):
+        points = [
+            {
+                "location": latlon(row.geometry),
+                "icon": icon(CANDIDATE_SYMBOL, "coverage-candidate", size=16),
+                "z": -1000,
+                "tooltip": f"<b>{text(row['name'])}</b><br>Candidat / Candidate n° {int(row['rank'])}",
+                "popup": table(
+                    text(row["name"]),
+                    [("Rang / Rank", str(int(row["rank"]))), *site_rows(row, ts, departments)],
+                ),
+            }
+            for _, row in others.iterrows()
+        ]
+        point_layer(
+            f"Candidats suivants ({len(others)}) / Next-best candidates ({len(others)})",
+            points,
+            show=False,
+        ).add_to(fmap)
+    if not len(selected):
+        return
+    points = []
+    for _, row in selected.iterrows():
+        order = int(row["rank"])
+        rows = [
+            ("Ordre du choix / Order chosen", str(order)),
+            (f"Gain marginal ≤ {t_label} min / Marginal gain ≤ {t_label} min", en_count(row["marginal_gain"])),
+        ]
+        if "population_covered" in row:
+            share = f" ({row['share_covered']:.1%})" if pd.notna(row.get("share_covered")) else ""
+            rows.append(
+                ("Population couverte cumulée / Cumulative covered", en_count(row["population_covered"]) + share)
+            )
+        points.append(
+            {
+                "location": latlon(row.geometry),
+                "icon": icon(SITE_SYMBOL, "coverage-site", size=26, letter=str(order)),
+                "z": 1000,
+                "tooltip": f"<b>{order}. {text(row['name'])}</b><br>+{en_count(row['marginal_gain'])} hab. / inh.",
+                "popup": table(f"{order}. {text(row['name'])}", rows + site_rows(row, ts, departments)),
+            }
+        )
+    solver = text(plan.selection.solver)
+    point_layer(f"Nouveaux sites ({len(points)}, {solver}, {t_label} min) / New sites", points).add_to(fmap)

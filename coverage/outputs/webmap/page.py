@@ -1,0 +1,344 @@
+"""The page around the layers: Leaflet map, panes, elements, icons, legend box, controls.
+
+This module draws nothing of the analysis itself; it holds what every layer of the web map
+stands on:
+
+- the :class:`folium.Map`, fitted to the territory with room on the right for the layer
+  control and the legend, and its panes (polygons under boundaries, circles above them,
+  markers on top);
+- the Jinja/branca elements: :func:`point_layer` (markers and circle markers drawn by
+  one loop), :func:`geojson` (polygon layers), the legend as a Leaflet control, the
+  metric scale, the full-screen button and the layer control;
+- the SVG markers of facilities, sites and candidates (:func:`icon_svg`, :func:`icon`),
+  in the shapes and colours of :mod:`coverage.outputs.style`;
+- the light geometry of the page: outlines simplified to about 100 m and rounded to
+  about 10 m (:func:`light`);
+- with ``offline=True``, the vendored Leaflet and fullscreen plugin inlined as ``data:``
+  URIs (:func:`inline_assets`).
+
+The points of :func:`point_layer` reach the page through ``|tojson``, so that a name from
+an input file, already HTML-escaped by :mod:`~coverage.outputs.webmap.popups`, cannot
+break out of its string; the legend body is HTML in which
+:mod:`~coverage.outputs.webmap.legend` has escaped every label.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+if TYPE_CHECKING:
+    import folium
+    from branca.element import MacroElement
+
+    from coverage.outputs.style import Symbol
+
+__all__ = [
+    "add_controls",
+    "add_legend",
+    "constant_style",
+    "element",
+    "geojson",
+    "icon",
+    "icon_svg",
+    "inline_assets",
+    "latlon",
+    "light",
+    "new_map",
+    "point_layer",
+    "polygonal",
+]
+
+_SIMPLIFY_M = 100.0  # outlines move by about this much at most (isochrones are 500 m bands): a lighter page
+_PRECISION_DEG = 1e-4  # about 10 m
+_RIGHT_PANEL_PX = 400  # width of the layer control and legend, kept clear when fitting the map
+
+# Leaflet panes: polygons under boundaries, circles above them, markers (600) on top.
+_PANES = {"communes": 405, "isochrones": 410, "boundaries": 415, "circles": 420, "doctors": 425}
+
+# SVG shapes of the markers, keyed by Symbol.shape; the PNG figures use matplotlib's
+# markers of the same shapes instead.
+_SHAPES = {
+    "circle": '<circle cx="12" cy="12" r="10"/>',
+    "square": '<rect x="3" y="3" width="18" height="18"/>',
+    "diamond": '<polygon points="12,1 23,12 12,23 1,12"/>',
+    "hexagon": '<polygon points="6.5,2.5 17.5,2.5 23,12 17.5,21.5 6.5,21.5 1,12"/>',
+    "triangle": '<polygon points="12,1 23,22 1,22"/>',
+    "pentagon": '<polygon points="12,1 23,9 19,22 5,22 1,9"/>',
+    "cross": '<polygon points="9,2 15,2 15,9 22,9 22,15 15,15 15,22 9,22 9,15 2,15 2,9 9,9"/>',
+}
+
+# ---------------------------------------------------------------- Leaflet elements
+
+
+@functools.cache
+def _template(source: str) -> Any:
+    from folium.template import Template
+
+    return Template(source)
+
+
+def element(source: str, **attributes: Any) -> MacroElement:
+    """A branca element rendered by the Jinja ``source``, with ``attributes`` set on it."""
+    from branca.element import MacroElement
+
+    macro = MacroElement()
+    macro._template = _template(source)
+    for key, value in attributes.items():
+        setattr(macro, key, value)
+    return macro
+
+
+# Markers (a divIcon) and circle markers, all drawn by one loop; every text reaches the
+# page through |tojson, so a name cannot break out of its string.
+_POINTS = """
+{% macro script(this, kwargs) %}
+(function () {
+    var layer = {{ this._parent.get_name() }};
+    var points = {{ this.points|tojson }};
+    points.forEach(function (p) {
+        var feature = p.icon
+            ? L.marker(p.location, {icon: L.divIcon(p.icon), zIndexOffset: p.z || 0, riseOnHover: true})
+            : L.circleMarker(p.location, p.style);
+        if (p.tooltip) { feature.bindTooltip(p.tooltip, {sticky: true}); }
+        if (p.popup) { feature.bindPopup(p.popup, {minWidth: 300, maxWidth: 420}); }
+        feature.addTo(layer);
+    });
+})();
+{% endmacro %}
+"""
+
+# The legend is a Leaflet control, so that it stays on the map in full screen and
+# stacks with the other controls instead of covering them.
+_LEGEND = """
+{% macro header(this, kwargs) %}<style>{{ this.css }}</style>{% endmacro %}
+{% macro html(this, kwargs) %}{{ this.body }}{% endmacro %}
+{% macro script(this, kwargs) %}
+(function () {
+    var legend = L.control({position: "bottomright"});
+    legend.onAdd = function () {
+        var div = document.getElementById({{ this.div_id|tojson }});
+        L.DomEvent.disableClickPropagation(div);
+        L.DomEvent.disableScrollPropagation(div);
+        return div;
+    };
+    legend.addTo({{ this._parent.get_name() }});
+})();
+{% endmacro %}
+"""
+
+_SCALE = """
+{% macro script(this, kwargs) %}
+L.control.scale({imperial: false, maxWidth: 150}).addTo({{ this._parent.get_name() }});
+{% endmacro %}
+"""
+
+_CSS = """
+.coverage-icon { background: none; border: none; }
+.leaflet-control-layers-expanded { font: 12px/1.4 sans-serif; }
+.coverage-legend { background: rgba(255,255,255,0.92); padding: 6px 8px; border-radius: 4px;
+  box-shadow: 0 1px 4px rgba(0,0,0,0.35); font: 12px/1.35 sans-serif; max-width: 300px; max-height: 70vh;
+  overflow-y: auto; }
+.coverage-legend summary { font-weight: bold; cursor: pointer; }
+.coverage-legend h4 { margin: 6px 0 2px; font-size: 12px; }
+.coverage-legend .row { display: flex; align-items: center; gap: 6px; margin: 1px 0; }
+.coverage-legend .swatch { width: 18px; height: 12px; border: 1px solid #555; flex: none; }
+.coverage-popup { font: 12px/1.35 sans-serif; }
+.coverage-popup table { border-collapse: collapse; margin-top: 4px; }
+.coverage-popup th { text-align: left; font-weight: normal; color: #444; padding: 1px 8px 1px 0; }
+.coverage-popup td { text-align: right; padding: 1px 0; }
+"""
+
+
+def icon_svg(symbol: Symbol, *, size: int = 24, letter: str | None = None) -> str:
+    """SVG of a marker: the symbol's shape and fill, its letter (or ``letter``) inside."""
+    stroke = "#000000" if symbol.fill == "#ffffff" else "#ffffff"
+    text = symbol.letter if letter is None else letter
+    y = 17 if symbol.shape == "triangle" else 16
+    font = 10 if len(text) > 1 else 12
+    label = (
+        f'<text x="12" y="{y}" text-anchor="middle" font-family="sans-serif" font-size="{font}" '
+        f'font-weight="bold" fill="{symbol.text}">{html.escape(text)}</text>'
+        if text
+        else ""
+    )
+    return (
+        f'<svg width="{size}" height="{size}" viewBox="0 0 24 24">'
+        f'<g fill="{symbol.fill}" stroke="{stroke}" stroke-width="1.5">{_SHAPES[symbol.shape]}</g>{label}</svg>'
+    )
+
+
+def icon(symbol: Symbol, css_class: str, *, size: int = 24, letter: str | None = None) -> dict:
+    """Options of a Leaflet ``divIcon`` drawing :func:`icon_svg`, centred on its point."""
+    return {
+        "html": icon_svg(symbol, size=size, letter=letter),
+        "className": f"coverage-icon {css_class}",
+        "iconSize": [size, size],
+        "iconAnchor": [size // 2, size // 2],
+        "popupAnchor": [0, -size // 2],
+    }
+
+
+def latlon(point: shapely.Point) -> list[float]:
+    """Leaflet's ``[lat, lon]`` of a point in EPSG:4326, to about 10 cm."""
+    return [round(point.y, 6), round(point.x, 6)]
+
+
+def point_layer(name: str, points: list[dict], *, show: bool = True) -> folium.FeatureGroup:
+    """A layer of markers (``icon``) or circle markers (``style``), each with its tooltip and popup.
+
+    ``points`` are dicts of ``location``, ``icon`` or ``style``, and optionally ``z``,
+    ``tooltip`` and ``popup`` (HTML text, already escaped); they reach the page as JSON.
+    """
+    import folium
+
+    group = folium.FeatureGroup(name=name, show=show)
+    group.add_child(element(_POINTS, points=points))
+    return group
+
+
+def geojson(
+    frame: gpd.GeoDataFrame,
+    *,
+    name: str,
+    show: bool,
+    pane: str,
+    style: Callable[[dict], dict],
+    tooltip: Sequence[tuple[str, str]] = (),
+    interactive: bool = True,
+) -> folium.GeoJson:
+    """A polygon layer; ``tooltip`` = (column, bilingual label) of HTML-text columns."""
+    import folium
+
+    frame = frame[~(frame.geometry.isna() | frame.geometry.is_empty)]
+    return folium.GeoJson(
+        frame.to_json(),
+        name=name,
+        show=show,
+        style_function=style,
+        highlight_function=(lambda _f: {"weight": 3, "color": "#000000"}) if interactive and tooltip else None,
+        tooltip=folium.GeoJsonTooltip(fields=[c for c, _ in tooltip], aliases=[a for _, a in tooltip], sticky=True)
+        if tooltip
+        else None,
+        pane=pane,
+        interactive=interactive,
+    )
+
+
+def constant_style(style: dict) -> Callable[[dict], dict]:
+    """The same style for every feature of a :func:`geojson` layer."""
+    return lambda _feature: style
+
+
+# ---------------------------------------------------------------- geometry for the page
+
+
+def polygonal(geometry: shapely.Geometry) -> shapely.Geometry:
+    """Only the polygons of a geometry (a union may also hold lines or points)."""
+    if geometry is None or geometry.is_empty or geometry.geom_type in ("Polygon", "MultiPolygon"):
+        return geometry
+    parts = [g for g in getattr(geometry, "geoms", []) if g.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(parts) if parts else shapely.Polygon()
+
+
+def light(shapes: gpd.GeoSeries, metric_crs: str, *, coverage: bool) -> gpd.GeoSeries:
+    """Simplified (shared edges kept shared when ``coverage``), in EPSG:4326, on a ~10 m grid."""
+    metric = shapes.to_crs(metric_crs).to_numpy()
+    if coverage and hasattr(shapely, "coverage_simplify"):
+        simple = shapely.coverage_simplify(metric, _SIMPLIFY_M)
+    else:
+        simple = shapely.simplify(metric, _SIMPLIFY_M, preserve_topology=True)
+    lonlat = gpd.GeoSeries(simple, index=shapes.index, crs=metric_crs).to_crs("EPSG:4326")
+    return gpd.GeoSeries(
+        shapely.set_precision(lonlat.to_numpy(), _PRECISION_DEG, mode="pointwise"), index=shapes.index, crs="EPSG:4326"
+    )
+
+
+# ---------------------------------------------------------------- the map and its controls
+
+
+def _bounds(boxes: Sequence[np.ndarray]) -> list[list[float]]:
+    """``[[south, west], [north, east]]`` around the finite ``(minx, miny, maxx, maxy)`` boxes."""
+    stack = np.array([b for b in boxes if np.isfinite(b).all()])
+    return [[float(stack[:, 1].min()), float(stack[:, 0].min())], [float(stack[:, 3].max()), float(stack[:, 2].max())]]
+
+
+def new_map(tiles: str | folium.TileLayer | None, boxes: Sequence[np.ndarray]) -> folium.Map:
+    """An empty map fitted to ``boxes`` (EPSG:4326 bounds), with the panes of the layers."""
+    import folium
+
+    fmap = folium.Map(tiles=tiles, control_scale=False)
+    # room on the right for the layer control and the legend
+    fmap.fit_bounds(_bounds(boxes), padding_top_left=(10, 10), padding_bottom_right=(_RIGHT_PANEL_PX, 10))
+    for pane, z_index in _PANES.items():
+        folium.map.CustomPane(pane, z_index=z_index, pointer_events=pane in ("communes", "circles", "doctors")).add_to(
+            fmap
+        )
+    return fmap
+
+
+def add_legend(fmap: folium.Map, body: str) -> None:
+    """The legend box, bottom right, holding ``body`` (HTML, already escaped), and the page's CSS."""
+    legend_id = "coverage-legend"
+    fmap.add_child(
+        element(
+            _LEGEND,
+            css=_CSS,
+            div_id=legend_id,
+            body=f'<div id="{legend_id}" class="coverage-legend leaflet-control">{body}</div>',
+        )
+    )
+
+
+def add_controls(fmap: folium.Map) -> None:
+    """Metric scale, full-screen button and layer control (after the layers it lists)."""
+    import folium
+    from folium.plugins import Fullscreen
+
+    fmap.add_child(element(_SCALE))
+    Fullscreen(
+        position="topleft", title="Plein écran / Full screen", title_cancel="Quitter le plein écran / Exit full screen"
+    ).add_to(fmap)
+    folium.LayerControl(collapsed=False).add_to(fmap)
+
+
+# ---------------------------------------------------------------- offline page
+
+# What Folium and its fullscreen plugin link to, and what the page really needs: the
+# rest (jQuery, Bootstrap, Font Awesome, awesome-markers) only serves folium.Icon and
+# folium.Popup, which this map does not use.
+_NEEDED_ASSETS = {
+    "leaflet": "leaflet.js",
+    "leaflet_css": "leaflet.css",
+    "Control.Fullscreen.js": "Control.FullScreen.js",
+    "Control.FullScreen.css": "Control.FullScreen.css",
+}
+
+
+def inline_assets(fmap: folium.Map) -> None:
+    """Link the vendored Leaflet and fullscreen plugin as data: URIs, and nothing else."""
+    from folium.elements import JSCSSMixin
+
+    from coverage.outputs.webmap.assets import data_uri
+
+    def inlined(links: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        return [(name, data_uri(_NEEDED_ASSETS[name])) for name, _ in links if name in _NEEDED_ASSETS]
+
+    for child in [fmap, *_descendants(fmap)]:
+        if isinstance(child, JSCSSMixin):
+            # instance attributes: Folium's class-level lists must stay as they are
+            child.default_js = inlined(child.default_js)
+            child.default_css = inlined(child.default_css)
+
+
+def _descendants(parent: Any) -> list[Any]:
+    out = []
+    for child in parent._children.values():
+        out += [child, *_descendants(child)]
+    return out
