@@ -12,7 +12,8 @@ from pathlib import Path
 from coverage._version import __version__
 from coverage.accessibility import ContinuousDecay
 from coverage.errors import InputDataError
-from coverage.io.facilities import FINESS_CATEGORIES
+from coverage.io.facilities import FACILITY_FORMATS, FINESS_CATEGORIES
+from coverage.io.population import POPULATION_FORMATS
 from coverage.io.settings import DATA_DIR_ENV
 from coverage.planning import SOLVERS
 from coverage.scenarios import MEASURES, POOL_CANDIDATES
@@ -141,7 +142,7 @@ def _add_input_options(a: argparse.ArgumentParser, *, required: bool = True) -> 
 
     f = a.add_argument_group("facilities")
     f.add_argument("--facilities", type=Path, required=required, help="FINESS extraction, point layer or CSV")
-    f.add_argument("--facilities-format", choices=["auto", "finess", "points"], default="auto")
+    f.add_argument("--facilities-format", choices=list(FACILITY_FORMATS), default="auto")
     f.add_argument("--facilities-layer")
     f.add_argument("--facility-id-column", default="facility_id")
     f.add_argument("--facility-name-column", default="name")
@@ -166,7 +167,7 @@ def _add_input_options(a: argparse.ArgumentParser, *, required: bool = True) -> 
         required=required,
         help="INSEE commune table, Filosofi grid CSV, or a point/polygon layer",
     )
-    pop.add_argument("--population-format", choices=["communes", "filosofi", "layer"], default="communes")
+    pop.add_argument("--population-format", choices=list(POPULATION_FORMATS), default="communes")
     pop.add_argument("--population-layer")
     pop.add_argument("--population-column", help="population column (default: population, ind for Filosofi)")
     pop.add_argument("--unit-id-column", default="code_insee")

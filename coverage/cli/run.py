@@ -12,7 +12,6 @@ import shlex
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 
 import geopandas as gpd
 import networkx as nx
@@ -36,7 +35,7 @@ from coverage.cli.parser import (
 from coverage.config import AnalysisConfig
 from coverage.errors import CoverageError
 from coverage.io.admin import read_departments
-from coverage.io.facilities import read_facilities
+from coverage.io.facilities import read_candidates, read_facilities
 from coverage.io.population import read_population
 from coverage.io.roads import RoadLayer, download_osm, read_roads
 from coverage.io.settings import load_config, load_scenario, load_speed_profile, read_age_table
@@ -294,16 +293,13 @@ def _candidates(args: argparse.Namespace, result: GapAnalysis) -> gpd.GeoDataFra
             result.network, result.node_minutes, args.threshold, spacing_m=args.candidate_spacing, units=result.units
         )
     else:
-        points = read_facilities(
-            Path(args.candidates),
+        points = read_candidates(
+            args.candidates,
             layer=args.candidates_layer,
             id_column=args.candidate_id_column,
             name_column=args.candidate_name_column,
-            type_column=None,
-            status_column=None,
-            keep_status=None,
         )
-        candidates = candidates_from_points(points.rename(columns={"facility_id": "candidate_id"}), result.units)
+        candidates = candidates_from_points(points, result.units)
     excluded = {c.strip() for c in args.exclude_codes.split(",") if c.strip()}
     if args.exclude_facility_communes:
         excluded |= communes_with_facility(result.facilities, result.units)

@@ -28,7 +28,7 @@ from coverage.io._common import (
     to_numbers,
 )
 
-__all__ = ["FACILITY_FORMATS", "FINESS_CATEGORIES", "read_facilities", "read_finess"]
+__all__ = ["FACILITY_FORMATS", "FINESS_CATEGORIES", "read_candidates", "read_facilities", "read_finess"]
 
 logger = logging.getLogger(__name__)
 
@@ -370,3 +370,22 @@ def _points_from_table(
                 "give the CRS of projected coordinates"
             )
     return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(x, y), crs=crs)
+
+
+def read_candidates(
+    path: str | Path, *, layer: str | None = None, id_column: str = "candidate_id", name_column: str | None = "name"
+) -> gpd.GeoDataFrame:
+    """A planner's own candidate sites (vacant buildings, volunteering communes): a point
+    layer or a CSV with coordinates, read as :func:`read_facilities` reads facilities, with
+    ``candidate_id`` and ``name`` (see :func:`coverage.candidates.candidates_from_points`)."""
+    points = read_facilities(
+        path,
+        format="points",
+        layer=layer,
+        id_column=id_column,
+        name_column=name_column,
+        type_column=None,
+        status_column=None,
+        keep_status=None,
+    )
+    return points.rename(columns={"facility_id": "candidate_id"})
