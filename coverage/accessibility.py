@@ -38,6 +38,7 @@ __all__ = [
     "StepDecay",
     "accessibility_by_area",
     "age_weighted_demand",
+    "decay_weights",
     "facility_supply",
     "floating_catchment",
     "parse_bands",
@@ -187,7 +188,7 @@ def floating_catchment(
         )
     s = aligned_values(supply, matrix.site_ids, "supply", rows="sites")
     d = aligned_values(demand, matrix.unit_ids, "demand")
-    w = _weights(matrix, decay)
+    w = decay_weights(matrix, decay)
     weighted_demand = w @ d  # per site
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(weighted_demand > 0, s / weighted_demand, np.nan)
@@ -212,7 +213,8 @@ def floating_catchment(
     )
 
 
-def _weights(matrix: CoverageMatrix, decay: StepDecay | Callable[[np.ndarray], np.ndarray]) -> sp.csr_array:
+def decay_weights(matrix: CoverageMatrix, decay: StepDecay | Callable[[np.ndarray], np.ndarray]) -> sp.csr_array:
+    """The decay weight of every stored pair of ``matrix`` (same sparsity), checked finite and >= 0."""
     minutes = matrix.minutes
     weights = np.asarray(decay(minutes.data), dtype=float)
     if weights.shape != minutes.data.shape or np.isnan(weights).any() or (weights < 0).any():

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from coverage.accessibility import DEFAULT_BANDS, StepDecay, _weights, floating_catchment
+from coverage.accessibility import DEFAULT_BANDS, StepDecay, decay_weights, floating_catchment
 from coverage.errors import InputDataError
 from coverage.matrix import CoverageMatrix, aligned_values
 
@@ -97,7 +97,7 @@ def allocate_pool(
     base = floating_catchment(matrix, supply, demand, decay)
     d = base.demand
     pop = d if people is None else aligned_values(people, matrix.unit_ids, "people")
-    w = _weights(matrix, decay)
+    w = decay_weights(matrix, decay)
     weighted_demand = w @ d
     eligible = np.zeros(len(matrix.site_ids), dtype=bool)
     eligible[matrix.rows(list(sites)) if sites is not None else slice(None)] = True

@@ -38,6 +38,7 @@ __all__ = [
     "check_output_dir",
     "save_graphml",
     "uncovered_layer",
+    "with_lonlat",
     "write_access_tables",
     "write_csv",
     "write_layer",
@@ -133,7 +134,8 @@ def save_graphml(graph: nx.MultiDiGraph, path: str | Path) -> None:
     ox.save_graphml(graph, path)
 
 
-def _with_lonlat(frame: gpd.GeoDataFrame) -> pd.DataFrame:
+def with_lonlat(frame: gpd.GeoDataFrame) -> pd.DataFrame:
+    """The table of a point layer, geometry replaced by ``lon``/``lat`` (EPSG:4326, 7 decimals)."""
     table = pd.DataFrame(frame.drop(columns=frame.geometry.name))
     lonlat = frame.geometry.to_crs("EPSG:4326")
     table["lon"] = lonlat.x.round(7).to_numpy()
@@ -142,8 +144,8 @@ def _with_lonlat(frame: gpd.GeoDataFrame) -> pd.DataFrame:
 
 
 def write_plan_tables(plan: SitingPlan, folder: Path, crs: str) -> None:
-    write_csv(_with_lonlat(plan.candidates), folder / "candidates.csv")
-    write_csv(_with_lonlat(plan.selection_table), folder / "selection.csv")
+    write_csv(with_lonlat(plan.candidates), folder / "candidates.csv")
+    write_csv(with_lonlat(plan.selection_table), folder / "selection.csv")
     write_csv(plan.curve, folder / "coverage_curve.csv")
     write_csv(plan.fragility, folder / "fragility.csv")
     if len(plan.selection_table):
@@ -157,7 +159,7 @@ def write_access_tables(study: AccessStudy, folder: Path, crs: str) -> None:
     write_csv(study.by_area, folder / "accessibility_by_area.csv")
     write_csv(study.classes, folder / "accessibility_classes.csv")
     sites = study.sites[(study.sites["supply_before"] > 0) | (study.sites["supply_after"] > 0)]
-    write_csv(_with_lonlat(sites), folder / "accessibility_sites.csv")
+    write_csv(with_lonlat(sites), folder / "accessibility_sites.csv")
     if study.scenario.pool is not None:
         write_csv(study.allocation_steps, folder / "allocation_steps.csv")
     if "area" in units and len(units) and not units["area"].isna().any():

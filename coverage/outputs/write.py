@@ -18,10 +18,10 @@ import pandas as pd
 
 from coverage.outputs.files import (
     RUN_FILE,
-    _with_lonlat,
     atomic_output_dir,
     save_graphml,
     uncovered_layer,
+    with_lonlat,
     write_access_tables,
     write_csv,
     write_layer,
@@ -87,7 +87,7 @@ def write_analysis(
     admin = [c for c in ("commune", "epci", "department") if c in units.columns]
     facility_columns = ["facility_id", "name", "type", "node", "access_minutes", "snap_distance_m", "beyond_max_snap"]
     facilities = result.facilities
-    facilities_table = _with_lonlat(facilities)
+    facilities_table = with_lonlat(facilities)
     facilities_table = facilities_table[
         facility_columns + [c for c in facilities_table.columns if c not in facility_columns]
     ]
