@@ -3,11 +3,11 @@
 The data flow one way, in three layers::
 
     io/ (read)  ->  engine (compute)                                  ->  outputs/ (write)
-    roads,          speeds -> network -> snapping -> traveltime           files, summaries,
-    facilities,       -> stats, isochrones -> analysis                    report, figures,
-    population,       -> candidates -> matrix -> siting -> planning       webmap, style
-    admin,            -> accessibility -> scenarios, access_study
-    settings
+    roads,          speeds -> network -> snapping -> traveltime           write, files,
+    facilities,       -> stats, isochrones -> analysis                    summaries, report,
+    population,       -> candidates -> matrix -> siting -> planning       figures, webmap,
+    admin,            -> accessibility, pool -> scenarios                 style
+    settings          -> access_study
 
 This face holds the names a planner starts from, in the order of that flow; every
 building block stays importable from its module (``coverage.siting.mclp_exact``,
