@@ -729,11 +729,11 @@ def obvious_greedy(
     eligible: np.ndarray,
     teams: int,
     team_size: float,
-    threshold: float,
+    line: float,
 ) -> list[tuple[int, float, float]]:
     """The greedy of ``allocate_pool`` done the obvious way: for every team, one full floating
     catchment per eligible site with the team added there; the site that lifts the most people
-    to the threshold, then reduces the shortfall most, then comes first.  Returns (row, people
+    to the priority line, then reduces the shortfall most, then comes first.  Returns (row, people
     lifted, shortfall reduced) per team."""
     s = np.asarray(supply, dtype=float).copy()
     acc = floating_catchment(matrix, s, demand, ENHANCED).accessibility
@@ -744,8 +744,8 @@ def obvious_greedy(
             s[row] += team_size
             after = floating_catchment(matrix, s, demand, ENHANCED).accessibility
             s[row] -= team_size
-            lifted = float(people[(acc < threshold) & (after >= threshold)].sum())
-            reduced = float(demand @ (np.minimum(after, threshold) - np.minimum(acc, threshold)))
+            lifted = float(people[(acc < line) & (after >= line)].sum())
+            reduced = float(demand @ (np.minimum(after, line) - np.minimum(acc, line)))
             if best is None or (lifted, reduced) > best[:2]:
                 best = (lifted, reduced, int(row))
         if best is None or (best[0] <= 0 and best[1] <= 1e-15):
@@ -773,20 +773,20 @@ def bench_pool(analysis: GapAnalysis, args: argparse.Namespace) -> tuple[dict[st
     supply = study.sites["supply_before"].to_numpy(dtype=float)
     demand = study.units["demand"].to_numpy(dtype=float)
     people = study.units["population"].to_numpy(dtype=float)
-    threshold = settings.threshold_value / settings.scale
+    line = settings.priority_line_value / settings.scale
     eligible = ~np.isnan(study.baseline.supply_ratio)  # every site with demand in reach, as allocate_pool
     n_fac = int((study.sites["kind"] == "facility").sum())
     print(
         f"   {m.minutes.shape[0]:,} sites ({n_fac} facilities, {m.minutes.shape[0] - n_fac:,} town halls; "
         f"{int(eligible.sum()):,} with demand in reach) x {m.minutes.shape[1]:,} communes, {m.minutes.nnz:,} pairs "
         f"within {CATCHMENT_MIN:g} min; pool {args.pool:g} in teams of {POOL_TEAM:g}, line "
-        f"{settings.threshold_value:g} consultations ({threshold:.4g} GPs per person); "
+        f"{settings.priority_line_value:g} consultations ({line:.4g} GPs per person); "
         f"setup (study_access, matrix included) {setup_s:.2f} s"
     )
 
     def ours(pool: float) -> Any:
         return allocate_pool(
-            m, supply, demand, pool=pool, team_size=POOL_TEAM, threshold=threshold, decay=ENHANCED, people=people
+            m, supply, demand, pool=pool, team_size=POOL_TEAM, priority_line=line, decay=ENHANCED, people=people
         )
 
     compared = min(args.pool_steps, math.ceil(args.pool / POOL_TEAM))
@@ -802,7 +802,7 @@ def bench_pool(analysis: GapAnalysis, args: argparse.Namespace) -> tuple[dict[st
                 eligible=eligible,
                 teams=compared,
                 team_size=POOL_TEAM,
-                threshold=threshold,
+                line=line,
             ),
             "one full E2SFCA per eligible site and team",
         ),

@@ -119,7 +119,6 @@ _MOVED = {
     **dict.fromkeys(("attach_communes",), "coverage.io.population"),
     **dict.fromkeys(("download_osm", "read_graphml", "read_osm", "read_road_lines"), "coverage.io.roads"),
     **dict.fromkeys(("save_graphml",), "coverage.outputs.files"),
-    **dict.fromkeys(("isochrones",), "coverage.isochrones"),
     **dict.fromkeys(("CoverageMatrix", "coverage_matrix"), "coverage.matrix"),
     **dict.fromkeys(
         ("RoutingNetwork", "add_travel_times", "compile_network", "graph_from_lines", "largest_strong_component"),

@@ -410,7 +410,7 @@ def _units_table(
     people: np.ndarray,
 ) -> gpd.GeoDataFrame:
     units = analysis.units
-    scale, threshold = settings.scale, settings.priority_line_value
+    scale, line = settings.scale, settings.priority_line_value
     a0 = baseline.accessibility * scale
     a1 = result.accessibility * scale
     keep = [
@@ -425,8 +425,8 @@ def _units_table(
     table["accessibility"] = a0
     table["accessibility_scenario"] = a1
     table["change"] = a1 - a0
-    table["class"] = np.where(a0 < threshold, PRIORITY, ABOVE)
-    table["class_scenario"] = np.where(a1 < threshold, PRIORITY, ABOVE)
+    table["class"] = np.where(a0 < line, PRIORITY, ABOVE)
+    table["class_scenario"] = np.where(a1 < line, PRIORITY, ABOVE)
     out = gpd.GeoDataFrame(table, geometry=units.geometry.to_numpy(), crs=units.crs)
     if "area" in units:
         out["area"] = gpd.GeoSeries(units["area"].to_numpy(), crs=units.crs)

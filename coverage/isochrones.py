@@ -7,7 +7,11 @@ merged.  No convex hull is ever taken, so a polygon follows the roads.
 
 from __future__ import annotations
 
+import sys
+import types
+import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -107,3 +111,20 @@ def isochrones(
     frame = gpd.GeoDataFrame(records, columns=["facility_id", "threshold_min", "geometry"], crs=network.metric_crs)
     frame["area_km2"] = frame.geometry.area / 1e6
     return frame
+
+
+class _CallableModule(types.ModuleType):
+    """Before 0.2, ``coverage.isochrones`` was this function; the module now has the name,
+    so calling the module still works, for one release, with a DeprecationWarning."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> gpd.GeoDataFrame:
+        warnings.warn(
+            "coverage.isochrones(...) moved to coverage.isochrones.isochrones(...); import it from there "
+            "(calling the module goes in the next release)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return isochrones(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

@@ -22,11 +22,13 @@ from coverage.errors import InputDataError
 from coverage.matrix import CoverageMatrix, analysis_matrix
 from coverage.siting import SitingResult, coverage_curve, fragility, lscp, mclp_exact, mclp_greedy, p_median
 
-__all__ = ["SOLVERS", "SitingOptions", "SitingPlan", "plan_sites"]
+__all__ = ["DEFAULT_TIME_LIMIT_S", "SOLVERS", "SitingOptions", "SitingPlan", "plan_sites"]
 
 logger = logging.getLogger(__name__)
 
 SOLVERS = ("exact", "greedy", "lscp", "pmedian")
+#: Seconds of each exact solve, unless said otherwise.
+DEFAULT_TIME_LIMIT_S = 60.0
 
 
 @dataclass(frozen=True, eq=False)
@@ -77,8 +79,8 @@ class SitingOptions:
     Attributes
     ----------
     threshold_min
-        Coverage threshold of the selection (20 minutes: DREES counts a GP farther away
-        as inaccessible).
+        Coverage threshold of the selection (the command line's default is 20 minutes:
+        DREES counts a GP farther away as inaccessible).
     k, target_share, target_structures
         How many new sites, one of: their number; the share of the population to reach
         within the threshold (the fewest sites that reach it by the greedy order; the
@@ -95,12 +97,12 @@ class SitingOptions:
         Solve the exact MCLP for each k of the curve, beside the greedy values.
     """
 
-    threshold_min: float = 20.0
+    threshold_min: float
     k: int | None = None
     target_share: float | None = None
     target_structures: int | None = None
     solver: str = "exact"
-    time_limit_s: float = 60.0
+    time_limit_s: float = DEFAULT_TIME_LIMIT_S
     curve_k_max: int | None = None
     exact_curve: bool = True
 

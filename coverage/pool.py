@@ -33,15 +33,15 @@ class PoolAllocation:
     ----------
     steps
         One row per team placed, in order: ``step``, ``site_id``, ``supply_added``,
-        ``people_lifted`` (population brought to the priority_line or above by this team),
+        ``people_lifted`` (population brought to the priority line or above by this team),
         ``shortfall_reduced`` (fall of the demand-weighted shortfall below the
-        priority_line), ``people_above`` (population at or above the priority_line after it).
+        priority line), ``people_above`` (population at or above the priority line after it).
     supply
         Supply per site after the allocation (in the matrix's site order).
     accessibility
         Accessibility per unit after the allocation.
     unallocated
-        What is left of the pool when no site can help anyone below the priority_line.
+        What is left of the pool when no site can help anyone below the priority line.
     """
 
     steps: pd.DataFrame
@@ -70,7 +70,7 @@ def allocate_pool(
     ``priority_line`` to at or above it; ties, and steps where no team lifts anyone over the
     line, go to the site that most reduces the shortfall ``sum_i D_i max(0, priority_line -
     A_i)``, so that the pool keeps going to the least served.  The allocation stops when
-    the pool is spent or no site reaches anyone below the priority_line.
+    the pool is spent or no site reaches anyone below the priority line.
 
     Adding supply at site ``j`` changes its ratio only (step 1 of 2SFCA: the demand in its
     catchment does not move), so the gain of a team is exact and every unit in ``j``'s
@@ -79,7 +79,7 @@ def allocate_pool(
     Parameters
     ----------
     matrix, supply, demand, decay
-        As for :func:`floating_catchment`; ``priority_line`` is in the same unit as its
+        As for :func:`~coverage.accessibility.floating_catchment`; ``priority_line`` is in the same unit as its
         accessibility (supply per unit of demand).
     sites
         Ids of the sites that may receive teams (default: every row of the matrix).
@@ -146,7 +146,7 @@ def allocate_pool(
         )
     if left > 1e-12:
         logger.warning(
-            "%g of the pool of %g left unallocated: no eligible site reaches anyone below the priority_line", left, pool
+            "%g of the pool of %g left unallocated: no eligible site reaches anyone below the line", left, pool
         )
     steps = pd.DataFrame(
         rows, columns=["step", "site_id", "supply_added", "people_lifted", "shortfall_reduced", "people_above"]

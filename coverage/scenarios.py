@@ -32,6 +32,7 @@ __all__ = [
     "Addition",
     "Pool",
     "Scenario",
+    "check_priority_line",
     "resolve_sites",
     "scenario_name",
     "with_overrides",
@@ -40,7 +41,15 @@ __all__ = [
 MEASURES = ("consultations", "gps")
 #: Candidate sets a pool may use: existing facilities, commune town halls, or both.
 POOL_CANDIDATES = ("facilities", "communes", "facilities+communes")
+# Class labels as written in the outputs (accessibility.csv); "above threshold" predates the
+# name "priority line" and stays, so that the tables of earlier runs compare.
 PRIORITY, ABOVE = "priority", "above threshold"
+
+
+def check_priority_line(value: object, *, name: str = "the priority line") -> None:
+    """An error naming ``name`` unless ``value`` is None (the default line) or a positive number."""
+    if value is not None and not (isinstance(value, (int, float)) and value > 0):
+        raise InputDataError(f"{name} must be a positive number, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -95,10 +104,7 @@ class AccessSettings:
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and value > 0):
                 raise InputDataError(f"{name} must be a positive number, got {value!r}")
-        if self.priority_line is not None and not (
-            isinstance(self.priority_line, (int, float)) and self.priority_line > 0
-        ):
-            raise InputDataError(f"the priority line must be a positive number, got {self.priority_line!r}")
+        check_priority_line(self.priority_line)
         if self.default_supply is not None and not (
             isinstance(self.default_supply, (int, float)) and self.default_supply >= 0
         ):

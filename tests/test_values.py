@@ -105,14 +105,14 @@ def line_analysis() -> cov.analyse:  # type: ignore[valid-type]
 
 def test_siting_options_check_what_to_choose() -> None:
     with pytest.raises(cov.InputDataError, match="either"):
-        SitingOptions(k=2, target_structures=3)
+        SitingOptions(20.0, k=2, target_structures=3)
     with pytest.raises(cov.InputDataError, match="either"):
-        SitingOptions()
+        SitingOptions(20.0)
     with pytest.raises(cov.InputDataError, match="target share"):
-        SitingOptions(target_share=1.5)
+        SitingOptions(20.0, target_share=1.5)
     with pytest.raises(cov.InputDataError, match="solver"):
-        SitingOptions(k=1, solver="magic")
-    assert SitingOptions(solver="lscp").k is None  # the fewest sites: no number needed
+        SitingOptions(20.0, k=1, solver="magic")
+    assert SitingOptions(20.0, solver="lscp").k is None  # the fewest sites: no number needed
 
 
 def test_target_structures_count_the_existing_facilities() -> None:

@@ -15,7 +15,7 @@ from coverage.errors import InputDataError
 from coverage.io.facilities import FACILITY_FORMATS, FINESS_CATEGORIES
 from coverage.io.population import POPULATION_FORMATS
 from coverage.io.settings import DATA_DIR_ENV
-from coverage.planning import SOLVERS
+from coverage.planning import DEFAULT_TIME_LIMIT_S, SOLVERS
 from coverage.scenarios import MEASURES, POOL_CANDIDATES
 
 __all__ = ["build_parser"]
@@ -308,7 +308,12 @@ def _add_siting_options(p: argparse.ArgumentParser, *, default_exclude: bool) ->
         help="leave out candidates in communes that already host a facility",
     )
     g.add_argument("--exclude-codes", default="", help="commune codes (or candidate ids) to leave out, comma-separated")
-    g.add_argument("--time-limit", type=float, default=60.0, help="seconds for each exact solve (default 60)")
+    g.add_argument(
+        "--time-limit",
+        type=float,
+        default=DEFAULT_TIME_LIMIT_S,
+        help=f"seconds for each exact solve (default {DEFAULT_TIME_LIMIT_S:g})",
+    )
     g.add_argument("--curve-max", type=int, help="largest number of new sites on the coverage curve")
     g.add_argument("--no-exact-curve", action="store_true", help="greedy values only on the coverage curve")
     g.add_argument("--workers", type=int, help="processes for the coverage matrix (default: all cores)")

@@ -162,6 +162,11 @@ def _run(args: argparse.Namespace) -> int:
     access_setup = _access_setup(args, regional) if args.command == "access" else None
     wants_siting = args.command == "optimise" or (args.command == "demo" and not args.no_siting)
     siting = _siting(args) if wants_siting else None
+    # the planner's own files are read before the long computation, so that a bad one fails first
+    candidate_points = _candidate_points(args) if siting is not None else None
+    ages = None
+    if access_setup is not None and access_setup[0].age_weights and access_setup[0].age_table is not None:
+        ages = read_age_table(access_setup[0].age_table)
     if regional:
         from coverage.io.regional import load_regional_inputs
 
@@ -192,7 +197,9 @@ def _run(args: argparse.Namespace) -> int:
     plan = None
     if siting is not None:
         logger.info("choosing new sites")
-        plan = plan_sites(result, _candidates(args, result), siting, workers=args.workers, progress=not args.quiet)
+        plan = plan_sites(
+            result, _candidates(args, result, candidate_points), siting, workers=args.workers, progress=not args.quiet
+        )
     study = None
     if access_setup is not None:
         from coverage.access_study import study_access
@@ -203,7 +210,7 @@ def _run(args: argparse.Namespace) -> int:
             result,
             settings,
             resolve_sites(scenario, set(result.facilities["facility_id"].astype(str))),
-            ages=None if settings.age_table is None or not settings.age_weights else read_age_table(settings.age_table),
+            ages=ages,
             facilities_source=f"facilities file {sources['facilities']}",
             workers=args.workers,
             progress=not args.quiet,
@@ -233,8 +240,9 @@ def _run(args: argparse.Namespace) -> int:
 def _access_setup(args: argparse.Namespace, regional: bool) -> tuple[AccessSettings, Scenario]:
     """Settings and scenario: the scenario file, then the command-line overrides.
 
-    Additions from ``--add`` keep their site id as given; :func:`_resolve_additions`
-    tells facilities from communes once the facilities are read.
+    Additions from ``--add`` keep their site id as given;
+    :func:`coverage.scenarios.resolve_sites` tells facilities from communes once the
+    facilities are read.
     """
     from dataclasses import replace
 
@@ -285,21 +293,27 @@ def _siting_options(args: argparse.Namespace) -> dict[str, object]:
     return {name: getattr(args, name) for name in names}
 
 
-def _candidates(args: argparse.Namespace, result: GapAnalysis) -> gpd.GeoDataFrame:
-    if args.candidates == "communes":
+def _candidate_points(args: argparse.Namespace) -> gpd.GeoDataFrame | None:
+    """The planner's own candidate file (``--candidates FILE``), or None for communes and network nodes."""
+    if args.candidates in ("communes", "network"):
+        return None
+    return read_candidates(
+        args.candidates,
+        layer=args.candidates_layer,
+        id_column=args.candidate_id_column,
+        name_column=args.candidate_name_column,
+    )
+
+
+def _candidates(args: argparse.Namespace, result: GapAnalysis, points: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+    if points is not None:
+        candidates = candidates_from_points(points, result.units)
+    elif args.candidates == "communes":
         candidates = candidates_from_units(result.units)
-    elif args.candidates == "network":
+    else:
         candidates = candidates_from_network(
             result.network, result.node_minutes, args.threshold, spacing_m=args.candidate_spacing, units=result.units
         )
-    else:
-        points = read_candidates(
-            args.candidates,
-            layer=args.candidates_layer,
-            id_column=args.candidate_id_column,
-            name_column=args.candidate_name_column,
-        )
-        candidates = candidates_from_points(points, result.units)
     excluded = {c.strip() for c in args.exclude_codes.split(",") if c.strip()}
     if args.exclude_facility_communes:
         excluded |= communes_with_facility(result.facilities, result.units)

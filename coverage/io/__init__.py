@@ -1,1 +1,7 @@
-"""Input and output: the only modules that read or write files or reach the network."""
+"""Readers: the only modules that read input files, the environment or the network.
+
+:mod:`~coverage.io.roads`, :mod:`~coverage.io.facilities`, :mod:`~coverage.io.population`,
+:mod:`~coverage.io.admin` read the data; :mod:`~coverage.io.settings` reads the settings
+files and finds the data folder; :mod:`~coverage.io.regional` reads the regional data folder.
+Everything written goes through :mod:`coverage.outputs`.
+"""

@@ -23,7 +23,7 @@ from coverage.accessibility import ContinuousDecay, parse_bands
 from coverage.config import AnalysisConfig
 from coverage.errors import InputDataError, InputFileNotFoundError
 from coverage.io._common import read_csv
-from coverage.scenarios import AccessSettings, Addition, Pool, Scenario
+from coverage.scenarios import AccessSettings, Addition, Pool, Scenario, check_priority_line
 from coverage.speeds import SpeedProfile, profile_from_mapping
 
 __all__ = [
@@ -166,10 +166,10 @@ def load_scenario(path: str | Path) -> tuple[AccessSettings, Scenario]:
     _check_keys(data, {"accessibility", "scenario"}, where)
 
     acc = dict(_table(data, "accessibility", where))
-    old_name = "threshold" in acc and "priority_line" not in acc
-    if old_name:
+    if "threshold" in acc and "priority_line" not in acc:
         # the name before 0.2: 'threshold' now always means minutes
         logger.warning("%s, [accessibility]: 'threshold' is now called 'priority_line'; please rename it", where)
+        check_priority_line(acc["threshold"], name=f"{where}, [accessibility]: threshold")
         acc["priority_line"] = acc.pop("threshold")
     known = {f.name for f in fields(AccessSettings)} | {"bands"}
     _check_keys(acc, known, f"{where}, [accessibility]")
@@ -189,8 +189,7 @@ def load_scenario(path: str | Path) -> tuple[AccessSettings, Scenario]:
             raise InputDataError(f"age_weights must be a table of column = weight, got {acc['age_weights']!r}")
         settings = AccessSettings(**acc)
     except (InputDataError, TypeError) as exc:
-        message = str(exc).replace("the priority line", "threshold") if old_name else str(exc)
-        raise InputDataError(f"{where}, [accessibility]: {message}") from exc
+        raise InputDataError(f"{where}, [accessibility]: {exc}") from exc
 
     sc = _table(data, "scenario", where)
     _check_keys(sc, {"name", "add", "pool"}, f"{where}, [scenario]")

@@ -86,7 +86,7 @@ def gap_map(
     top_candidates
         How many of the best candidates not selected to show.
     access
-        An accessibility study (:func:`coverage.scenarios.study_access`): its layer,
+        An accessibility study (:func:`coverage.access_study.study_access`): its layer,
         shown at start (the drive-time layer and the circles of the population beyond
         the largest threshold are then off at start), shades the units by
         class before and after the scenario (priority unchanged, improved, lifted above

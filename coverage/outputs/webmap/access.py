@@ -34,10 +34,10 @@ if TYPE_CHECKING:
 __all__ = ["access_legend", "add_access"]
 
 
-def _access_class(before: np.ndarray, after: np.ndarray, threshold: float) -> np.ndarray:
+def _access_class(before: np.ndarray, after: np.ndarray, line: float) -> np.ndarray:
     """Index in :data:`~coverage.outputs.style.ACCESS_CLASSES` of each unit."""
     return np.select(
-        [before >= threshold, after >= threshold, after > before + 1e-12],
+        [before >= line, after >= line, after > before + 1e-12],
         [3, 2, 1],
         default=0,
     )
@@ -47,10 +47,10 @@ def add_access(fmap: folium.Map, study: AccessStudy, areas: gpd.GeoSeries | None
     """Units by accessibility class before and after the scenario, and the sites that receive doctors."""
     units = study.units
     s = study.settings
-    threshold = s.priority_line_value
+    line = s.priority_line_value
     a0 = units["accessibility"].to_numpy(dtype=float)
     a1 = units["accessibility_scenario"].to_numpy(dtype=float)
-    cls = _access_class(a0, a1, threshold)
+    cls = _access_class(a0, a1, line)
     commune = units["commune_name"] if "commune_name" in units else units["name"]
     unit = html.escape(s.unit_label)
     labels = pd.DataFrame(
@@ -69,7 +69,7 @@ def add_access(fmap: folium.Map, study: AccessStudy, areas: gpd.GeoSeries | None
         ("before", f"Accessibilité, situation actuelle / Accessibility, baseline ({unit})"),
         ("after", f"Accessibilité, scénario / Accessibility, scenario ({unit})"),
         ("change", "Évolution / Change"),
-        ("klass", f"Classe (seuil {threshold:g}) / Class (line {threshold:g})"),
+        ("klass", f"Classe (seuil {line:g}) / Class (line {line:g})"),
     ]
     scenario = text(study.scenario.name)
     name = f"Accessibilité : scénario « {scenario} » / Accessibility: scenario ({scenario})"
