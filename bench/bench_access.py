@@ -827,7 +827,7 @@ def bench_pool(analysis: GapAnalysis, args: argparse.Namespace) -> tuple[dict[st
     whole = results["ours, whole pool"]
     recomputed = floating_catchment(m, whole.supply, demand, ENHANCED).accessibility
     incremental_ok = bool(np.allclose(whole.accessibility, recomputed, rtol=1e-9, atol=1e-15))
-    lifted_total = float(people[recomputed >= threshold].sum())
+    lifted_total = float(people[recomputed >= line].sum())
     print(
         f"   check first {compared} teams, ours vs obvious greedy: {'OK' if same_gains else 'MISMATCH'} (same sites in "
         f"the same order: {same_sites}; people lifted and shortfall reduced equal to {POOL_TOLERANCE_REL:g})"
