@@ -211,11 +211,12 @@ def plan_sites(
             )
     greedy = mclp_greedy(matrix, population, threshold_min, k, required=required)
     timings["selection"] = time.perf_counter() - t0
-    if selection.status == "time limit":
+    if selection.status == "feasible":
         logger.warning(
-            "the %s solver hit its %.0f s time limit; best answer kept, gap %.2f %%",
+            "the %s solver did not prove its answer optimal within %.0f s (%s); best answer kept, gap %.2f %%",
             selection.solver,
             time_limit_s,
+            selection.solver_status,
             100 * (selection.gap or 0),
         )
     t0 = time.perf_counter()
@@ -320,4 +321,7 @@ def _selection_table(
             4, "share_covered", cumulative / selection.population_total if selection.population_total else np.nan
         )
     table["solver"] = selection.solver
+    # the certificate of the whole selection, on every row, so that the table travels with it
+    table["status"] = selection.status
+    table["gap"] = selection.gap
     return table

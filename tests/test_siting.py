@@ -1059,7 +1059,8 @@ def test_time_limit_returns_at_least_the_greedy_answer() -> None:
     k = 20
     result = mclp_exact(matrix, weights, 10, k, time_limit_s=0.01)
     greedy = mclp_greedy(matrix, weights, 10, k)
-    assert result.status == "time limit"
+    # stopped before a proof: feasible, with HiGHS's own word kept beside ours
+    assert result.status == "feasible" and "time limit" in result.solver_status.lower()
     assert len(result.sites) == k and len(set(result.sites)) == k
     assert result.population_covered_after >= greedy.population_covered_after - 1e-9
     assert result.population_covered_after == pytest.approx(covered_population(matrix, weights, 10, result.sites))
@@ -1073,7 +1074,7 @@ def test_time_limit_gap_is_measured_against_a_finite_bound() -> None:
     reaches) gives a true gap."""
     matrix, weights = hard_instance()
     result = mclp_exact(matrix, weights, 10, 20, time_limit_s=0.01)
-    assert result.status == "time limit"
+    assert result.status == "feasible" and "time limit" in result.solver_status.lower()
     assert result.bound is not None and math.isfinite(result.bound), result.bound
     assert result.bound <= weights.sum() + 1e-6
     assert result.gap == pytest.approx((result.bound - result.population_covered_after) / result.bound)

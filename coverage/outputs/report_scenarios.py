@@ -35,6 +35,8 @@ def _siting_facts(plan: SitingPlan) -> list[tuple[str, object]]:
         ("Solveur (solver)", s.solver),
         ("Statut (status)", s.status),
         ("Écart à l'optimum (gap)", "–" if s.gap is None else fr_pct(s.gap, 2)),
+        ("Borne prouvée (proven bound)", "–" if s.bound is None else fr_number(s.bound, 0)),
+        ("Statut du solveur (solver's own status)", s.solver_status),
         ("Durée du solveur (solver seconds)", fr_number(s.seconds, 1)),
         (
             "Nouveaux sites (new sites)",

@@ -56,6 +56,7 @@ def plan_summary(plan: SitingPlan) -> dict[str, Any]:
         "threshold_min": plan.threshold_min,
         "solver": s.solver,
         "status": s.status,
+        "solver_status": s.solver_status,
         "new_sites": len(s.sites),
         "sites_requested": s.sites_requested,
         "required_sites": len(s.required),

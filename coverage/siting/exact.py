@@ -1,9 +1,14 @@
 """Exact siting models solved by HiGHS (``highspy``): maximal covering (MCLP) and set covering (LSCP).
 
 Both are mixed-integer programs started from the greedy answer
-(:mod:`coverage.siting.greedy`) and solved under a time limit; when the limit stops
-HiGHS, the best solution found is returned with its gap to the proven bound.  Units
-covered by the same candidates are merged into one column before solving.
+(:mod:`coverage.siting.greedy`, passed whole: sites and coverage) and solved under a time
+limit.  Units covered by the same candidates are merged into one column before solving.
+
+The solver's word is never taken: the objective is recomputed from the chosen sites on
+the coverage matrix, the answer is never worse than the greedy one, and the status is
+``"optimal"`` only when that recomputed objective meets the bound HiGHS proved (to a
+relative 1e-9); otherwise ``"feasible"``, with the gap to that bound.  HiGHS's own status
+is kept in ``SitingResult.solver_status``.
 """
 
 from __future__ import annotations
@@ -62,12 +67,19 @@ def _solve_binary_program(
     row_lower: np.ndarray,
     row_upper: np.ndarray,
     maximize: bool,
-    start_x: np.ndarray | None,
+    start: np.ndarray | None,
     time_limit_s: float,
     mip_rel_gap: float,
-) -> tuple[np.ndarray, float, float, str]:
-    """Solve a model with binary x (first n_x columns) and y in [0, 1]; return x, value,
-    bound, status."""
+) -> tuple[np.ndarray, float, str]:
+    """Solve a model with binary x (first n_x columns) and y in [0, 1].
+
+    ``start`` is a complete feasible solution (x and y): HiGHS values a start whose y are
+    left at 0 at 0, and helps nothing with it.  With a start, presolve is off: HiGHS 1.16
+    with presolve on has handed back the start itself, labelled optimal, on set-covering
+    models (25 sites where 21 suffice on the regional data).  Returns the x HiGHS holds
+    (all False if it has none), its dual bound (NaN if it has none) and HiGHS's own
+    status; the caller recomputes the objective and decides what is proven.
+    """
     import highspy
 
     lp = highspy.HighsLp()
@@ -85,24 +97,41 @@ def _solve_binary_program(
     lp.integrality_ = [highspy.HighsVarType.kInteger] * n_x + [highspy.HighsVarType.kContinuous] * n_y
     lp.sense_ = highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
     h = _highs(time_limit_s, mip_rel_gap)
+    if start is not None:
+        h.setOptionValue("presolve", "off")  # type: ignore[attr-defined]
     h.passModel(lp)  # type: ignore[attr-defined]
-    if start_x is not None:
+    if start is not None:
         solution = highspy.HighsSolution()
-        solution.col_value = list(start_x.astype(float)) + [0.0] * n_y
+        solution.col_value = list(np.asarray(start, dtype=float))
         h.setSolution(solution)  # type: ignore[attr-defined]
     h.run()  # type: ignore[attr-defined]
     status = h.getModelStatus()  # type: ignore[attr-defined]
+    solver_status = f"HiGHS: {h.modelStatusToString(status)}"  # type: ignore[attr-defined]
+    stopped = (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kInterrupt)
+    if status != highspy.HighsModelStatus.kOptimal and status not in stopped:
+        raise InputDataError(f"the solver stopped with status {h.modelStatusToString(status)}")  # type: ignore[attr-defined]
     info = h.getInfo()  # type: ignore[attr-defined]
     values = np.asarray(h.getSolution().col_value)  # type: ignore[attr-defined]
-    if status == highspy.HighsModelStatus.kOptimal:
-        label = "optimal"
-    elif status in (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kInterrupt):
-        label = "time limit"
-    else:
-        raise InputDataError(f"the solver stopped with status {h.modelStatusToString(status)}")  # type: ignore[attr-defined]
+    dual = float(info.mip_dual_bound)
     if len(values) < n_x:  # no solution at all within the limit
-        return np.zeros(n_x, dtype=bool), math.nan, float(info.mip_dual_bound), label
-    return values[:n_x] > 0.5, float(info.objective_function_value), float(info.mip_dual_bound), label
+        return np.zeros(n_x, dtype=bool), dual, solver_status
+    return values[:n_x] > 0.5, dual, solver_status
+
+
+def _certify(objective: float, bound: float, trivial: float, *, maximize: bool) -> tuple[float, str]:
+    """The bound to report and our status, from the recomputed objective.
+
+    ``"optimal"`` when the objective meets the bound, to a relative 1e-9 (a float sum of
+    populations is not exact).  A solver's bound on the wrong side of an answer known to
+    be feasible is false: it is replaced by ``trivial``, the bound that needs no solver
+    (everyone a candidate reaches; one site), which may still prove the answer.
+    """
+    tolerance = 1e-9 * max(1.0, abs(objective))
+    if (bound < objective - tolerance) if maximize else (bound > objective + tolerance):
+        logger.warning("the solver's bound %g contradicts the answer found (%g): not trusted", bound, objective)
+        bound = trivial
+    met = objective >= bound - tolerance if maximize else objective <= bound + tolerance
+    return bound, "optimal" if met else "feasible"
 
 
 def mclp_exact(
@@ -132,7 +161,9 @@ def mclp_exact(
     open_units = np.flatnonzero(
         ~problem.covered0 & (np.bincount(problem.cover.indices, minlength=len(problem.weights)) > 0)
     )
-    status, bound = "optimal", before
+    # Everyone a candidate reaches is a bound that needs no solver.
+    ceiling = before + float(problem.weights[open_units].sum())
+    bound, solver_status = before, "not needed: no one left to cover"
     chosen: list[int] = list(greedy)
     if k > 0 and len(open_units) and greedy:
         groups, group_of = _column_groups(problem.cover, open_units)
@@ -140,7 +171,7 @@ def mclp_exact(
         useful = np.flatnonzero(np.diff(sp.csr_array(groups).indptr) > 0)
         n_x, n_y = len(useful), groups.shape[1]
         if k >= n_x:
-            chosen = list(useful)
+            chosen, bound, solver_status = list(useful), ceiling, "not needed: every useful candidate fits"
         else:
             a_xy = sp.csc_array(groups[useful].astype(float)).T  # groups x useful candidates
             # rows: y_g - sum_j a_gj x_j <= 0 ; sum_j x_j <= k
@@ -150,8 +181,9 @@ def mclp_exact(
                     sp.hstack([sp.csr_array(np.ones((1, n_x))), sp.csr_array((1, n_y))]),
                 ]
             ).tocsc()
-            start_x = np.isin(useful, greedy)
-            picked, _, dual, status = _solve_binary_program(
+            start_x = np.isin(useful, greedy).astype(float)
+            start_y = np.minimum(1.0, a_xy @ start_x)  # the groups the greedy sites cover
+            picked, dual, solver_status = _solve_binary_program(
                 n_x=n_x,
                 n_y=n_y,
                 cost=np.concatenate([np.zeros(n_x), group_weight]),
@@ -159,18 +191,20 @@ def mclp_exact(
                 row_lower=np.full(n_y + 1, -np.inf),
                 row_upper=np.concatenate([np.zeros(n_y), [k]]),
                 maximize=True,
-                start_x=start_x,
+                start=np.concatenate([start_x, start_y]),
                 time_limit_s=time_limit_s,
                 mip_rel_gap=mip_rel_gap,
             )
-            chosen = list(useful[picked]) if picked.any() else list(greedy)
-            # HiGHS may stop before it has a bound; everyone a candidate reaches is one.
-            ceiling = before + float(problem.weights[open_units].sum())
+            if 0 < picked.sum() <= k:  # the solver's sites, kept only if they do better than the greedy's
+                solved = list(useful[picked])
+                if sum(_order_by_gain(problem, solved)[1]) >= sum(_order_by_gain(problem, chosen)[1]):
+                    chosen = solved
             bound = min(before + dual, ceiling) if math.isfinite(dual) else ceiling
     order, marginal = _order_by_gain(problem, chosen)
-    if status == "optimal":
-        bound = before + sum(marginal)
-    return _mclp_result(problem, "mclp-exact", threshold_min, k, order, marginal, bound, status, start)
+    bound, status = _certify(before + sum(marginal), bound, ceiling, maximize=True)
+    return _mclp_result(
+        problem, "mclp-exact", threshold_min, k, order, marginal, bound, status, start, solver_status=solver_status
+    )
 
 
 # ---------------------------------------------------------------- LSCP
@@ -214,28 +248,32 @@ def lscp(
         problem.required_ids,
     )
     greedy, _ = _greedy_order(unit_problem, len(problem.candidate_ids))
-    chosen, status, bound = list(greedy), "heuristic", None
+    chosen: list[int] = list(greedy)
+    bound: float | None = None
+    solver_status = "none: greedy cover"
     open_units = np.flatnonzero(~problem.covered0 & reachable)
     if exact and len(open_units):
         groups, _ = _column_groups(problem.cover, open_units)
         n_x = groups.shape[0]
-        picked, _, dual, status = _solve_binary_program(
+        rows = sp.csc_array(sp.csr_array(groups).T)  # unit groups x candidates
+        picked, dual, solver_status = _solve_binary_program(
             n_x=n_x,
             n_y=0,
             cost=np.ones(n_x),
-            a=sp.csc_array(sp.csr_array(groups).T),
+            a=rows,
             row_lower=np.ones(groups.shape[1]),
             row_upper=np.full(groups.shape[1], np.inf),
             maximize=False,
-            start_x=np.isin(np.arange(n_x), greedy),
+            start=np.isin(np.arange(n_x), greedy).astype(float),
             time_limit_s=time_limit_s,
             mip_rel_gap=0.0,
         )
-        if picked.any():
+        # the solver's sites, kept only if they cover every unit and are fewer than the greedy's
+        if picked.any() and (rows @ picked.astype(float) >= 1).all() and picked.sum() < len(chosen):
             chosen = list(np.flatnonzero(picked))
-        bound = math.ceil(dual - 1e-9) if math.isfinite(dual) else None
+        bound = math.ceil(dual - 1e-6) if math.isfinite(dual) else 1.0
     elif exact:
-        status, bound = "optimal", 0
+        bound, solver_status = 0.0, "not needed: no one left to cover"
     # Order (and drop useless sites) by units covered: a site may be needed only for
     # units of no population, which still must be covered; report population gains.
     order, _ = _order_by_gain(unit_problem, chosen)
@@ -243,7 +281,10 @@ def lscp(
     before = float(problem.weights[problem.covered0].sum())
     after = before + sum(marginal)
     n = len(order)
-    gap = None if bound is None else (max(0.0, (n - bound) / n) if n else 0.0)
+    gap, status = None, "heuristic"
+    if bound is not None:
+        bound, status = _certify(float(n), bound, min(1.0, float(n)), maximize=False)
+        gap = max(0.0, (n - bound) / n) if n else 0.0
     return SitingResult(
         solver="lscp-exact" if exact else "lscp-greedy",
         threshold_min=float(threshold_min),
@@ -259,4 +300,5 @@ def lscp(
         status=status,
         seconds=time.perf_counter() - start,
         uncoverable=tuple(str(u) for u in matrix.unit_ids[uncoverable]),
+        solver_status=solver_status,
     )

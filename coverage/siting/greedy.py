@@ -93,6 +93,8 @@ def _mclp_result(
     bound: float | None,
     status: str,
     start: float,
+    *,
+    solver_status: str = "none: greedy",
 ) -> SitingResult:
     """Result of an MCLP solver from the chosen sites in order and their gains."""
     before = float(problem.weights[problem.covered0].sum())
@@ -116,6 +118,7 @@ def _mclp_result(
         status=status,
         seconds=time.perf_counter() - start,
         sites_requested=k,
+        solver_status=solver_status,
     )
 
 

@@ -130,4 +130,5 @@ def p_median(
         status="heuristic",
         seconds=time.perf_counter() - start,
         sites_requested=k,
+        solver_status="none: greedy, then 1-swap",
     )

@@ -56,7 +56,11 @@ class SitingResult:
         Relative gap between ``objective_value`` and ``bound`` (0: proven optimal;
         None: not known, as for heuristics).
     status
-        ``"optimal"``, ``"time limit"``, ``"heuristic"``, or ``"nothing to gain"``.
+        Ours, never the solver's label: ``"optimal"`` when the objective, recomputed from
+        the chosen sites on the coverage matrix, meets the proven ``bound``;
+        ``"feasible"`` when an exact solver stopped (time limit) or could not prove it,
+        with its ``gap``; ``"heuristic"`` for an answer with no bound (greedy);
+        ``"nothing to gain"`` when no candidate covers anyone new.
     seconds
         Time taken by the solver.
     uncoverable
@@ -65,6 +69,9 @@ class SitingResult:
     sites_requested
         The k asked for (None for LSCP).  Fewer sites are returned when the others
         would add nobody.
+    solver_status
+        What the solver itself said (``"HiGHS: Optimal"``, ``"HiGHS: Time limit
+        reached"``), or why none was run; a record, not a proof.
     """
 
     solver: str
@@ -82,6 +89,7 @@ class SitingResult:
     seconds: float
     uncoverable: tuple[str, ...] = field(default=())
     sites_requested: int | None = None
+    solver_status: str = ""
 
     @property
     def population_newly_covered(self) -> float:
