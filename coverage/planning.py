@@ -20,7 +20,7 @@ import pandas as pd
 from coverage.analysis import GapAnalysis
 from coverage.errors import InputDataError
 from coverage.matrix import CoverageMatrix, analysis_matrix
-from coverage.siting import SitingResult, coverage_curve, fragility, lscp, mclp_exact, mclp_greedy, p_median
+from coverage.siting import SitingResult, coverage_curve, fragility, lscp, mclp_greedy, most_then_fewest, p_median
 
 __all__ = ["DEFAULT_TIME_LIMIT_S", "SOLVERS", "SitingOptions", "SitingPlan", "plan_sites"]
 
@@ -88,7 +88,9 @@ class SitingOptions:
         wanted, existing facilities on the network included.  Not needed by ``"lscp"``,
         which finds the fewest sites covering everyone reachable.
     solver
-        ``"exact"`` (MCLP, HiGHS), ``"greedy"`` (MCLP), ``"lscp"`` or ``"pmedian"``.
+        ``"exact"`` (the most people with at most k sites, then the fewest sites that
+        cover as many: :func:`~coverage.siting.most_then_fewest`, HiGHS), ``"greedy"``
+        (MCLP), ``"lscp"`` or ``"pmedian"``.
     time_limit_s
         Time limit of each exact solve.
     curve_k_max
@@ -202,7 +204,10 @@ def plan_sites(
         if k is None:
             k = _sites_for_share(matrix, population, threshold_min, required, float(target_share))  # type: ignore[arg-type]
         if solver == "exact":
-            selection = mclp_exact(matrix, population, threshold_min, k, required=required, time_limit_s=time_limit_s)
+            # the planner's order: the most people with at most k sites, then the fewest that cover as many
+            selection = most_then_fewest(
+                matrix, population, threshold_min, k, required=required, time_limit_s=time_limit_s
+            )
         elif solver == "greedy":
             selection = mclp_greedy(matrix, population, threshold_min, k, required=required)
         else:

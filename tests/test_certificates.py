@@ -18,7 +18,7 @@ import scipy.sparse as sp
 
 import coverage.siting.exact
 from coverage.matrix import CoverageMatrix
-from coverage.siting import covered_population, lscp, mclp_exact, mclp_greedy
+from coverage.siting import covered_population, fewest_sites, lscp, mclp_exact, mclp_greedy, most_then_fewest
 
 T = 5.0  # minutes; every stored pair below is at 1 minute, so "stored" means "covered"
 
@@ -109,6 +109,48 @@ def test_exact_solvers_equal_brute_force(seed: int) -> None:
     cover_all = lscp(matrix, weights, T, required=required)
     assert len(cover_all.sites) == brute_force_lscp(matrix, required)
     assert cover_all.status == "optimal"
+
+
+def test_most_people_then_fewest_sites() -> None:
+    matrix = matrix_from_sets(GREEDY_TRAP, 6)
+    # three allowed, two cover everyone: the answer is two, proven
+    answer = most_then_fewest(matrix, [1.0] * 6, T, 3)
+    assert sorted(answer.sites) == ["B", "C"] and answer.population_covered_after == 6
+    assert answer.status == "optimal" and answer.sites_bound == 2 and answer.sites_requested == 3
+    # when not everyone can be reached: F alone covers what any two sites can (u2 is out of reach)
+    partial = matrix_from_sets({"D": {0}, "E": {1}, "F": {0, 1}, "G": set()}, 3)
+    answer = most_then_fewest(partial, [5.0, 7.0, 100.0], T, 2)
+    assert answer.sites == ("F",) and answer.population_covered_after == 12 and answer.status == "optimal"
+
+
+def brute_force_fewest(matrix: CoverageMatrix, weights: np.ndarray, target: float, required: Sequence[str]) -> int:
+    sites = [s for s in matrix.site_ids if s not in required]
+    for n in range(len(sites) + 1):
+        for combo in itertools.combinations(sites, n):
+            if covered_population(matrix, weights, T, [*required, *combo]) >= target - 1e-9:
+                return n
+    raise AssertionError("target out of reach")
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_fewest_sites_equal_brute_force(seed: int) -> None:
+    rng = np.random.default_rng(50 + seed)
+    n_sites, n_units = 9, 12
+    cover = {f"s{j}": set(np.flatnonzero(rng.random(n_units) < 0.3).tolist()) for j in range(n_sites)}
+    matrix = matrix_from_sets(cover, n_units)
+    weights = rng.integers(1, 40, n_units).astype(float)
+    required = [f"s{j}" for j in range(seed % 2)]
+    for k in (1, 2, 3):
+        best = brute_force_mclp(matrix, weights, k, required)
+        answer = most_then_fewest(matrix, weights, T, k, required=required)
+        assert answer.population_covered_after == pytest.approx(best)
+        assert len(answer.sites) == brute_force_fewest(matrix, weights, best, required)
+        assert answer.status in ("optimal", "nothing to gain")
+    reachable = covered_population(matrix, weights, T, list(matrix.site_ids))
+    target = 0.6 * reachable
+    fewest = fewest_sites(matrix, weights, T, target, required=required)
+    assert len(fewest.sites) == brute_force_fewest(matrix, weights, target, required)
+    assert fewest.population_covered_after >= target and fewest.status == "optimal"
 
 
 class LyingSolver:
@@ -212,3 +254,8 @@ def test_regional_cover_is_the_proven_minimum(data_dir: object) -> None:
     population = result.units.set_index(result.units["unit_id"].astype(str))["population"]
     within_15 = lscp(plan.matrix, population, 15.0, required=required)
     assert len(within_15.sites) == 59 and within_15.status == "optimal"
+    # the demo's question: at most 40 new sites (125 structures), the most people, then the
+    # fewest sites: 21, not the 26 or 27 a maximal cover happens to use
+    mesh = plan_sites(result, candidates, threshold_min=20, k=40, workers=1, exact_curve=False)
+    assert len(mesh.selection.sites) == 21 and mesh.selection.sites_bound == 21
+    assert mesh.selection.status == "optimal" and mesh.selection.population_covered_after == s.population_total

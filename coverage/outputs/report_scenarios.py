@@ -158,7 +158,16 @@ def siting_section(plan: SitingPlan, pngs: Mapping[str, bytes]) -> str:
         "</span></h2>",
         key_value_table(_siting_facts(plan)),
     ]
-    if s.sites_requested is not None and len(s.sites) < s.sites_requested:
+    if s.sites_requested is not None and s.sites_bound is not None and s.sites:
+        n, proven = len(s.sites), len(s.sites) <= s.sites_bound
+        parts.append(
+            f'<p class="note">{n} nouveaux sites au plus petit nombre qui couvre autant '
+            f"({'minimum prouvé' if proven else f'au moins {s.sites_bound:g} nécessaires'}) ; "
+            f"{s.sites_requested} autorisés. "
+            f"({n} new sites, the fewest that cover as many: "
+            f"{'proven minimum' if proven else f'at least {s.sites_bound:g} needed'}; {s.sites_requested} allowed.)</p>"
+        )
+    elif s.sites_requested is not None and len(s.sites) < s.sites_requested:
         parts.append(
             f'<p class="note">Seuls {len(s.sites)} des {s.sites_requested} sites demandés ajoutent quelqu’un. '
             f"(Only {len(s.sites)} of the {s.sites_requested} sites asked for add anyone.)</p>"

@@ -14,8 +14,9 @@ if TYPE_CHECKING:
     from coverage.access_study import AccessStudy
     from coverage.analysis import GapAnalysis
     from coverage.planning import SitingPlan
+    from coverage.siting import SitingResult
 
-__all__ = ["plan_summary", "print_access", "print_summary", "run_record"]
+__all__ = ["fewest_sites_sentence", "plan_summary", "print_access", "print_summary", "run_record"]
 
 
 def run_record(
@@ -59,6 +60,7 @@ def plan_summary(plan: SitingPlan) -> dict[str, Any]:
         "solver_status": s.solver_status,
         "new_sites": len(s.sites),
         "sites_requested": s.sites_requested,
+        "sites_bound": s.sites_bound,
         "required_sites": len(s.required),
         "population_total": s.population_total,
         "population_covered_before": s.population_covered_before,
@@ -71,6 +73,25 @@ def plan_summary(plan: SitingPlan) -> dict[str, Any]:
         "uncoverable_units": list(s.uncoverable),
         "timings_s": {k: round(v, 3) for k, v in plan.timings.items()},
     }
+
+
+def fewest_sites_sentence(s: SitingResult) -> str:
+    """What the number of sites means, in one line: the proven minimum, or how far from it."""
+    n, allowed = len(s.sites), s.sites_requested
+    if allowed is None or n == 0:
+        return ""
+    if s.sites_bound is None:  # no second step: fewer sites only because the others add nobody
+        if n < allowed:
+            return f"  {n} of the {allowed} sites allowed are enough: more would cover nobody new\n"
+        return ""
+    proven = n <= s.sites_bound
+    how = "proven minimum" if proven else f"at least {s.sites_bound:g} needed, gap {(n - s.sites_bound) / n:.1%}"
+    if n < allowed:
+        return f"  {n} new sites are enough ({how}); {allowed} were allowed\n"
+    return (
+        f"  at most {allowed} sites cover {s.population_covered_after:,.0f} inhabitants; "
+        f"the fewest that do so: {n} ({how})\n"
+    )
 
 
 def print_summary(  # type: ignore[no-untyped-def]
@@ -127,8 +148,7 @@ def print_summary(  # type: ignore[no-untyped-def]
         )
         for row in plan.selection_table.head(5).itertuples():
             w(f"  {row.rank:>3}. {str(row.name)[:30]:<30} {row.department!s:>3} +{row.marginal_gain:,.0f}\n")
-        if s.sites_requested is not None and len(s.sites) < s.sites_requested:
-            w(f"  {len(s.sites)} of the {s.sites_requested} sites allowed are enough: more would cover nobody new\n")
+        w(fewest_sites_sentence(s))
         if len(s.uncoverable):
             w(f"  {len(s.uncoverable)} units cannot be covered within {plan.threshold_min:g} min by any candidate\n")
     if access is not None:

@@ -1,8 +1,10 @@
 """Choosing new sites: MCLP (greedy and exact), LSCP and p-median on a coverage matrix.
 
 Every solver keeps the existing facilities as *required* sites, named by their ids, and
-returns a :class:`SitingResult`.  Exact models are solved by HiGHS (``highspy``) under a
-time limit; when the limit stops it, the best solution found is returned with its gap.
+returns a :class:`SitingResult` with its certificate: exact models are solved by HiGHS
+(``highspy``) under a time limit, their objective is recomputed from the chosen sites, and
+an answer is ``"optimal"`` only when it meets the bound proved; otherwise ``"feasible"``,
+with its gap.
 
 Modules
 -------
@@ -13,6 +15,9 @@ greedy
     :func:`mclp_greedy` and the greedy orderings of chosen sites.
 exact
     :func:`mclp_exact` and :func:`lscp`, the HiGHS models.
+lexicographic
+    :func:`most_then_fewest` (the most people with at most k sites, then the fewest sites
+    that cover as many) and :func:`fewest_sites`.
 pmedian
     :func:`p_median`.
 curve
@@ -26,6 +31,7 @@ from __future__ import annotations
 from coverage.siting.curve import coverage_curve, fragility
 from coverage.siting.exact import lscp, mclp_exact
 from coverage.siting.greedy import mclp_greedy
+from coverage.siting.lexicographic import fewest_sites, most_then_fewest
 from coverage.siting.pmedian import p_median
 from coverage.siting.result import SitingResult, covered_population
 
@@ -33,9 +39,11 @@ __all__ = [
     "SitingResult",
     "coverage_curve",
     "covered_population",
+    "fewest_sites",
     "fragility",
     "lscp",
     "mclp_exact",
     "mclp_greedy",
+    "most_then_fewest",
     "p_median",
 ]

@@ -70,6 +70,7 @@ def _solve_binary_program(
     start: np.ndarray | None,
     time_limit_s: float,
     mip_rel_gap: float,
+    integral_y: bool = False,
 ) -> tuple[np.ndarray, float, str]:
     """Solve a model with binary x (first n_x columns) and y in [0, 1].
 
@@ -79,6 +80,9 @@ def _solve_binary_program(
     models (25 sites where 21 suffice on the regional data).  Returns the x HiGHS holds
     (all False if it has none), its dual bound (NaN if it has none) and HiGHS's own
     status; the caller recomputes the objective and decides what is proven.
+    ``integral_y`` makes y binary too: with a coverage target as a constraint (weights up
+    to 10^5 in one row), HiGHS 1.16 proved 61 sites "optimal" with continuous y on the
+    regional data where 59 suffice (CBC: 59); with binary y it finds 59.
     """
     import highspy
 
@@ -94,7 +98,8 @@ def _solve_binary_program(
     lp.a_matrix_.start_ = a.indptr
     lp.a_matrix_.index_ = a.indices
     lp.a_matrix_.value_ = a.data.astype(float)
-    lp.integrality_ = [highspy.HighsVarType.kInteger] * n_x + [highspy.HighsVarType.kContinuous] * n_y
+    y_type = highspy.HighsVarType.kInteger if integral_y else highspy.HighsVarType.kContinuous
+    lp.integrality_ = [highspy.HighsVarType.kInteger] * n_x + [y_type] * n_y
     lp.sense_ = highspy.ObjSense.kMaximize if maximize else highspy.ObjSense.kMinimize
     h = _highs(time_limit_s, mip_rel_gap)
     if start is not None:

@@ -69,6 +69,10 @@ class SitingResult:
     sites_requested
         The k asked for (None for LSCP).  Fewer sites are returned when the others
         would add nobody.
+    sites_bound
+        When the answer is the fewest sites that reach a coverage (the second step of
+        :func:`~coverage.siting.lexicographic.most_then_fewest`): the proven least number
+        of new sites that reach it; None otherwise.
     solver_status
         What the solver itself said (``"HiGHS: Optimal"``, ``"HiGHS: Time limit
         reached"``), or why none was run; a record, not a proof.
@@ -90,6 +94,7 @@ class SitingResult:
     uncoverable: tuple[str, ...] = field(default=())
     sites_requested: int | None = None
     solver_status: str = ""
+    sites_bound: float | None = None
 
     @property
     def population_newly_covered(self) -> float:
