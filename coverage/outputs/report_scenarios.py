@@ -161,7 +161,7 @@ def siting_section(plan: SitingPlan, pngs: Mapping[str, bytes]) -> str:
     if s.sites_requested is not None and s.sites_bound is not None and s.sites:
         n, proven = len(s.sites), len(s.sites) <= s.sites_bound
         parts.append(
-            f'<p class="note">{n} nouveaux sites au plus petit nombre qui couvre autant '
+            f'<p class="note">{n} nouveaux sites : le plus petit nombre qui couvre autant '
             f"({'minimum prouvé' if proven else f'au moins {s.sites_bound:g} nécessaires'}) ; "
             f"{s.sites_requested} autorisés. "
             f"({n} new sites, the fewest that cover as many: "
