@@ -194,3 +194,31 @@ def test_the_age_table_is_read_before_the_study(tmp_path: Path) -> None:
     study = study_access(analysis, settings, ages=read_age_table(table), workers=1)
     # every unit has the same age mix, so the standardised demand equals the population
     assert study.units["demand"].tolist() == pytest.approx([10.0] * 7)
+
+
+def test_the_p_median_summary_says_what_each_number_is() -> None:
+    import io
+
+    from coverage.outputs.summaries import print_summary
+
+    nodes = {f"n{i}": (1000.0 * i, 0.0) for i in range(7)}
+    analysis = cov.analyse(
+        make_graph(nodes, [(f"n{i}", f"n{i + 1}", 60.0) for i in range(6)]),
+        facilities_at({"F": (0.0, 0.0)}),
+        units_at({f"u{i}": nodes[f"n{i}"] for i in range(7)}, [10.0] * 7),
+        cov.AnalysisConfig(thresholds_min=(1.5, 3.0), isochrones=False),
+    )
+    plan = plan_sites(
+        analysis, candidates_from_units(analysis.units), threshold_min=1.5, k=1, solver="pmedian", workers=1
+    )
+    out = io.StringIO()
+    print_summary(analysis, Path("out"), 1.0, out, plan=plan)
+    text = out.getvalue()
+    assert "New sites that lower the mean minutes most (pmedian-greedy" in text
+    assert "within 1.5 min (" not in text.split("New sites")[1].splitlines()[0]
+    # people counted within the matrix's largest threshold (3 min), gains in person-minutes
+    assert "covered within 3 min" in text and "person-minutes saved" in text
+    assert "people newly covered" not in text
+    # the mean is stated: one site at u4 or u5 of 7 units 1 min apart, 10 people each
+    mean = plan.selection.objective_value
+    assert f"with them: {mean:.2f}" in text and mean < 3.0

@@ -30,6 +30,7 @@ def _siting_facts(plan: SitingPlan) -> list[tuple[str, object]]:
     """The solver's run and its result before → after, as parameter / value pairs."""
     s, g = plan.selection, plan.greedy
     t = fr_minutes(plan.threshold_min)
+    median = s.solver.startswith("pmedian")  # counts within the matrix's largest threshold
     facts: list[tuple[str, object]] = [
         ("Seuil (threshold)", f"{t} min"),
         ("Solveur (solver)", s.solver),
@@ -44,11 +45,22 @@ def _siting_facts(plan: SitingPlan) -> list[tuple[str, object]]:
         ),
         ("Structures existantes conservées (existing facilities kept)", str(len(s.required))),
         (
-            f"Population à moins de {t} min, avant → après (before → after)",
+            f"Population à moins de {fr_minutes(plan.matrix.max_minutes) if median else t} min, "
+            "avant → après (before → after)",
             f"{fr_int(s.population_covered_before)} → {fr_int(s.population_covered_after)} "
             f"({fr_pct(s.share_covered_before)} → {fr_pct(s.share_covered_after)})",
         ),
-        ("Gloutonne, après (greedy, after)", fr_int(g.population_covered_after)),
+        (f"MCLP gloutonne à {t} min, après (greedy MCLP within {t} min, after)", fr_int(g.population_covered_after)),
+        *(
+            [
+                (
+                    "Minutes moyennes pondérées, après (population-weighted mean minutes, after)",
+                    fr_number(s.objective_value, 2),
+                )
+            ]
+            if median
+            else []
+        ),
         ("Candidats (candidates)", fr_int(len(plan.candidates))),
     ]
     if s.uncoverable:

@@ -129,7 +129,9 @@ def print_summary(  # type: ignore[no-untyped-def]
                 f"  ({1 - row.share_covered:.1%}), mean {row.mean_minutes:.1f} min\n"
             )
     worst = result.by_area[(result.by_area["level"] == "epci") & (result.by_area["threshold_min"] == t_max)]
-    worst = worst.assign(out=worst["population_uncovered"] + worst["population_unreachable"]).nlargest(5, "out")
+    # no EPCI level without an epci column (grid or layer units with no commune table): no list
+    worst = worst.assign(out=(worst["population_uncovered"] + worst["population_unreachable"]).astype(float))
+    worst = worst.nlargest(5, "out")
     if len(worst) and worst["out"].max() > 0:
         w(f"\nEPCI with most inhabitants beyond {t_max:g} min:\n")
         for row in worst.itertuples():
@@ -137,17 +139,24 @@ def print_summary(  # type: ignore[no-untyped-def]
     if plan is not None:
         s, g = plan.selection, plan.greedy
         gap = "" if s.gap is None else f", gap {s.gap:.2%}"
+        median = s.solver.startswith("pmedian")
+        # p-median counts people within the matrix's largest threshold, and gains in person-minutes
+        within = plan.matrix.max_minutes if median else plan.threshold_min
+        aim = "that lower the mean minutes most" if median else f"within {plan.threshold_min:g} min"
         w(
-            f"\nNew sites within {plan.threshold_min:g} min ({s.solver}, {s.status}{gap}, {s.seconds:.1f} s): "
+            f"\nNew sites {aim} ({s.solver}, {s.status}{gap}, {s.seconds:.1f} s): "
             f"{len(s.sites)} sites, {len(s.required)} existing kept\n"
         )
+        if median:
+            w(f"  population-weighted mean minutes to the nearest site, with them: {s.objective_value:.2f}\n")
         w(
-            f"  covered {s.population_covered_before:,.0f} -> {s.population_covered_after:,.0f} "
+            f"  covered within {within:g} min {s.population_covered_before:,.0f} -> {s.population_covered_after:,.0f} "
             f"({s.share_covered_before:.1%} -> {s.share_covered_after:.1%}); "
-            f"greedy: {g.population_covered_after:,.0f}\n"
+            f"greedy MCLP within {plan.threshold_min:g} min: {g.population_covered_after:,.0f}\n"
         )
+        unit = "person-minutes saved" if median else "people newly covered"
         for row in plan.selection_table.head(5).itertuples():
-            w(f"  {row.rank:>3}. {str(row.name)[:30]:<30} {row.department!s:>3} +{row.marginal_gain:,.0f}\n")
+            w(f"  {row.rank:>3}. {str(row.name)[:30]:<30} {row.department!s:>3} +{row.marginal_gain:,.0f} {unit}\n")
         w(fewest_sites_sentence(s))
         if len(s.uncoverable):
             w(f"  {len(s.uncoverable)} units cannot be covered within {plan.threshold_min:g} min by any candidate\n")
