@@ -17,6 +17,7 @@ import logging
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -46,6 +47,45 @@ def _column_groups(cover: sp.csr_array, units: np.ndarray) -> tuple[sp.csc_array
         group[c] = keys.setdefault(np.sort(rows).tobytes(), len(keys))
     first = np.unique(group, return_index=True)[1]
     return sp.csc_array(sub[:, first]), group
+
+
+@dataclass(frozen=True)
+class _CoverageModel:
+    """The covering part shared by the MCLP and the fewest-sites models: binary x per
+    useful candidate, y per group of units in [0, 1], and the rows ``y_g <= sum_j a_gj x_j``."""
+
+    useful: np.ndarray  # candidate rows that reach some open unit
+    a_xy: sp.csc_array  # unit groups x useful candidates
+    group_weight: np.ndarray  # population of each group
+
+    @property
+    def n_x(self) -> int:
+        return len(self.useful)
+
+    @property
+    def n_y(self) -> int:
+        return self.a_xy.shape[0]
+
+    def rows(self, last_x: sp.csr_array, last_y: sp.csr_array) -> sp.csc_array:
+        """The link rows, then one more row with these coefficients on x and on y."""
+        return sp.vstack(
+            [sp.hstack([-self.a_xy, sp.identity(self.n_y, format="csr")]), sp.hstack([last_x, last_y])]
+        ).tocsc()
+
+    def start(self, chosen: Sequence[int]) -> np.ndarray:
+        """A complete start: the chosen sites, and the groups they cover."""
+        x = np.isin(self.useful, chosen).astype(float)
+        return np.concatenate([x, np.minimum(1.0, self.a_xy @ x)])
+
+
+def _coverage_model(problem: _Problem, open_units: np.ndarray) -> _CoverageModel:
+    groups, group_of = _column_groups(problem.cover, open_units)
+    useful = np.flatnonzero(np.diff(sp.csr_array(groups).indptr) > 0)
+    return _CoverageModel(
+        useful=useful,
+        a_xy=sp.csc_array(groups[useful].astype(float)).T,
+        group_weight=np.bincount(group_of, weights=problem.weights[open_units]),
+    )
 
 
 def _highs(time_limit_s: float, mip_rel_gap: float) -> object:
@@ -171,37 +211,24 @@ def mclp_exact(
     bound, solver_status = before, "not needed: no one left to cover"
     chosen: list[int] = list(greedy)
     if k > 0 and len(open_units) and greedy:
-        groups, group_of = _column_groups(problem.cover, open_units)
-        group_weight = np.bincount(group_of, weights=problem.weights[open_units])
-        useful = np.flatnonzero(np.diff(sp.csr_array(groups).indptr) > 0)
-        n_x, n_y = len(useful), groups.shape[1]
-        if k >= n_x:
-            chosen, bound, solver_status = list(useful), ceiling, "not needed: every useful candidate fits"
+        model = _coverage_model(problem, open_units)
+        if k >= model.n_x:
+            chosen, bound, solver_status = list(model.useful), ceiling, "not needed: every useful candidate fits"
         else:
-            a_xy = sp.csc_array(groups[useful].astype(float)).T  # groups x useful candidates
-            # rows: y_g - sum_j a_gj x_j <= 0 ; sum_j x_j <= k
-            a = sp.vstack(
-                [
-                    sp.hstack([-a_xy, sp.identity(n_y, format="csr")]),
-                    sp.hstack([sp.csr_array(np.ones((1, n_x))), sp.csr_array((1, n_y))]),
-                ]
-            ).tocsc()
-            start_x = np.isin(useful, greedy).astype(float)
-            start_y = np.minimum(1.0, a_xy @ start_x)  # the groups the greedy sites cover
-            picked, dual, solver_status = _solve_binary_program(
-                n_x=n_x,
-                n_y=n_y,
-                cost=np.concatenate([np.zeros(n_x), group_weight]),
-                a=a,
-                row_lower=np.full(n_y + 1, -np.inf),
-                row_upper=np.concatenate([np.zeros(n_y), [k]]),
+            picked, dual, solver_status = _solve_binary_program(  # last row: sum_j x_j <= k
+                n_x=model.n_x,
+                n_y=model.n_y,
+                cost=np.concatenate([np.zeros(model.n_x), model.group_weight]),
+                a=model.rows(sp.csr_array(np.ones((1, model.n_x))), sp.csr_array((1, model.n_y))),
+                row_lower=np.full(model.n_y + 1, -np.inf),
+                row_upper=np.concatenate([np.zeros(model.n_y), [k]]),
                 maximize=True,
-                start=np.concatenate([start_x, start_y]),
+                start=model.start(greedy),
                 time_limit_s=time_limit_s,
                 mip_rel_gap=mip_rel_gap,
             )
             if 0 < picked.sum() <= k:  # the solver's sites, kept only if they do better than the greedy's
-                solved = list(useful[picked])
+                solved = list(model.useful[picked])
                 if sum(_order_by_gain(problem, solved)[1]) >= sum(_order_by_gain(problem, chosen)[1]):
                     chosen = solved
             bound = min(before + dual, ceiling) if math.isfinite(dual) else ceiling

@@ -23,7 +23,7 @@ import scipy.sparse as sp
 
 from coverage.errors import InputDataError
 from coverage.matrix import CoverageMatrix
-from coverage.siting.exact import _certify, _column_groups, _solve_binary_program, mclp_exact
+from coverage.siting.exact import _certify, _coverage_model, _solve_binary_program, mclp_exact
 from coverage.siting.greedy import _greedy_order, _order_by_gain
 from coverage.siting.result import SitingResult, _prepare
 
@@ -76,34 +76,21 @@ def fewest_sites(
         raise InputDataError("the starting sites do not reach the population target")
     bound, solver_status = 0.0, "not needed: the required sites reach the target"
     if need > tolerance:
-        groups, group_of = _column_groups(problem.cover, open_units)
-        group_weight = np.bincount(group_of, weights=weights[open_units])
-        useful = np.flatnonzero(np.diff(sp.csr_array(groups).indptr) > 0)
-        n_x, n_y = len(useful), groups.shape[1]
-        a_xy = sp.csc_array(groups[useful].astype(float)).T  # groups x useful candidates
-        # rows: y_g - sum_j a_gj x_j <= 0 ; sum_g w_g y_g >= need
-        a = sp.vstack(
-            [
-                sp.hstack([-a_xy, sp.identity(n_y, format="csr")]),
-                sp.hstack([sp.csr_array((1, n_x)), sp.csr_array(group_weight.reshape(1, -1))]),
-            ]
-        ).tocsc()
-        start_x = np.isin(useful, chosen).astype(float)
-        start_y = np.minimum(1.0, a_xy @ start_x)
-        picked, dual, solver_status = _solve_binary_program(
-            n_x=n_x,
-            n_y=n_y,
-            cost=np.concatenate([np.ones(n_x), np.zeros(n_y)]),
-            a=a,
-            row_lower=np.concatenate([np.full(n_y, -np.inf), [need - tolerance]]),
-            row_upper=np.concatenate([np.zeros(n_y), [np.inf]]),
+        model = _coverage_model(problem, open_units)
+        picked, dual, solver_status = _solve_binary_program(  # last row: sum_g w_g y_g >= need
+            n_x=model.n_x,
+            n_y=model.n_y,
+            cost=np.concatenate([np.ones(model.n_x), np.zeros(model.n_y)]),
+            a=model.rows(sp.csr_array((1, model.n_x)), sp.csr_array(model.group_weight.reshape(1, -1))),
+            row_lower=np.concatenate([np.full(model.n_y, -np.inf), [need - tolerance]]),
+            row_upper=np.concatenate([np.zeros(model.n_y), [np.inf]]),
             maximize=False,
-            start=np.concatenate([start_x, start_y]),
+            start=model.start(chosen),
             time_limit_s=time_limit_s,
             mip_rel_gap=0.0,
             integral_y=True,  # see _solve_binary_program: continuous y gave a false proof here
         )
-        solved = list(useful[picked])
+        solved = list(model.useful[picked])
         if 0 < len(solved) < len(chosen) and sum(_order_by_gain(problem, solved)[1]) >= need - tolerance:
             chosen = solved
         bound = math.ceil(dual - 1e-6) if math.isfinite(dual) else 1.0
