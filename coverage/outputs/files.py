@@ -162,10 +162,7 @@ def write_access_tables(study: AccessStudy, folder: Path, crs: str) -> None:
     write_csv(with_lonlat(sites), folder / "accessibility_sites.csv")
     if study.scenario.pool is not None:
         write_csv(study.allocation_steps, folder / "allocation_steps.csv")
-    if "area" in units and len(units) and not units["area"].isna().any():
-        geometry = gpd.GeoSeries(units["area"], crs=units.crs)
-    else:
-        geometry = units.geometry
+    geometry = _polygons_or_points(units)
     layer = gpd.GeoDataFrame(table, geometry=geometry.to_numpy(), crs=units.crs)
     gpkg = folder / "coverage.gpkg"
     write_layer(layer, gpkg, "accessibility", crs, promote_to_multi=True)
@@ -186,8 +183,12 @@ def uncovered_layer(result: GapAnalysis) -> gpd.GeoDataFrame:
     for t in result.config.thresholds_min:
         frame[f"beyond_{t:g}min"] = (minutes.isna() | (minutes > t)).to_numpy()
     frame["unreachable"] = minutes.isna().to_numpy()
-    if "area" in units and len(units) and not units["area"].isna().any():
-        geometry = gpd.GeoSeries(units["area"], crs=units.crs)
-    else:
-        geometry = units.geometry
+    geometry = _polygons_or_points(units)
     return gpd.GeoDataFrame(frame, geometry=geometry.to_numpy(), crs=units.crs)
+
+
+def _polygons_or_points(units: gpd.GeoDataFrame) -> gpd.GeoSeries:
+    """The units' polygons (``area``) where every unit has one, else their points."""
+    if "area" in units and len(units) and not units["area"].isna().any():
+        return gpd.GeoSeries(units["area"], crs=units.crs)
+    return units.geometry
