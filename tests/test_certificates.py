@@ -19,6 +19,7 @@ import scipy.sparse as sp
 import coverage.siting.exact
 from coverage.matrix import CoverageMatrix
 from coverage.siting import covered_population, fewest_sites, lscp, mclp_exact, mclp_greedy, most_then_fewest
+from coverage.siting.lagrange import _Lagrangian
 
 T = 5.0  # minutes; every stored pair below is at 1 minute, so "stored" means "covered"
 
@@ -175,6 +176,18 @@ class LyingSolver:
         return x, objective + self.bound_shift if maximize else objective - self.bound_shift, "HiGHS: Optimal"
 
 
+@pytest.fixture
+def mip_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The MCLP's exchanges and Lagrangian bound switched off, so that the MIP step alone
+    decides (they solve GREEDY_TRAP before the MIP is called)."""
+    monkeypatch.setattr(
+        coverage.siting.exact, "_improve_cover", lambda problem, chosen, k, **_: (list(chosen), 0, True)
+    )
+    no_bound = _Lagrangian(bound=np.inf, costs=np.zeros(3), best_sites=np.arange(2), best_value=-np.inf, iterations=0)
+    monkeypatch.setattr(coverage.siting.exact, "_lagrangian_bound", lambda *args, **kwargs: no_bound)
+
+
+@pytest.mark.usefixtures("mip_alone")
 def test_a_solver_that_returns_its_start_is_not_taken_at_its_word(monkeypatch: pytest.MonkeyPatch) -> None:
     matrix = matrix_from_sets(GREEDY_TRAP, 6)
     monkeypatch.setattr(coverage.siting.exact, "_solve_binary_program", LyingSolver(bound_shift=1.0))
@@ -187,6 +200,7 @@ def test_a_solver_that_returns_its_start_is_not_taken_at_its_word(monkeypatch: p
     assert best.bound is not None and best.bound > best.population_covered_after
 
 
+@pytest.mark.usefixtures("mip_alone")
 def test_an_answer_worse_than_greedy_is_never_returned(monkeypatch: pytest.MonkeyPatch) -> None:
     matrix = matrix_from_sets(GREEDY_TRAP, 6)
     monkeypatch.setattr(coverage.siting.exact, "_solve_binary_program", LyingSolver(bound_shift=0.0, worse=True))

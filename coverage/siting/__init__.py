@@ -13,8 +13,13 @@ result
     shared by the solvers.
 greedy
     :func:`mclp_greedy` and the greedy orderings of chosen sites.
+local
+    :func:`mclp_local_search`: the greedy answer improved by exchanges of one site.
+lagrange
+    The Lagrangian bound of the MCLP, and the candidates it rules out.
 exact
-    :func:`mclp_exact` and :func:`lscp`, the HiGHS models.
+    :func:`mclp_exact` (exchanges, Lagrangian bound, then HiGHS on what is left) and
+    :func:`lscp`, the HiGHS models.
 lexicographic
     :func:`most_then_fewest` (the most people with at most k sites, then the fewest sites
     that cover as many) and :func:`fewest_sites`.
@@ -32,6 +37,7 @@ from coverage.siting.curve import coverage_curve, fragility
 from coverage.siting.exact import lscp, mclp_exact
 from coverage.siting.greedy import mclp_greedy
 from coverage.siting.lexicographic import fewest_sites, most_then_fewest
+from coverage.siting.local import mclp_local_search
 from coverage.siting.pmedian import p_median
 from coverage.siting.result import SitingResult, covered_population
 
@@ -44,6 +50,7 @@ __all__ = [
     "lscp",
     "mclp_exact",
     "mclp_greedy",
+    "mclp_local_search",
     "most_then_fewest",
     "p_median",
 ]

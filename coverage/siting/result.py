@@ -30,8 +30,8 @@ class SitingResult:
     Attributes
     ----------
     solver
-        ``"mclp-greedy"``, ``"mclp-exact"``, ``"lscp-greedy"``, ``"lscp-exact"``,
-        ``"pmedian-greedy"``.
+        ``"mclp-greedy"``, ``"mclp-swap"`` (greedy, then exchanges), ``"mclp-exact"``,
+        ``"lscp-greedy"``, ``"lscp-exact"``, ``"pmedian-greedy"``.
     threshold_min
         The coverage threshold (None for p-median).
     required

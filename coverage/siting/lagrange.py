@@ -1,0 +1,123 @@
+"""A bound for the maximal covering problem in seconds: Lagrangian relaxation of the coverage rows.
+
+The MCLP on groups of units (weights ``w_g``, coverage ``a_gj``, at most ``k`` sites)
+relaxed with multipliers ``0 <= lambda_g <= w_g`` on its rows ``y_g <= sum_j a_gj x_j``:
+
+    L(lambda) = sum_g (w_g - lambda_g) + (sum of the k largest c_j),   c_j = sum_g a_gj lambda_g
+
+is an upper bound on the number of people any k sites cover, whatever ``lambda`` (Galvão
+and ReVelle's relaxation); the best over ``lambda`` equals the LP relaxation's bound.
+:func:`_lagrangian_bound` minimises it by subgradient steps (each a pass over the coverage
+matrix), so that a time-limited solve always has a meaningful gap, and reads from the last
+costs ``c`` which candidates cannot be in, or must be in, any answer better than the best
+known one (*Lagrangian fixing*): forcing candidate ``j`` in gives the bound
+``L - c_(k) + c_j``, leaving a chosen ``j`` out gives ``L - c_j + c_(k+1)``.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+__all__: list[str] = []
+
+
+@dataclass(frozen=True)
+class _Lagrangian:
+    """The best Lagrangian bound found, and what it says about each candidate."""
+
+    bound: float  # an upper bound on the coverage of any k sites (of the model's groups)
+    costs: np.ndarray  # c_j at the multipliers of that bound
+    best_sites: np.ndarray  # the k candidates of highest c_j whose coverage was the highest seen
+    best_value: float  # their coverage
+    iterations: int
+
+    def fixing(self, k: int, incumbent: float) -> tuple[np.ndarray, np.ndarray, float]:
+        """Candidates out of, and in, every answer that covers more than ``incumbent``.
+
+        Returns ``(out, forced, bound_of_the_rest)``: boolean masks over candidates, and
+        the best bound of the answers the masks exclude (below ``incumbent``), so that the
+        bound of the whole problem is the larger of it and the reduced model's bound.
+        """
+        c = self.costs
+        n = len(c)
+        if k <= 0 or k >= n:
+            return np.zeros(n, dtype=bool), np.zeros(n, dtype=bool), -np.inf
+        order = np.argsort(-c, kind="stable")
+        top = np.zeros(n, dtype=bool)
+        top[order[:k]] = True
+        kth, next_ = c[order[k - 1]], c[order[k]]
+        with_j = self.bound - kth + c  # best answer that includes j (j outside the top k)
+        without_j = self.bound - c + next_  # best answer that leaves j out (j in the top k)
+        out = ~top & (with_j < incumbent)
+        forced = top & (without_j < incumbent)
+        excluded = np.concatenate([with_j[out], without_j[forced]])
+        return out, forced, float(excluded.max()) if len(excluded) else -np.inf
+
+
+def _top_k(c: np.ndarray, k: int) -> np.ndarray:
+    return np.argpartition(-c, k - 1)[:k] if k < len(c) else np.arange(len(c))
+
+
+def _lagrangian_bound(
+    a: sp.csr_array,
+    weights: np.ndarray,
+    k: int,
+    incumbent: float,
+    *,
+    max_seconds: float = 10.0,
+    max_iterations: int = 2000,
+) -> _Lagrangian:
+    """Subgradient minimisation of ``L(lambda)`` for ``a`` (groups x candidates, 0/1).
+
+    ``incumbent`` is the coverage of the best answer known (it sets the step length,
+    Polyak's rule).  Stops when the bound meets it, when the step has shrunk to nothing,
+    or at either limit.
+    """
+    a = sp.csr_array(a, dtype=float)
+    a_t = sp.csr_array(a.T)
+    w = np.asarray(weights, dtype=float)
+    total = float(w.sum())
+    degree = np.diff(a.indptr)
+    lam = w / np.maximum(degree, 1)
+    deadline = time.perf_counter() + max_seconds
+    best_bound, best_costs = np.inf, a_t @ lam
+    best_sites, best_value = _top_k(best_costs, k), -np.inf
+    theta, stall, iterations = 1.0, 0, 0
+    tolerance = 1e-9 * max(1.0, total)
+    while iterations < max_iterations and time.perf_counter() < deadline:
+        iterations += 1
+        c = a_t @ lam
+        sites = _top_k(c, k)
+        bound = total - float(lam.sum()) + float(c[sites].sum())
+        x = np.zeros(a.shape[1])
+        x[sites] = 1.0
+        count = a @ x
+        value = float(w[count > 0].sum())
+        if value > best_value:
+            best_sites, best_value = sites, value
+        if bound < best_bound - tolerance:
+            best_bound, best_costs, stall = bound, c, 0
+        else:
+            stall += 1
+            if stall >= 20:
+                theta, stall = theta / 2, 0
+        target = max(incumbent, best_value)
+        if best_bound <= target + tolerance or theta < 1e-5:
+            break
+        subgradient = count - (lam < w)  # dL/dlambda_g
+        norm = float(subgradient @ subgradient)
+        if norm == 0:
+            break
+        step = theta * (bound - target) / norm
+        lam = np.clip(lam - step * subgradient, 0.0, w)
+    return _Lagrangian(
+        bound=float(best_bound),
+        costs=np.asarray(best_costs),
+        best_sites=np.sort(best_sites),
+        best_value=best_value,
+        iterations=iterations,
+    )
