@@ -212,7 +212,12 @@ def plan_sites(
             selection = mclp_greedy(matrix, population, threshold_min, k, required=required)
         else:
             selection = p_median(
-                matrix, population, analysis.units["minutes_to_nearest"].to_numpy(dtype=float), k, required=required
+                matrix,
+                population,
+                analysis.units["minutes_to_nearest"].to_numpy(dtype=float),
+                k,
+                required=required,
+                time_limit_s=time_limit_s,
             )
     greedy = mclp_greedy(matrix, population, threshold_min, k, required=required)
     timings["selection"] = time.perf_counter() - t0

@@ -805,7 +805,7 @@ def test_p_median_is_never_better_than_brute_force(case: tuple[Instance, np.ndar
     inst, current = case
     assume(inst.weights[~np.isnan(pmedian_base(inst, current))].sum() > 0)
     k = min(k, len(inst.candidates))
-    result = p_median(inst.matrix, inst.weights, current, k, required=inst.required)
+    result = p_median(inst.matrix, inst.weights, current, k, required=inst.required, exact=False)
     base = pmedian_base(inst, current)
     best = min(pmedian_mean(inst, base, list(combo)) for combo in combinations(inst.candidates, k))
     assert result.objective_value >= best - 1e-9
@@ -817,6 +817,21 @@ def test_p_median_is_never_better_than_brute_force(case: tuple[Instance, np.ndar
     saved = (pmedian_mean(inst, base, []) - result.objective_value) * inst.weights[reach].sum()
     assert sum(result.marginal) == pytest.approx(saved, abs=1e-6)
     assert result.solver == "pmedian-greedy" and result.status == "heuristic"
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pmedian_instances(), st.integers(1, 3))
+def test_p_median_exact_equals_brute_force(case: tuple[Instance, np.ndarray], k: int) -> None:
+    inst, current = case
+    assume(inst.weights[~np.isnan(pmedian_base(inst, current))].sum() > 0)
+    k = min(k, len(inst.candidates))
+    result = p_median(inst.matrix, inst.weights, current, k, required=inst.required)
+    base = pmedian_base(inst, current)
+    best = min(pmedian_mean(inst, base, list(combo)) for combo in combinations(inst.candidates, k))
+    assert result.objective_value == pytest.approx(best, abs=1e-9)
+    assert result.objective_value == pytest.approx(pmedian_mean(inst, base, list(result.sites)))
+    assert result.solver == "pmedian-exact" and result.status == "optimal"
+    assert result.bound == pytest.approx(best) and result.gap == 0
 
 
 def pmedian_hand() -> tuple[CoverageMatrix, list[float], list[float]]:
@@ -833,7 +848,7 @@ def pmedian_hand() -> tuple[CoverageMatrix, list[float], list[float]]:
 
 def test_p_median_by_hand_swap_reaches_the_optimum() -> None:
     matrix, pop, current = pmedian_hand()
-    result = p_median(matrix, pop, current, 2)
+    result = p_median(matrix, pop, current, 2, exact=False)
     assert set(result.sites) == {"p", "q"}
     assert result.objective_value == pytest.approx(0.0)
     assert result.marginal == (100.0, 100.0)
@@ -841,7 +856,7 @@ def test_p_median_by_hand_swap_reaches_the_optimum() -> None:
     # brute force over the three pairs
     means = {("m", "p"): 2.0, ("m", "q"): 2.0, ("p", "q"): 0.0}
     assert result.objective_value == min(means.values())
-    greedy_only = p_median(matrix, pop, current, 2, swap_passes=0)
+    greedy_only = p_median(matrix, pop, current, 2, swap_passes=0, exact=False)
     assert "m" in greedy_only.sites
     assert greedy_only.objective_value == pytest.approx(2.0)
     one = p_median(matrix, pop, current, 1)
@@ -1316,3 +1331,40 @@ def test_lscp_covers_units_of_no_population() -> None:
     assert set(result.sites) == {"s0", "s1"}
     assert result.objective_value == 2
     assert sorted(result.marginal) == [0.0, 100.0]
+
+
+def test_p_median_exact_beats_a_stuck_swap_and_proves_it() -> None:
+    """Greedy and one-site exchanges stuck at a mean of 3.4 where the optimum is 3.0.
+
+    Five units of 10 people, 8 min from today's facility; k = 2.  Minutes (- = beyond):
+
+        s0: 6 - 1 6 6      s1: 3 - - 4 6      s2: - 3 6 5 2      s3: - - - - 2
+        s4: - 5 1 - 2
+
+    Savings alone (per person): s0 13, s1 11, s2 16, s3 6, s4 16: greedy takes s2 (the
+    tie goes to the first), then s0 (+7; s1 +6, s4 +5): minutes 6 3 1 5 2, mean 17/5 = 3.4.
+    Every exchange of one of them is worse ({s1,s2} 18, {s2,s3} 24, {s2,s4} 19, {s0,s1}
+    22, {s0,s3} 23, {s0,s4} 20), while {s1, s4} gives 3 5 1 4 2: 15/5 = 3.0.
+    """
+    inf = np.inf
+    dense = np.array(
+        [
+            [6.0, inf, 1.0, 6.0, 6.0],
+            [3.0, inf, inf, 4.0, 6.0],
+            [inf, 3.0, 6.0, 5.0, 2.0],
+            [inf, inf, inf, inf, 2.0],
+            [inf, 5.0, 1.0, inf, 2.0],
+        ]
+    )
+    matrix = matrix_of(dense, 30, ["s0", "s1", "s2", "s3", "s4"], [f"u{i}" for i in range(5)])
+    pop, current = [10.0] * 5, [8.0] * 5
+    heuristic = p_median(matrix, pop, current, 2, exact=False)
+    assert set(heuristic.sites) == {"s0", "s2"} and heuristic.objective_value == pytest.approx(3.4)
+    assert heuristic.status == "heuristic" and heuristic.bound is None
+    result = p_median(matrix, pop, current, 2)
+    assert set(result.sites) == {"s1", "s4"}
+    assert result.objective_value == pytest.approx(3.0)
+    assert result.status == "optimal" and result.bound == pytest.approx(3.0) and result.gap == 0
+    assert result.solver == "pmedian-exact" and "HiGHS" in result.solver_status
+    # person-minutes saved, site by site in greedy order among the two: s4 160, then s1 90
+    assert result.marginal == pytest.approx((160.0, 90.0))

@@ -214,11 +214,12 @@ def test_the_p_median_summary_says_what_each_number_is() -> None:
     out = io.StringIO()
     print_summary(analysis, Path("out"), 1.0, out, plan=plan)
     text = out.getvalue()
-    assert "New sites that lower the mean minutes most (pmedian-greedy" in text
+    assert "New sites that lower the mean minutes most (pmedian-exact, optimal" in text
     assert "within 1.5 min (" not in text.split("New sites")[1].splitlines()[0]
     # people counted within the matrix's largest threshold (3 min), gains in person-minutes
     assert "covered within 3 min" in text and "person-minutes saved" in text
     assert "people newly covered" not in text
-    # the mean is stated: one site at u4 or u5 of 7 units 1 min apart, 10 people each
-    mean = plan.selection.objective_value
-    assert f"with them: {mean:.2f}" in text and mean < 3.0
+    # the mean is stated: one site at u4 or u5 of 7 units 1 min apart, 10 people each;
+    # today 0..6 min (210 person-minutes), the site saves 14 x 10: (210 - 140) / 70 = 1
+    assert plan.selection.objective_value == pytest.approx(1.0)
+    assert "with them: 1.00 (proven lower bound 1.00)" in text

@@ -26,6 +26,13 @@ __all__ = ["accessibility_section", "siting_section"]
 # ----------------------------------------------------------------------------- siting
 
 
+def _bound_text(bound: float | None, median: bool) -> str:
+    """The proven bound: people (MCLP), sites (LSCP) or mean minutes (p-median, a lower bound)."""
+    if bound is None:
+        return "–"
+    return f"{fr_number(bound, 2)} min moyennes (mean minutes)" if median else fr_number(bound, 0)
+
+
 def _siting_facts(plan: SitingPlan) -> list[tuple[str, object]]:
     """The solver's run and its result before → after, as parameter / value pairs."""
     s, g = plan.selection, plan.greedy
@@ -36,7 +43,7 @@ def _siting_facts(plan: SitingPlan) -> list[tuple[str, object]]:
         ("Solveur (solver)", s.solver),
         ("Statut (status)", s.status),
         ("Écart à l'optimum (gap)", "–" if s.gap is None else fr_pct(s.gap, 2)),
-        ("Borne prouvée (proven bound)", "–" if s.bound is None else fr_number(s.bound, 0)),
+        ("Borne prouvée (proven bound)", _bound_text(s.bound, median)),
         ("Statut du solveur (solver's own status)", s.solver_status),
         ("Durée du solveur (solver seconds)", fr_number(s.seconds, 1)),
         (

@@ -148,7 +148,8 @@ def print_summary(  # type: ignore[no-untyped-def]
             f"{len(s.sites)} sites, {len(s.required)} existing kept\n"
         )
         if median:
-            w(f"  population-weighted mean minutes to the nearest site, with them: {s.objective_value:.2f}\n")
+            proven = "" if s.bound is None else f" (proven lower bound {s.bound:.2f})"
+            w(f"  population-weighted mean minutes to the nearest site, with them: {s.objective_value:.2f}{proven}\n")
         w(
             f"  covered within {within:g} min {s.population_covered_before:,.0f} -> {s.population_covered_after:,.0f} "
             f"({s.share_covered_before:.1%} -> {s.share_covered_after:.1%}); "

@@ -117,6 +117,7 @@ def _solve_binary_program(
     mip_rel_gap: float,
     integral_y: bool = False,
     x_lower: np.ndarray | None = None,
+    mip_lp_solver: str = "ipm",
 ) -> tuple[np.ndarray, float, str]:
     """Solve a model with binary x (first n_x columns) and y in [0, 1].
 
@@ -152,7 +153,7 @@ def _solve_binary_program(
         h.setOptionValue("presolve", "off")  # type: ignore[attr-defined]
         # Measured: the root LP by interior point halved the gap reached in 60 s on a
         # 2,000 x 20,000 instance (dual simplex had not finished it); same times on the region.
-        h.setOptionValue("mip_lp_solver", "ipm")  # type: ignore[attr-defined]
+        h.setOptionValue("mip_lp_solver", mip_lp_solver)  # type: ignore[attr-defined]
     h.passModel(lp)  # type: ignore[attr-defined]
     if start is not None:
         solution = highspy.HighsSolution()

@@ -1,6 +1,9 @@
 """p-median: the new sites that minimise the population-weighted mean minutes to the nearest site.
 
-Solved by a lazy greedy on the person-minutes saved, then 1-swap improvement passes.
+A lazy greedy on the person-minutes saved, then 1-swap improvement passes, give the
+starting answer; with ``exact=True`` (the default) a MILP solved by HiGHS then proves it
+optimal or finds better, with the certificate of :mod:`coverage.siting.exact`: the mean
+recomputed from the chosen sites, ``"optimal"`` only when it meets the proven bound.
 """
 
 from __future__ import annotations
@@ -9,12 +12,14 @@ import heapq
 import math
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
 from coverage.matrix import CoverageMatrix, aligned_values
+from coverage.siting.exact import _certify, _solve_binary_program
 from coverage.siting.result import SitingResult, _check_k, _population, _split_sites
 
 __all__ = ["p_median"]
@@ -29,6 +34,8 @@ def p_median(
     required: Sequence[str] = (),
     candidates: Sequence[str] | None = None,
     swap_passes: int = 2,
+    exact: bool = True,
+    time_limit_s: float = 60.0,
 ) -> SitingResult:
     """The k new sites that minimise the population-weighted mean minutes to the nearest site.
 
@@ -37,7 +44,10 @@ def p_median(
     is nearer than that; pairs beyond the matrix's ``max_minutes`` are never nearer
     (so choose ``max_minutes`` above the times that matter).  Greedy on the savings
     (lazy: savings are submodular), then up to ``swap_passes`` passes of 1-swap
-    improvement.
+    improvement.  ``exact`` then solves the MILP (:func:`_p_median_milp`) from that answer
+    under ``time_limit_s``: status ``"optimal"`` when the person-minutes saved meet the
+    proven bound, else ``"feasible"`` with the gap on the mean minutes.  Without it the
+    answer is ``"heuristic"``.
     """
     start = time.perf_counter()
     weights = _population(matrix, population)
@@ -102,6 +112,28 @@ def p_median(
                 chosen[pos], best, improved = j, candidate_total, True
         if not improved:
             break
+    solver, status, bound_mean, gap = "pmedian-greedy", "heuristic", None, None
+    solver_status = "none: greedy, then 1-swap"
+    pop = float(w[reach].sum())
+    if exact and pop > 0:
+        pairs = _Pairs.of(cand, base, w, reach)
+        saved = total(base) - best
+        # needs no solver: every unit at its nearest candidate, and no more than the k
+        # sites that save most on their own
+        alone = np.bincount(pairs.site, weights=pairs.saving, minlength=len(cand_rows))
+        trivial = min(float(pairs.best_saving().sum()), float(np.sort(alone)[::-1][:k].sum()))
+        bound_saved, solver_status = trivial, "not needed: no candidate is nearer than today"
+        if len(pairs.unit) and k > 0:
+            picked, bound_saved, solver_status = _p_median_milp(pairs, len(cand_rows), k, chosen, time_limit_s)
+            if len(picked) and total(apply(picked)) < best:
+                chosen, best = picked, total(apply(picked))
+                saved = total(base) - best
+            bound_saved = min(bound_saved, trivial)
+        bound_saved, status = _certify(saved, bound_saved, trivial, maximize=True)
+        solver = "pmedian-exact"
+        bound_mean = (total(base) - bound_saved) / pop
+        objective = best / pop
+        gap = 0.0 if status == "optimal" else max(0.0, (objective - bound_mean) / objective) if objective else 0.0
     # marginal savings in greedy order among the chosen
     ordered: list[int] = []
     marginal: list[float] = []
@@ -113,10 +145,9 @@ def p_median(
         ordered.append(remaining.pop(i))
         marginal.append(gains[i])
         current = np.fmin(current, apply([ordered[-1]]))
-    pop = float(w[reach].sum())
     max_t = matrix.max_minutes
     return SitingResult(
-        solver="pmedian-greedy",
+        solver=solver,
         threshold_min=None,
         required=tuple(str(r) for r in required),
         sites=tuple(str(s) for s in matrix.site_ids[cand_rows][ordered]),
@@ -125,10 +156,80 @@ def p_median(
         population_covered_before=float(weights[reach & (base <= max_t)].sum()),
         population_covered_after=float(weights[reach & (current <= max_t)].sum()),
         objective_value=best / pop if pop else math.nan,
-        bound=None,
-        gap=None,
-        status="heuristic",
+        bound=bound_mean,
+        gap=gap,
+        status=status,
         seconds=time.perf_counter() - start,
         sites_requested=k,
-        solver_status="none: greedy, then 1-swap",
+        solver_status=solver_status,
     )
+
+
+@dataclass(frozen=True)
+class _Pairs:
+    """The (candidate, unit) pairs where the candidate is nearer than today's time, with
+    the person-minutes the unit saves there."""
+
+    site: np.ndarray
+    unit: np.ndarray
+    saving: np.ndarray
+    n_units: int
+
+    @classmethod
+    def of(cls, cand: sp.csr_array, base: np.ndarray, w: np.ndarray, reach: np.ndarray) -> _Pairs:
+        site = np.repeat(np.arange(cand.shape[0]), np.diff(cand.indptr))
+        unit = cand.indices
+        today = np.where(reach, base, -np.inf)[unit]
+        keep = (cand.data < today) & (w[unit] > 0)
+        unit = unit[keep]
+        return cls(site[keep], unit, w[unit] * (today[keep] - cand.data[keep]), len(base))
+
+    def best_saving(self) -> np.ndarray:
+        best = np.zeros(self.n_units)
+        np.maximum.at(best, self.unit, self.saving)
+        return best
+
+
+def _p_median_milp(
+    pairs: _Pairs, n_sites: int, k: int, start_sites: Sequence[int], time_limit_s: float
+) -> tuple[list[int], float, str]:
+    """maximise the person-minutes saved ``sum s_p z_p`` subject to ``z_p <= x_site(p)``,
+    ``sum_{p of unit i} z_p <= 1``, ``sum_j x_j <= k``, ``x`` binary, ``0 <= z <= 1``
+    (one z per pair where a candidate is nearer than today; the unit keeps today's time
+    when every z of it is 0).  Returns the sites HiGHS holds, its bound on the savings
+    and its status."""
+    used = np.unique(pairs.site)
+    column = np.full(n_sites, -1)
+    column[used] = np.arange(len(used))
+    n_x, n_z = len(used), len(pairs.site)
+    units, unit_row = np.unique(pairs.unit, return_inverse=True)
+    z = np.arange(n_z)
+    # rows: z_p - x_j <= 0 (n_z rows), sum_p z_p <= 1 per unit, sum x <= k
+    rows = np.concatenate([z, z, n_z + unit_row, np.full(n_x, n_z + len(units))])
+    cols = np.concatenate([n_x + z, column[pairs.site], n_x + z, np.arange(n_x)])
+    vals = np.concatenate([np.ones(n_z), -np.ones(n_z), np.ones(n_z), np.ones(n_x)])
+    a = sp.csc_array((vals, (rows, cols)), shape=(n_z + len(units) + 1, n_x + n_z))
+    # a complete start: the start sites, each unit at its best start site nearer than today
+    x0 = np.zeros(n_x)
+    x0[column[[j for j in start_sites if column[j] >= 0]]] = 1.0
+    z0 = np.zeros(n_z)
+    open_pair = np.flatnonzero(x0[column[pairs.site]] > 0)
+    if len(open_pair):
+        best_first = open_pair[np.lexsort((-pairs.saving[open_pair], pairs.unit[open_pair]))]
+        first = best_first[np.concatenate([[True], np.diff(pairs.unit[best_first]) != 0])]
+        z0[first] = 1.0
+    picked, dual, status = _solve_binary_program(
+        n_x=n_x,
+        n_y=n_z,
+        cost=np.concatenate([np.zeros(n_x), pairs.saving]),
+        a=a,
+        row_lower=np.full(a.shape[0], -np.inf),
+        row_upper=np.concatenate([np.zeros(n_z), np.ones(len(units)), [min(k, n_x)]]),
+        maximize=True,
+        start=np.concatenate([x0, z0]),
+        time_limit_s=time_limit_s,
+        mip_rel_gap=0.0,
+        mip_lp_solver="simplex",  # measured on the region, k = 40: 3 s, against 12 s by interior point
+    )
+    sites = [int(j) for j in used[picked]] if 0 < picked.sum() <= k else []
+    return sites, dual if math.isfinite(dual) else math.inf, status
