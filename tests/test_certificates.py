@@ -124,6 +124,16 @@ def test_most_people_then_fewest_sites() -> None:
     assert answer.sites == ("F",) and answer.population_covered_after == 12 and answer.status == "optimal"
 
 
+def test_a_target_beyond_reach_is_infeasible_and_names_the_units() -> None:
+    # u2 (100 people) is beyond every site: at most 12 of 112 can be within T
+    partial = matrix_from_sets({"D": {0}, "E": {1}, "F": {0, 1}, "G": set()}, 3)
+    answer = fewest_sites(partial, [5.0, 7.0, 100.0], T, 13.0)
+    assert answer.status == "infeasible" and answer.sites == () and answer.uncoverable == ("u2",)
+    assert answer.population_covered_after == 0 and answer.gap is None
+    reachable = fewest_sites(partial, [5.0, 7.0, 100.0], T, 12.0)
+    assert reachable.status == "optimal" and reachable.sites == ("F",) and reachable.uncoverable == ()
+
+
 def brute_force_fewest(matrix: CoverageMatrix, weights: np.ndarray, target: float, required: Sequence[str]) -> int:
     sites = [s for s in matrix.site_ids if s not in required]
     for n in range(len(sites) + 1):

@@ -12,6 +12,7 @@ chosen sites, ``"optimal"`` only against a proven bound.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Sequence
@@ -28,6 +29,8 @@ from coverage.siting.greedy import _greedy_order, _order_by_gain
 from coverage.siting.result import SitingResult, _prepare
 
 __all__ = ["fewest_sites", "most_then_fewest"]
+
+logger = logging.getLogger("coverage.siting")
 
 
 def fewest_sites(
@@ -49,7 +52,8 @@ def fewest_sites(
     ``start_sites`` (a feasible answer, e.g. an MCLP's) is the starting solution, else
     the greedy order cut where it reaches the target.  The result's ``objective_value``
     and ``bound`` count sites; its status is ``"optimal"`` only when the count meets the
-    proven bound.
+    proven bound.  A target beyond everyone the sites can reach is ``"infeasible"``: no
+    sites, and ``uncoverable`` lists the units no site reaches within the threshold.
     """
     start = time.perf_counter()
     problem = _prepare(matrix, population, threshold_min, required, candidates)
@@ -61,9 +65,33 @@ def fewest_sites(
     open_units = np.flatnonzero(~problem.covered0 & reachable)
     ceiling = before + float(weights[open_units].sum())
     if population_target > ceiling + tolerance:
-        raise InputDataError(
-            f"no set of candidates brings {population_target:,.0f} people within {threshold_min:g} min: "
-            f"{ceiling:,.0f} at most"
+        beyond = ~problem.covered0 & ~reachable
+        logger.warning(
+            "no set of candidates brings %s people within %g min: %s at most; %d units (%s people) "
+            "are beyond every site, e.g. %s",
+            f"{population_target:,.0f}",
+            threshold_min,
+            f"{ceiling:,.0f}",
+            int(beyond.sum()),
+            f"{weights[beyond].sum():,.0f}",
+            ", ".join(map(str, matrix.unit_ids[beyond][:10])),
+        )
+        return SitingResult(
+            solver="fewest-sites",
+            threshold_min=float(threshold_min),
+            required=problem.required_ids,
+            sites=(),
+            marginal=(),
+            population_total=float(weights.sum()),
+            population_covered_before=before,
+            population_covered_after=before,
+            objective_value=math.nan,
+            bound=None,
+            gap=None,
+            status="infeasible",
+            seconds=time.perf_counter() - start,
+            uncoverable=tuple(str(u) for u in matrix.unit_ids[beyond]),
+            solver_status=f"not run: {ceiling:,.0f} people at most can be within {threshold_min:g} min",
         )
     index = {str(c): j for j, c in enumerate(problem.candidate_ids)}
     if start_sites is not None:

@@ -60,12 +60,15 @@ class SitingResult:
         the chosen sites on the coverage matrix, meets the proven ``bound``;
         ``"feasible"`` when an exact solver stopped (time limit) or could not prove it,
         with its ``gap``; ``"heuristic"`` for an answer with no bound (greedy);
-        ``"nothing to gain"`` when no candidate covers anyone new.
+        ``"nothing to gain"`` when no candidate covers anyone new; ``"infeasible"`` when
+        no set of sites meets the target asked (:func:`~coverage.siting.fewest_sites`),
+        with the units beyond every site in ``uncoverable``.
     seconds
         Time taken by the solver.
     uncoverable
-        Units that no site reaches within the threshold (LSCP), reported, not made
-        infeasible.
+        Units that no site reaches within the threshold.  The LSCP covers every other
+        unit and reports these (its status is about the units it can cover); a
+        fewest-sites target they make unreachable is ``"infeasible"``.
     sites_requested
         The k asked for (None for LSCP).  Fewer sites are returned when the others
         would add nobody.
