@@ -194,3 +194,29 @@ def test_a_time_limited_solve_is_never_below_the_exchanges() -> None:
     assert result.bound < reachable
     if result.status != "optimal":
         assert result.gap == pytest.approx((result.bound - result.population_covered_after) / result.bound)
+
+
+@pytest.mark.parametrize("seed", range(15))
+def test_dominated_candidates_are_never_needed(seed: int) -> None:
+    """Each candidate left out reaches only units another candidate reaches (checked with
+    Python sets), the first of equal candidates stays unless another reaches strictly
+    more, and the best k of the others cover as many as the best k of all (brute force)."""
+    from coverage.siting.exact import _dominated
+
+    rng = np.random.default_rng(300 + seed)
+    present = rng.random((10, 12)) < 0.25
+    present[3] = present[5]  # two equal candidates
+    present[7] = present[5] & (rng.random(12) < 0.5)  # one inside them
+    weights = rng.integers(1, 50, 12).astype(float)
+    dominated = _dominated(sp.csc_array(present.T.astype(float)), np.zeros(10, dtype=bool))
+    sets = [set(np.flatnonzero(row)) for row in present]
+    for j in np.flatnonzero(dominated):
+        assert any(d != j and sets[j] <= sets[d] and (sets[j] < sets[d] or d < j) for d in range(10))
+    # of the equal 3 and 5, one stays unless a third candidate reaches strictly more
+    assert dominated[5] and (not dominated[3] or any(sets[5] < sets[d] for d in range(10)))
+    assert dominated[7] or sets[7] == sets[5]
+    kept = [j for j in range(10) if not dominated[j]]
+    for k in (1, 2, 3):
+        assert brute_best(present, weights, min(k, len(kept)), kept) == brute_best(present, weights, min(k, len(kept)))
+    # a site of the best answer known is never left out
+    assert not _dominated(sp.csc_array(present.T.astype(float)), np.arange(10) == 7)[7]

@@ -93,6 +93,32 @@ def _coverage_model(problem: _Problem, open_units: np.ndarray) -> _CoverageModel
     )
 
 
+#: Above this many candidates the dominance test (a candidates x candidates product) is skipped.
+DOMINANCE_MAX_CANDIDATES = 5000
+
+
+def _dominated(a: sp.csc_array, keep: np.ndarray) -> np.ndarray:
+    """Candidates (columns of ``a``, groups x candidates) whose groups are all reached by
+    another candidate: never needed, in covering as in counting sites, since the other can
+    take their place.  Of equal columns the first is kept; the ``keep`` ones never count
+    as dominated (the sites of the best answer known)."""
+    n = a.shape[1]
+    if n > DOMINANCE_MAX_CANDIDATES or n < 2:
+        return np.zeros(n, dtype=bool)
+    b = sp.csc_array(a, dtype=np.int32)
+    size = np.diff(b.indptr)
+    overlap = sp.csr_array(b.T @ b)  # overlap[j, d]: groups j and d both reach
+    row = np.repeat(np.arange(n), np.diff(overlap.indptr))
+    d = overlap.indices
+    inside = (overlap.data == size[row]) & (d != row) & (size[row] > 0)  # j's groups all within d's
+    equal = size[d] == size[row]
+    by = inside & (~equal | (d < row))  # a strict superset, or an equal column listed first
+    dominated = np.zeros(n, dtype=bool)
+    dominated[row[by]] = True
+    dominated[size == 0] = True
+    return dominated & ~keep
+
+
 def _highs(time_limit_s: float, mip_rel_gap: float) -> object:
     import highspy
 
@@ -283,7 +309,8 @@ def _solve_mclp(
     in_best[[column[j] for j in best if j in column]] = True
     out &= ~in_best  # never exclude the incumbent's own sites (float rounding)
     forced &= in_best
-    keep = np.flatnonzero(~out)
+    dominated = _dominated(model.a_xy, in_best) & ~out
+    keep = np.flatnonzero(~out & ~dominated)
     reduced = _CoverageModel(
         useful=model.useful[keep], a_xy=sp.csc_array(model.a_xy[:, keep]), group_weight=model.group_weight
     )
@@ -308,6 +335,8 @@ def _solve_mclp(
     fixed = ""
     if out.any() or forced.any():
         fixed = f"; {int(out.sum())} candidates excluded and {int(forced.sum())} fixed by it"
+    if dominated.any():
+        fixed += f"; {int(dominated.sum())} dominated candidates left out"
     if math.isfinite(dual):
         bound = min(bound, max(dual, rest))
     return best, bound, f"{status}{fixed}; {solver_status}"
