@@ -193,7 +193,15 @@ def mip_alone(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(
         coverage.siting.exact, "_improve_cover", lambda problem, chosen, k, **_: (list(chosen), 0, True)
     )
-    no_bound = _Lagrangian(bound=np.inf, costs=np.zeros(3), best_sites=np.arange(2), best_value=-np.inf, iterations=0)
+    no_bound = _Lagrangian(
+        bound=np.inf,
+        costs=np.zeros(3),
+        raw=np.inf,
+        whole=False,
+        best_sites=np.arange(2),
+        best_value=-np.inf,
+        iterations=0,
+    )
     monkeypatch.setattr(coverage.siting.exact, "_lagrangian_bound", lambda *args, **kwargs: no_bound)
 
 

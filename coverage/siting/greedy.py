@@ -79,7 +79,8 @@ def mclp_greedy(
     _check_k(k, len(problem.candidate_ids))
     chosen, marginal = _greedy_order(problem, k)
     if 0 < len(chosen) < k:
-        logger.info("only %d of %d new sites add anyone within %g min", len(chosen), k, threshold_min)
+        # debug: the plan's summary says it once ("21 new sites are enough; 40 were allowed")
+        logger.debug("only %d of %d new sites add anyone within %g min", len(chosen), k, threshold_min)
     return _mclp_result(problem, "mclp-greedy", threshold_min, k, chosen, marginal, None, "heuristic", start)
 
 

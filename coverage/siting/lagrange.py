@@ -16,6 +16,7 @@ known one (*Lagrangian fixing*): forcing candidate ``j`` in gives the bound
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 
@@ -24,6 +25,9 @@ import scipy.sparse as sp
 
 __all__: list[str] = []
 
+#: Steps over which the bound must still improve for the subgradient steps to go on.
+STALL_WINDOW = 100
+
 
 @dataclass(frozen=True)
 class _Lagrangian:
@@ -31,6 +35,8 @@ class _Lagrangian:
 
     bound: float  # an upper bound on the coverage of any k sites (of the model's groups)
     costs: np.ndarray  # c_j at the multipliers of that bound
+    raw: float  # L at those multipliers, before rounding (the fixing bounds derive from it)
+    whole: bool  # whole-number weights: bounds may be rounded down
     best_sites: np.ndarray  # the k candidates of highest c_j whose coverage was the highest seen
     best_value: float  # their coverage
     iterations: int
@@ -50,8 +56,11 @@ class _Lagrangian:
         top = np.zeros(n, dtype=bool)
         top[order[:k]] = True
         kth, next_ = c[order[k - 1]], c[order[k]]
-        with_j = self.bound - kth + c  # best answer that includes j (j outside the top k)
-        without_j = self.bound - c + next_  # best answer that leaves j out (j in the top k)
+        with_j = self.raw - kth + c  # best answer that includes j (j outside the top k)
+        without_j = self.raw - c + next_  # best answer that leaves j out (j in the top k)
+        if self.whole:
+            with_j = np.floor(with_j + 1e-9 * np.maximum(1.0, np.abs(with_j)))
+            without_j = np.floor(without_j + 1e-9 * np.maximum(1.0, np.abs(without_j)))
         out = ~top & (with_j < incumbent)
         forced = top & (without_j < incumbent)
         excluded = np.concatenate([with_j[out], without_j[forced]])
@@ -75,38 +84,47 @@ def _lagrangian_bound(
 
     ``incumbent`` is the coverage of the best answer known (it sets the step length,
     Polyak's rule).  Stops when the bound meets it, when the step has shrunk to nothing,
-    or at either limit.
+    when the last ``STALL_WINDOW`` steps moved it by less than a relative 1e-5, or at
+    either limit.  With whole-number weights the bound is rounded down (the coverage of
+    any set of sites is then a whole number).
     """
     a = sp.csr_array(a, dtype=float)
     a_t = sp.csr_array(a.T)
     w = np.asarray(weights, dtype=float)
     total = float(w.sum())
+    whole = bool(np.all(w == np.round(w))) and total < 2**52
     degree = np.diff(a.indptr)
     lam = w / np.maximum(degree, 1)
     deadline = time.perf_counter() + max_seconds
-    best_bound, best_costs = np.inf, a_t @ lam
+    best_bound, best_raw, best_costs = np.inf, np.inf, a_t @ lam
     best_sites, best_value = _top_k(best_costs, k), -np.inf
     theta, stall, iterations = 1.0, 0, 0
     tolerance = 1e-9 * max(1.0, total)
+    history: list[float] = []  # best bound after each step
     while iterations < max_iterations and time.perf_counter() < deadline:
         iterations += 1
         c = a_t @ lam
         sites = _top_k(c, k)
-        bound = total - float(lam.sum()) + float(c[sites].sum())
+        raw = total - float(lam.sum()) + float(c[sites].sum())
+        bound = math.floor(raw + 1e-9 * max(1.0, raw)) if whole else raw
         x = np.zeros(a.shape[1])
         x[sites] = 1.0
         count = a @ x
         value = float(w[count > 0].sum())
         if value > best_value:
             best_sites, best_value = sites, value
-        if bound < best_bound - tolerance:
-            best_bound, best_costs, stall = bound, c, 0
+        if bound < best_bound - tolerance or (bound <= best_bound and raw < best_raw):
+            best_bound, best_raw, best_costs, stall = bound, raw, c, 0
         else:
             stall += 1
             if stall >= 20:
                 theta, stall = theta / 2, 0
         target = max(incumbent, best_value)
+        history.append(best_bound)
         if best_bound <= target + tolerance or theta < 1e-5:
+            break
+        # converged: the bound moved by less than a relative 1e-5 in the last STALL_WINDOW steps
+        if len(history) > STALL_WINDOW and history[-STALL_WINDOW - 1] - best_bound < 1e-5 * best_bound:
             break
         subgradient = count - (lam < w)  # dL/dlambda_g
         norm = float(subgradient @ subgradient)
@@ -117,6 +135,8 @@ def _lagrangian_bound(
     return _Lagrangian(
         bound=float(best_bound),
         costs=np.asarray(best_costs),
+        raw=float(best_raw),
+        whole=whole,
         best_sites=np.sort(best_sites),
         best_value=best_value,
         iterations=iterations,
