@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import itertools
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 from scipy.optimize import linprog
 
+import coverage.siting.exact as exact_module
 from coverage.errors import InputDataError
 from coverage.matrix import CoverageMatrix
 from coverage.siting import covered_population, mclp_exact, mclp_greedy, mclp_local_search
-from coverage.siting.lagrange import _lagrangian_bound
+from coverage.siting.lagrange import _Lagrangian, _lagrangian_bound
 
 T = 5.0
 
@@ -171,10 +173,33 @@ def test_fixing_happens_on_instances_with_clear_winners() -> None:
     assert excluded >= 25
 
 
-def test_exact_equals_brute_force_where_the_lp_bound_is_not_tight() -> None:
+@pytest.fixture(params=["with the Lagrangian bound", "HiGHS alone"])
+def lagrangian(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> bool:
+    """Both paths of the exact MCLP: the Lagrangian bound, fixing and dominance before
+    HiGHS, or HiGHS alone on the whole model (the bound switched off)."""
+    used = request.param == "with the Lagrangian bound"
+    if not used:
+        no_bound = _Lagrangian(
+            bound=np.inf,
+            costs=np.zeros(0),
+            raw=np.inf,
+            whole=False,
+            best_sites=np.arange(0),
+            best_value=-np.inf,
+            iterations=0,
+        )
+        monkeypatch.setattr(
+            exact_module, "_lagrangian_bound", lambda a, *args, **kwargs: replace(no_bound, costs=np.zeros(a.shape[1]))
+        )
+        monkeypatch.setattr(exact_module, "_dominated", lambda a, keep: np.zeros(a.shape[1], dtype=bool))
+    return used
+
+
+def test_exact_equals_brute_force_where_the_lp_bound_is_not_tight(lagrangian: bool) -> None:
     """Instances whose LP bound is above the optimum: the Lagrangian bound alone cannot
     prove the answer, so the reduced MIP must."""
     checked = 0
+    reduced = 0
     for seed in range(40):
         present, weights = random_case(200 + seed, n_sites=12, n_units=70, density=0.15)
         k = 3
@@ -186,19 +211,34 @@ def test_exact_equals_brute_force_where_the_lp_bound_is_not_tight() -> None:
         assert result.population_covered_after == pytest.approx(optimum)
         assert result.status == "optimal" and result.gap == 0 and result.bound == pytest.approx(optimum)
         assert "HiGHS" in result.solver_status
+        assert ("Lagrangian bound after 0 " not in result.solver_status) == lagrangian
+        reduced += "excluded" in result.solver_status or "dominated" in result.solver_status
     assert checked >= 8
+    assert reduced >= 4 or not lagrangian  # the reductions happened, and the answers stayed optimal
 
 
-def test_a_time_limited_solve_is_never_below_the_exchanges() -> None:
+def test_the_lagrangian_bound_alone_can_prove_an_answer() -> None:
+    proven = 0
+    for seed in range(40):
+        present, weights = random_case(200 + seed, n_sites=12, n_units=70, density=0.15)
+        if lp_relaxation(present, weights, 3) > brute_best(present, weights, 3) + 0.5:
+            continue  # a tight LP bound: the Lagrangian bound (rounded down) can meet the optimum
+        result = mclp_exact(matrix_from_dense(present), weights, T, 3)
+        assert result.status == "optimal" and result.population_covered_after == brute_best(present, weights, 3)
+        proven += result.solver_status.endswith(" met")
+    assert proven >= 5
+
+
+def test_a_time_limited_solve_is_never_below_the_exchanges(lagrangian: bool) -> None:
     present, weights = random_case(7, n_sites=200, n_units=3000, density=0.02)
     matrix = matrix_from_dense(present)
     swapped = mclp_local_search(matrix, weights, T, 15)
     result = mclp_exact(matrix, weights, T, 15, time_limit_s=0.5)
     assert result.population_covered_after >= swapped.population_covered_after - 1e-9
     assert result.bound is not None and result.bound >= result.population_covered_after
-    # the Lagrangian bound is below "everyone a candidate reaches"
+    # with the Lagrangian bound, a real one in any time: below "everyone a candidate reaches"
     reachable = float(weights[present.any(axis=0)].sum())
-    assert result.bound < reachable
+    assert result.bound < reachable or not lagrangian
     if result.status != "optimal":
         assert result.gap == pytest.approx((result.bound - result.population_covered_after) / result.bound)
 
