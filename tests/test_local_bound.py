@@ -267,3 +267,42 @@ def test_dominated_candidates_are_never_needed(seed: int) -> None:
         assert brute_best(present, weights, min(k, len(kept)), kept) == brute_best(present, weights, min(k, len(kept)))
     # a site of the best answer known is never left out
     assert not _dominated(sp.csc_array(present.T.astype(float)), np.arange(10) == 7)[7]
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_set_cover_bound_lies_between_the_lp_bound_and_the_optimum(seed: int) -> None:
+    from coverage.siting.lagrange import _set_cover_bound
+
+    rng = np.random.default_rng(400 + seed)
+    rows = rng.random((40, 12)) < 0.2
+    rows[np.arange(40), rng.integers(0, 12, 40)] = True  # every row coverable
+    lp = linprog(np.ones(12), A_ub=-rows.astype(float), b_ub=-np.ones(40), bounds=(0, 1))
+    optimum = next(
+        n for n in range(13) for combo in itertools.combinations(range(12), n) if rows[:, list(combo)].any(axis=1).all()
+    )
+    bound = _set_cover_bound(sp.csr_array(rows.astype(float)), 12.0, max_iterations=1000)
+    assert bound == math.floor(bound)
+    assert math.ceil(lp.fun - 1e-9) - 1 <= bound <= optimum  # close to the LP bound, never above the optimum
+
+
+def test_a_stopped_lscp_keeps_the_lagrangian_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HiGHS stopped with nothing (no sites, no bound): the greedy cover stays, and its
+    gap is measured against the Lagrangian bound, not against one site."""
+    from coverage.siting import lscp
+
+    def stopped(**kwargs: object) -> tuple[np.ndarray, float, str]:
+        return np.zeros(int(kwargs["n_x"]), dtype=bool), math.nan, "HiGHS: Time limit reached"  # type: ignore[call-overload]
+
+    monkeypatch.setattr(exact_module, "_solve_binary_program", stopped)
+    # six disjoint pairs of units, each pair reached by its own two sites, plus s12 reaching
+    # one unit of every pair.  Greedy takes s12 (6 units), then one site per pair: 7.  By
+    # hand, each pair needs a site of its own: at least 6 (and 6 suffice).
+    present = np.zeros((13, 12), dtype=bool)
+    for pair in range(6):
+        present[2 * pair, [2 * pair, 2 * pair + 1]] = True
+        present[2 * pair + 1, [2 * pair, 2 * pair + 1]] = True
+    present[12, ::2] = True
+    result = lscp(matrix_from_dense(present), np.ones(12), T)
+    assert len(result.sites) == 7 and result.bound == 6
+    assert result.status == "feasible" and result.gap == pytest.approx(1 / 7)
+    assert result.solver_status == "Lagrangian bound 6; HiGHS: Time limit reached"

@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from coverage.errors import InputDataError
 from coverage.matrix import CoverageMatrix
 from coverage.siting.greedy import _greedy_order, _mclp_result, _order_by_gain, _population_gains
-from coverage.siting.lagrange import _lagrangian_bound
+from coverage.siting.lagrange import _lagrangian_bound, _set_cover_bound
 from coverage.siting.local import _improve_cover
 from coverage.siting.result import SitingResult, _check_k, _prepare, _Problem
 
@@ -394,6 +394,12 @@ def lscp(
         groups, _ = _column_groups(problem.cover, open_units)
         n_x = groups.shape[0]
         rows = sp.csc_array(sp.csr_array(groups).T)  # unit groups x candidates
+        # a bound in seconds, whatever HiGHS manages in the time left
+        early = _set_cover_bound(
+            sp.csr_array(rows), len(chosen), max_seconds=max(0.1, 0.1 * time_limit_s), max_iterations=300
+        )
+        bound, solver_status = early, "Lagrangian bound met"
+    if exact and len(open_units) and bound is not None and bound < len(chosen):
         picked, dual, solver_status = _solve_binary_program(
             n_x=n_x,
             n_y=0,
@@ -409,8 +415,9 @@ def lscp(
         # the solver's sites, kept only if they cover every unit and are fewer than the greedy's
         if picked.any() and (rows @ picked.astype(float) >= 1).all() and picked.sum() < len(chosen):
             chosen = list(np.flatnonzero(picked))
-        bound = math.ceil(dual - 1e-6) if math.isfinite(dual) else 1.0
-    elif exact:
+        solver_status = f"Lagrangian bound {bound:g}; {solver_status}"
+        bound = max(bound, math.ceil(dual - 1e-6) if math.isfinite(dual) else 1.0)
+    if exact and not len(open_units):
         bound, solver_status = 0.0, "not needed: no one left to cover"
     # Order (and drop useless sites) by units covered: a site may be needed only for
     # units of no population, which still must be covered; report population gains.

@@ -141,3 +141,45 @@ def _lagrangian_bound(
         best_value=best_value,
         iterations=iterations,
     )
+
+
+def _set_cover_bound(a: sp.csr_array, upper: float, *, max_seconds: float = 5.0, max_iterations: int = 1000) -> float:
+    """A lower bound on the number of sites that cover every row of ``a`` (rows x
+    candidates, 0/1; every row covered by some candidate): Lagrangian relaxation of the
+    rows ``sum_j a_ij x_j >= 1`` with multipliers ``u_i >= 0``,
+
+        L(u) = sum_i u_i + sum_j min(0, 1 - sum_i a_ij u_i),
+
+    a bound whatever ``u`` (its best equals the LP relaxation's), rounded up since a count
+    of sites is whole.  Subgradient steps from ``u_i = 1 / (number of candidates of row i)``,
+    their length set by ``upper``, the size of a known cover; they stop when the bound
+    meets it, when the step has shrunk to nothing, when the last ``STALL_WINDOW`` steps
+    moved it by less than a relative 1e-5, or at either limit.
+    """
+    a = sp.csr_array(a, dtype=float)
+    a_t = sp.csr_array(a.T)
+    u = 1.0 / np.maximum(np.diff(a.indptr), 1)
+    best, theta, stall, iterations = -np.inf, 1.0, 0, 0
+    deadline = time.perf_counter() + max_seconds
+    history: list[float] = []
+    while iterations < max_iterations and time.perf_counter() < deadline:
+        iterations += 1
+        reduced = 1.0 - a_t @ u
+        x = (reduced < 0).astype(float)
+        value = float(u.sum() + np.minimum(reduced, 0.0).sum())
+        if value > best + 1e-12:
+            best, stall = value, 0
+        else:
+            stall += 1
+            if stall >= 20:
+                theta, stall = theta / 2, 0
+        history.append(best)
+        stalled = len(history) > STALL_WINDOW and best - history[-STALL_WINDOW - 1] < 1e-5 * abs(best)
+        if math.ceil(best - 1e-9) >= upper or theta < 1e-5 or stalled:
+            break
+        subgradient = 1.0 - a @ x  # dL/du_i
+        norm = float(subgradient @ subgradient)
+        if norm == 0:
+            break
+        u = np.maximum(0.0, u + theta * (upper - value) / norm * subgradient)
+    return float(math.ceil(best - 1e-9)) if math.isfinite(best) else 0.0
