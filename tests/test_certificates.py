@@ -292,3 +292,30 @@ def test_regional_cover_is_the_proven_minimum(data_dir: object) -> None:
     mesh = plan_sites(result, candidates, threshold_min=20, k=40, workers=1, exact_curve=False)
     assert len(mesh.selection.sites) == 21 and mesh.selection.sites_bound == 21
     assert mesh.selection.status == "optimal" and mesh.selection.population_covered_after == s.population_total
+
+
+class FailingHighs:
+    """A HiGHS that runs, then says it failed (a solve error)."""
+
+    def __init__(self, inner: object) -> None:
+        self._inner = inner
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    def getModelStatus(self) -> object:  # noqa: N802 (HiGHS's name)
+        import highspy
+
+        return highspy.HighsModelStatus.kSolveError
+
+
+@pytest.mark.usefixtures("mip_alone")
+def test_a_solver_error_keeps_the_heuristic_answer(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = coverage.siting.exact._highs
+    monkeypatch.setattr(coverage.siting.exact, "_highs", lambda *args: FailingHighs(real(*args)))
+    matrix = matrix_from_sets(GREEDY_TRAP, 6)
+    best = mclp_exact(matrix, [1.0] * 6, T, 2)
+    assert best.population_covered_after == 5 and best.status == "feasible"  # greedy's, no proof
+    assert best.bound == 6 and "Solve error" in best.solver_status  # everyone reachable: no solver needed
+    cover_all = lscp(matrix, [1.0] * 6, T)
+    assert len(cover_all.sites) == 3 and cover_all.status == "feasible" and cover_all.bound == 1

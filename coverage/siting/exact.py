@@ -26,7 +26,6 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from coverage.errors import InputDataError
 from coverage.matrix import CoverageMatrix
 from coverage.siting.greedy import _greedy_order, _mclp_result, _order_by_gain, _population_gains
 from coverage.siting.lagrange import _lagrangian_bound, _set_cover_bound
@@ -152,7 +151,8 @@ def _solve_binary_program(
     with presolve on has handed back the start itself, labelled optimal, on set-covering
     models (25 sites where 21 suffice on the regional data).  Returns the x HiGHS holds
     (all False if it has none), its dual bound (NaN if it has none) and HiGHS's own
-    status; the caller recomputes the objective and decides what is proven.
+    status; the caller recomputes the objective and decides what is proven.  Any other
+    end than optimal or a limit (a solver error) returns no sites and no bound.
     ``integral_y`` makes y binary too: with a coverage target as a constraint (weights up
     to 10^5 in one row), HiGHS 1.16 proved 61 sites "optimal" with continuous y on the
     regional data where 59 suffice (CBC: 59); with binary y it finds 59.
@@ -190,7 +190,9 @@ def _solve_binary_program(
     solver_status = f"HiGHS: {h.modelStatusToString(status)}"  # type: ignore[attr-defined]
     stopped = (highspy.HighsModelStatus.kTimeLimit, highspy.HighsModelStatus.kInterrupt)
     if status != highspy.HighsModelStatus.kOptimal and status not in stopped:
-        raise InputDataError(f"the solver stopped with status {h.modelStatusToString(status)}")  # type: ignore[attr-defined]
+        # a failure of the solver is not a failure of the answer: the caller keeps its own
+        logger.warning("HiGHS stopped with status %s; the heuristic answer is kept", solver_status)
+        return np.zeros(n_x, dtype=bool), math.nan, solver_status
     info = h.getInfo()  # type: ignore[attr-defined]
     values = np.asarray(h.getSolution().col_value)  # type: ignore[attr-defined]
     dual = float(info.mip_dual_bound)
@@ -300,7 +302,8 @@ def _solve_mclp(
         max_seconds=max(0.1, 0.25 * (deadline - time.perf_counter())),
     )
     if relaxed.best_value > value:
-        other, _, _ = _improve_cover(problem, list(model.useful[relaxed.best_sites]), k, max_seconds=5.0)
+        seconds = max(0.1, min(5.0, 0.5 * (deadline - time.perf_counter())))
+        other, _, _ = _improve_cover(problem, list(model.useful[relaxed.best_sites]), k, max_seconds=seconds)
         if _covered(problem, other) > value:
             best, value = other, _covered(problem, other)
     bound = relaxed.bound
