@@ -18,7 +18,15 @@ import scipy.sparse as sp
 
 import coverage.siting.exact
 from coverage.matrix import CoverageMatrix
-from coverage.siting import covered_population, fewest_sites, lscp, mclp_exact, mclp_greedy, most_then_fewest
+from coverage.siting import (
+    covered_population,
+    fewest_sites,
+    lscp,
+    mclp_exact,
+    mclp_greedy,
+    most_then_fewest,
+    p_median,
+)
 from coverage.siting.lagrange import _Lagrangian
 
 T = 5.0  # minutes; every stored pair below is at 1 minute, so "stored" means "covered"
@@ -292,6 +300,14 @@ def test_regional_cover_is_the_proven_minimum(data_dir: object) -> None:
     mesh = plan_sites(result, candidates, threshold_min=20, k=40, workers=1, exact_curve=False)
     assert len(mesh.selection.sites) == 21 and mesh.selection.sites_bound == 21
     assert mesh.selection.status == "optimal" and mesh.selection.population_covered_after == s.population_total
+    # the p-median of 10 new sites, proven, and never worse than the greedy + exchanges start
+    median = plan_sites(result, candidates, threshold_min=20, k=10, solver="pmedian", workers=1, exact_curve=False)
+    start = p_median(
+        plan.matrix, population, result.units["minutes_to_nearest"].to_numpy(), 10, required=required, exact=False
+    )
+    assert median.selection.status == "optimal" and median.selection.gap == 0
+    assert median.selection.objective_value <= start.objective_value + 1e-9
+    assert median.selection.bound == pytest.approx(median.selection.objective_value)
 
 
 class FailingHighs:
