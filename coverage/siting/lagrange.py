@@ -107,9 +107,10 @@ def _lagrangian_bound(
         sites = _top_k(c, k)
         raw = total - float(lam.sum()) + float(c[sites].sum())
         bound = math.floor(raw + 1e-9 * max(1.0, raw)) if whole else raw
-        x = np.zeros(a.shape[1])
-        x[sites] = 1.0
-        count = a @ x
+        # the chosen candidates' rows of a_t, counted: k rows, not a pass over the matrix
+        count = np.bincount(
+            np.concatenate([a_t.indices[a_t.indptr[j] : a_t.indptr[j + 1]] for j in sites]), minlength=a.shape[0]
+        )
         value = float(w[count > 0].sum())
         if value > best_value:
             best_sites, best_value = sites, value
