@@ -280,8 +280,8 @@ def _solve_mclp(
     """The best sites found and a proven bound on the people newly covered, in four steps.
 
     1. The greedy answer improved by exchanges (:mod:`coverage.siting.local`).
-    2. The Lagrangian bound (:mod:`coverage.siting.lagrange`), whose best relaxed answer,
-       improved by exchanges too, replaces the first when it covers more.
+    2. The Lagrangian bound (:mod:`coverage.siting.lagrange`); its relaxed answers that
+       covered most are improved by exchanges too, and the best answer is kept.
     3. If the bound is met, done.  Else the candidates Lagrangian fixing excludes are
        removed (and those it forces are fixed), and
     4. HiGHS solves what is left for the time remaining, started from the best answer.
@@ -301,9 +301,12 @@ def _solve_mclp(
         value,
         max_seconds=max(0.1, 0.25 * (deadline - time.perf_counter())),
     )
-    if relaxed.best_value > value:
-        seconds = max(0.1, min(5.0, 0.5 * (deadline - time.perf_counter())))
-        other, _, _ = _improve_cover(problem, list(model.useful[relaxed.best_sites]), k, max_seconds=seconds)
+    # exchanges from the relaxed answers that covered most (each may lead elsewhere)
+    until = time.perf_counter() + 0.25 * max(0.0, deadline - time.perf_counter())
+    for sites in relaxed.starts:
+        if time.perf_counter() > until:
+            break
+        other, _, _ = _improve_cover(problem, list(model.useful[sites]), k, max_seconds=until - time.perf_counter())
         if _covered(problem, other) > value:
             best, value = other, _covered(problem, other)
     bound = relaxed.bound
