@@ -306,3 +306,13 @@ def test_a_stopped_lscp_keeps_the_lagrangian_bound(monkeypatch: pytest.MonkeyPat
     assert len(result.sites) == 7 and result.bound == 6
     assert result.status == "feasible" and result.gap == pytest.approx(1 / 7)
     assert result.solver_status == "Lagrangian bound 6; HiGHS: Time limit reached"
+
+
+def test_relaxed_answers_kept_as_starts_are_distinct_and_best_first() -> None:
+    present, weights = random_case(11, n_sites=12, n_units=80, density=0.15)
+    relaxed = _lagrangian_bound(sp.csr_array(present.T.astype(float)), weights, 3, 0.0, max_iterations=500)
+    assert 2 <= len(relaxed.starts) <= 8
+    values = [float(weights[present[list(s)].any(axis=0)].sum()) for s in relaxed.starts]
+    assert values == sorted(values, reverse=True) and values[0] == relaxed.best_value
+    assert len({tuple(sorted(s)) for s in relaxed.starts}) == len(relaxed.starts)
+    assert all(len(set(s.tolist())) == 3 for s in relaxed.starts)
