@@ -76,3 +76,26 @@ def units_at(rows: dict[str, tuple[float, float]], population: list[float]) -> g
         geometry=frame.geometry,
         crs=CRS,
     )
+
+
+@pytest.fixture
+def no_lagrangian_bound(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The MCLP's Lagrangian steps switched off: no bound, no starts, nothing ruled out."""
+    import numpy as np
+
+    import coverage.siting.exact
+    from coverage.siting.lagrange import _Lagrangian
+
+    def off(a: object, *args: object, **kwargs: object) -> _Lagrangian:
+        n = a.shape[1]  # type: ignore[attr-defined]
+        return _Lagrangian(
+            bound=np.inf,
+            costs=np.zeros(n),
+            raw=np.inf,
+            whole=False,
+            best_sites=np.arange(0),
+            best_value=-np.inf,
+            iterations=0,
+        )
+
+    monkeypatch.setattr(coverage.siting.exact, "_lagrangian_bound", off)

@@ -27,7 +27,6 @@ from coverage.siting import (
     most_then_fewest,
     p_median,
 )
-from coverage.siting.lagrange import _Lagrangian
 
 T = 5.0  # minutes; every stored pair below is at 1 minute, so "stored" means "covered"
 
@@ -195,22 +194,12 @@ class LyingSolver:
 
 
 @pytest.fixture
-def mip_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+def mip_alone(monkeypatch: pytest.MonkeyPatch, no_lagrangian_bound: None) -> None:
     """The exchanges and Lagrangian bounds switched off, so that the MIP step alone
     decides (they solve GREEDY_TRAP before the MIP is called)."""
     monkeypatch.setattr(
         coverage.siting.exact, "_improve_cover", lambda problem, chosen, k, **_: (list(chosen), 0, True)
     )
-    no_bound = _Lagrangian(
-        bound=np.inf,
-        costs=np.zeros(3),
-        raw=np.inf,
-        whole=False,
-        best_sites=np.arange(2),
-        best_value=-np.inf,
-        iterations=0,
-    )
-    monkeypatch.setattr(coverage.siting.exact, "_lagrangian_bound", lambda *args, **kwargs: no_bound)
     monkeypatch.setattr(coverage.siting.exact, "_set_cover_bound", lambda *args, **kwargs: 0.0)
 
 

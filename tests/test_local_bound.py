@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -20,7 +19,7 @@ import coverage.siting.exact as exact_module
 from coverage.errors import InputDataError
 from coverage.matrix import CoverageMatrix
 from coverage.siting import covered_population, mclp_exact, mclp_greedy, mclp_local_search
-from coverage.siting.lagrange import _Lagrangian, _lagrangian_bound
+from coverage.siting.lagrange import _lagrangian_bound
 
 T = 5.0
 
@@ -179,18 +178,7 @@ def lagrangian(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     HiGHS, or HiGHS alone on the whole model (the bound switched off)."""
     used = request.param == "with the Lagrangian bound"
     if not used:
-        no_bound = _Lagrangian(
-            bound=np.inf,
-            costs=np.zeros(0),
-            raw=np.inf,
-            whole=False,
-            best_sites=np.arange(0),
-            best_value=-np.inf,
-            iterations=0,
-        )
-        monkeypatch.setattr(
-            exact_module, "_lagrangian_bound", lambda a, *args, **kwargs: replace(no_bound, costs=np.zeros(a.shape[1]))
-        )
+        request.getfixturevalue("no_lagrangian_bound")
         monkeypatch.setattr(exact_module, "_dominated", lambda a, keep: np.zeros(a.shape[1], dtype=bool))
     return used
 
