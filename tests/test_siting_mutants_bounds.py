@@ -8,6 +8,7 @@ code's output.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import types
 
@@ -275,6 +276,19 @@ def test_lagrangian_bound_with_every_candidate_chosen() -> None:
     relaxed = _lagrangian_bound(sp.csr_array(np.eye(2)), np.array([5.0, 3.0]), 2, 0.0)
     assert relaxed.bound == 8.0 and relaxed.best_value == 8.0
     assert relaxed.best_sites.tolist() == [0, 1] and relaxed.iterations == 1
+
+
+def test_lagrangian_bound_with_more_sites_than_candidates() -> None:
+    """k = 3 of two candidates (the exact solver's reduced models can have fewer columns
+    than k): both are taken, L = 8."""
+    relaxed = _lagrangian_bound(sp.csr_array(np.eye(2)), np.array([5.0, 3.0]), 3, 0.0)
+    assert relaxed.bound == 8.0 and relaxed.best_sites.tolist() == [0, 1]
+
+
+def test_a_lagrangian_result_cannot_be_changed() -> None:
+    relaxed = lagrangian([1.0], 1.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        relaxed.bound = 0.0  # type: ignore[misc]
 
 
 # ------------------------------------------------------------------ lagrange.py: set cover
