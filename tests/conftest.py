@@ -7,10 +7,13 @@ from pathlib import Path
 
 import geopandas as gpd
 import networkx as nx
+import numpy as np
 import pytest
+import scipy.sparse as sp
 from shapely.geometry import Point
 
 import coverage as cov
+from coverage.matrix import CoverageMatrix
 
 CRS = "EPSG:2154"
 
@@ -99,3 +102,15 @@ def no_lagrangian_bound(monkeypatch: pytest.MonkeyPatch) -> None:
         )
 
     monkeypatch.setattr(coverage.siting.exact, "_lagrangian_bound", off)
+
+
+def matrix_from_dense(present: np.ndarray) -> CoverageMatrix:
+    """Sites ``s0``… x units ``u0``…; every present pair at 1 minute."""
+    cover = sp.csr_array(present.astype(float))
+    cover.sort_indices()
+    return CoverageMatrix(
+        site_ids=np.asarray([f"s{i}" for i in range(present.shape[0])], dtype=object),
+        unit_ids=np.asarray([f"u{i}" for i in range(present.shape[1])], dtype=object),
+        minutes=cover,
+        max_minutes=10.0,
+    )

@@ -13,27 +13,15 @@ import math
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import matrix_from_dense
 from scipy.optimize import linprog
 
 import coverage.siting.exact as exact_module
 from coverage.errors import InputDataError
-from coverage.matrix import CoverageMatrix
 from coverage.siting import covered_population, mclp_exact, mclp_greedy, mclp_local_search
 from coverage.siting.lagrange import _lagrangian_bound
 
 T = 5.0
-
-
-def matrix_from_dense(present: np.ndarray) -> CoverageMatrix:
-    """Sites ``s0``… x units ``u0``…; every present pair at 1 minute."""
-    cover = sp.csr_array(present.astype(float))
-    cover.sort_indices()
-    return CoverageMatrix(
-        site_ids=np.asarray([f"s{i}" for i in range(present.shape[0])], dtype=object),
-        unit_ids=np.asarray([f"u{i}" for i in range(present.shape[1])], dtype=object),
-        minutes=cover,
-        max_minutes=10.0,
-    )
 
 
 def random_case(seed: int, n_sites: int = 9, n_units: int = 40, density: float = 0.18) -> tuple[np.ndarray, np.ndarray]:

@@ -15,10 +15,10 @@ import types
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import matrix_from_dense
 
 import coverage.siting.local as local_module
 from coverage.errors import InputDataError
-from coverage.matrix import CoverageMatrix
 from coverage.siting import mclp_local_search
 from coverage.siting.lagrange import _Lagrangian, _lagrangian_bound, _set_cover_bound
 
@@ -35,18 +35,6 @@ GREEDY_TRAP = np.array(
     ],
     dtype=bool,
 )
-
-
-def matrix_from_dense(present: np.ndarray) -> CoverageMatrix:
-    """Sites ``s0``… x units ``u0``…; every present pair at 1 minute."""
-    cover = sp.csr_array(present.astype(float))
-    cover.sort_indices()
-    return CoverageMatrix(
-        site_ids=np.asarray([f"s{i}" for i in range(present.shape[0])], dtype=object),
-        unit_ids=np.asarray([f"u{i}" for i in range(present.shape[1])], dtype=object),
-        minutes=cover,
-        max_minutes=10.0,
-    )
 
 
 # ------------------------------------------------------------------ local.py
