@@ -2,6 +2,9 @@
 
 import sys
 
-from coverage.cli import main
+try:
+    from coverage.cli import main
+except KeyboardInterrupt:  # Ctrl-C while the libraries load: nothing started, nothing to say
+    sys.exit(130)
 
 sys.exit(main())

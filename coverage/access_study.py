@@ -32,7 +32,7 @@ from coverage.errors import InputDataError
 from coverage.matrix import CoverageMatrix, analysis_matrix
 from coverage.pool import PoolAllocation, allocate_pool
 from coverage.scenarios import ABOVE, PRIORITY, AccessSettings, Scenario
-from coverage.stats import AREA_LEVELS
+from coverage.stats import AREA_LEVELS, NO_CODE, area_codes, report_missing_codes
 
 __all__ = ["AccessStudy", "study_access"]
 
@@ -157,7 +157,11 @@ def _new_sites(
             of_addition[n] = add.facility
         elif add.commune is not None:
             if add.commune not in by_id.index:
-                raise InputDataError(f"scenario {scenario.name!r}, {add.label}: no population unit with this id")
+                raise InputDataError(
+                    f"scenario {scenario.name!r}, addition {n + 1}: {add.commune!r} is neither a facility id "
+                    f"(they look like {sorted(facility_ids)[:3]}) nor a population unit (commune) id "
+                    f"(they look like {sorted(by_id.index.astype(str))[:3]})"
+                )
             unit = by_id.loc[add.commune]
             rows.setdefault(
                 add.commune,
@@ -245,6 +249,12 @@ def study_access(
             len(off),
             supply.loc[off.to_numpy()].sum(),
             ", ".join(off.head(10)),
+        )
+    pool_exclude = set(scenario.pool.exclude) if scenario.pool is not None else set()
+    if unknown := sorted(pool_exclude - set(facilities["facility_id"]) - set(analysis.units["unit_id"].astype(str))):
+        raise InputDataError(
+            f"scenario {scenario.name!r}, pool exclude: {len(unknown)} ids are neither a facility nor a "
+            f"population unit: {', '.join(unknown[:20])}"
         )
     demand = _demand(analysis, settings, ages)
     new, of_addition = _new_sites(analysis, scenario, set(facilities["facility_id"]))
@@ -396,9 +406,12 @@ def _sites_table(
         lookup = lookup.assign(commune=lookup["commune"].astype("string")).dropna(subset=["commune"])
         lookup = lookup.drop_duplicates("commune").set_index("commune")
     out["commune"] = code
-    for col in ("commune_name", "department"):
+    for col in ("commune_name", "department", "department_name"):
+        if col == "department_name" and col not in lookup and col not in placed:
+            continue
         from_code = lookup[col].reindex(code.to_numpy()).to_numpy() if col in lookup else pd.NA
-        out[col] = pd.Series(from_code, index=out.index, dtype="string").fillna(placed[col].astype("string"))
+        value = pd.Series(from_code, index=out.index, dtype="string")
+        out[col] = value.fillna(placed[col].astype("string")) if col in placed else value
     return out
 
 
@@ -441,12 +454,17 @@ def _by_area(units: pd.DataFrame, settings: AccessSettings) -> pd.DataFrame:
     frame["_p0"] = np.where(frame["class"] == PRIORITY, frame["population"], 0.0)
     frame["_p1"] = np.where(frame["class_scenario"] == PRIORITY, frame["population"], 0.0)
     for level, (id_col, name_col) in AREA_LEVELS.items():
-        if id_col not in frame or frame[id_col].isna().all():
+        if id_col not in frame:
             continue
-        key = frame[id_col].astype("string")
+        codes = area_codes(frame[id_col])
+        if codes.isna().all():
+            continue
+        report_missing_codes(codes, frame.get("unit_id"), level)
+        key = codes.fillna(NO_CODE)
         grouped = frame.groupby(key, sort=True)
         agg = grouped[["population", "demand", "_d0", "_d1", "_p0", "_p1"]].sum()
         names = grouped[name_col].first() if name_col and name_col in frame else pd.Series(pd.NA, index=agg.index)
+        names = names.where(names.index != NO_CODE, f"(no {level} code)")
         with np.errstate(divide="ignore", invalid="ignore"):
             a0 = np.where(agg["demand"] > 0, agg["_d0"] / agg["demand"], np.nan)
             a1 = np.where(agg["demand"] > 0, agg["_d1"] / agg["demand"], np.nan)

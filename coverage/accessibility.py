@@ -20,6 +20,7 @@ these figures is :func:`coverage.pool.allocate_pool`.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
@@ -30,6 +31,7 @@ import scipy.sparse as sp
 
 from coverage.errors import InputDataError
 from coverage.matrix import CoverageMatrix, aligned_values
+from coverage.stats import NO_CODE, area_codes, report_missing_codes
 
 __all__ = [
     "DEFAULT_BANDS",
@@ -63,7 +65,7 @@ class StepDecay:
         if not self.bands:
             raise InputDataError("a step decay needs at least one (minutes, weight) band")
         uppers = [float(u) for u, _ in self.bands]
-        if any(b <= a for a, b in pairwise(uppers)) or uppers[0] <= 0:
+        if any(b <= a for a, b in pairwise(uppers)) or uppers[0] <= 0 or not all(map(math.isfinite, uppers)):
             raise InputDataError(f"band limits must be positive and increasing, got {uppers}")
         if any(not 0 <= float(w) <= 1 for _, w in self.bands):
             raise InputDataError(f"band weights must be between 0 and 1, got {[w for _, w in self.bands]}")
@@ -100,7 +102,12 @@ class ContinuousDecay:
     def __post_init__(self) -> None:
         if self.shape not in DECAY_SHAPES:
             raise InputDataError(f"unknown decay shape {self.shape!r}; expected one of {', '.join(DECAY_SHAPES)}")
-        if not (isinstance(self.max_minutes, (int, float)) and self.max_minutes > 0):
+        if not (
+            isinstance(self.max_minutes, int | float)
+            and not isinstance(self.max_minutes, bool)
+            and math.isfinite(self.max_minutes)
+            and self.max_minutes > 0
+        ):
             raise InputDataError(f"the decay's max_minutes must be a positive number, got {self.max_minutes!r}")
 
     def __call__(self, minutes: np.ndarray) -> np.ndarray:
@@ -234,6 +241,7 @@ def accessibility_by_area(
     ``units`` gives ``unit_id`` and the id column of each level (default ``commune``,
     ``epci``, ``department``); levels whose column is absent are skipped.  The mean of an
     area is ``sum D_i A_i / sum D_i`` over its units, so areas add up like the units.
+    Units without a code are one row of their own (``area_id`` empty), with a warning.
     """
     levels = levels or {"commune": "commune", "epci": "epci", "department": "department"}
     frame = pd.DataFrame({"unit_id": result.unit_ids, "demand": result.demand, "a": result.accessibility})
@@ -242,9 +250,13 @@ def accessibility_by_area(
     frame = frame.merge(admin, on="unit_id", how="left")
     rows: list[dict[str, object]] = []
     for level, column in levels.items():
-        if column not in frame or frame[column].isna().all():
+        if column not in frame:
             continue
-        grouped = frame.groupby(frame[column].astype(str), sort=True)
+        codes = area_codes(frame[column])
+        if codes.isna().all():
+            continue
+        report_missing_codes(codes, frame["unit_id"], level)
+        grouped = frame.groupby(codes.fillna(NO_CODE), sort=True)
         for area_id, group in grouped:
             total = group["demand"].sum()
             mean = float((group["demand"] * group["a"]).sum() / total) if total > 0 else np.nan
@@ -302,6 +314,12 @@ def parse_bands(bands: Sequence[Sequence[float]] | str) -> StepDecay:
     return StepDecay(tuple(pairs))
 
 
+# Columns the gap analysis adds to the facilities: not the user's own, so not named as such.
+_ANALYSIS_COLUMNS = frozenset(
+    {"geometry", "node", "access_minutes", "snap_distance_m", "beyond_max_snap", "shares_node_with"}
+)
+
+
 def facility_supply(
     facilities: pd.DataFrame,
     column: str,
@@ -312,20 +330,27 @@ def facility_supply(
     """Supply per facility (GPs or full-time equivalents) from a column of the facility input.
 
     Empty cells take ``default``, with a warning that names how many facilities and which;
-    when ``default`` is None it is the median of the stated values.  A cell that is not a
-    non-negative number is an error naming the facility.  Returns the supply and, for each
+    when ``default`` is None it is the median of the stated values.  A missing column is
+    a column of empty cells when a ``default`` is given (e.g. the FINESS extraction, which
+    has no GP counts), else an error listing the file's own columns.  A cell that is not
+    a finite non-negative number is an error naming the facility.  Returns the supply and, for each
     facility, ``"stated"`` or ``"default"`` (both Series indexed by ``facility_id``).
     """
     ids = facilities["facility_id"].astype(str)
     if column not in facilities.columns:
-        raise InputDataError(
-            f"{where}: no supply column {column!r}; columns are {[c for c in facilities.columns if c != 'geometry']}"
-        )
+        own = [c for c in facilities.columns if c not in _ANALYSIS_COLUMNS]
+        if default is None:
+            raise InputDataError(
+                f"{where}: no supply column {column!r} (columns: {own}); name the column that holds the GPs, "
+                "or give a default supply for every facility"
+            )
+        logger.warning("%s: no supply column %r; every facility is given the default supply", where, column)
+        facilities = facilities.assign(**{column: pd.NA})
     raw = facilities[column]
     text = raw.astype("string").str.strip()
     empty = raw.isna().to_numpy() | (text.fillna("") == "").to_numpy()
     values = pd.to_numeric(text.where(~empty), errors="coerce").to_numpy(dtype=float)
-    bad = ~empty & (np.isnan(values) | (values < 0))
+    bad = ~empty & ~(np.isfinite(values) & (values >= 0))
     if bad.any():
         first = int(np.flatnonzero(bad)[0])
         raise InputDataError(
@@ -342,7 +367,7 @@ def facility_supply(
             how = f"the median of the {int((~empty).sum())} stated values"
         else:
             how = "the default given"
-        if not default >= 0:
+        if not (math.isfinite(default) and default >= 0):
             raise InputDataError(f"the default supply must be a non-negative number, got {default}")
         missing = ids[empty].tolist()
         logger.warning(
@@ -385,7 +410,9 @@ def age_weighted_demand(
     if not weights:
         raise InputDataError(f"{where}: no age column given a weight")
     for column, weight in weights.items():
-        if not (isinstance(weight, (int, float)) and weight >= 0):
+        if not (
+            isinstance(weight, int | float) and not isinstance(weight, bool) and math.isfinite(weight) and weight >= 0
+        ):
             raise InputDataError(f"{where}: weight of {column!r} must be a non-negative number, got {weight!r}")
     unit_ids = units["unit_id"].astype(str)
     if ages is None:
@@ -405,13 +432,14 @@ def age_weighted_demand(
         columns = [c for c in table.columns if c != "_key"]
         raise InputDataError(f"{where}: no age column {missing}; columns are {columns}")
     counts = np.column_stack([pd.to_numeric(table[c], errors="coerce").to_numpy(dtype=float) for c in weights])
-    bad_rows = np.isnan(counts).any(axis=1) | (counts < 0).any(axis=1) | (counts.sum(axis=1) <= 0)
+    bad_rows = ~np.isfinite(counts).all(axis=1) | (counts < 0).any(axis=1) | (counts.sum(axis=1) <= 0)
     population = units["population"].to_numpy(dtype=float)
     bad_rows &= population > 0  # nobody to weigh: any structure will do
     if bad_rows.any():
         ids = unit_ids[bad_rows].tolist()
         raise InputDataError(
-            f"{where}: {len(ids)} units have no usable age counts (absent, empty, negative or all zero): {ids[:10]}"
+            f"{where}: {len(ids)} units have no usable age counts "
+            f"(absent, empty, not finite, negative or all zero): {ids[:10]}"
         )
     w = np.array([float(v) for v in weights.values()])
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -45,14 +45,19 @@ class GapAnalysis:
         ``nearest_facility``, ``nearest_facility_type``, ``snap_distance_m`` and
         ``beyond_max_snap``; geometry in EPSG:4326.
     facilities
-        Facilities with ``node``, ``access_minutes``, ``snap_distance_m`` and
-        ``beyond_max_snap``; geometry in EPSG:4326.
+        Facilities with ``node``, ``access_minutes``, ``snap_distance_m``,
+        ``beyond_max_snap`` and ``shares_node_with`` (the ids of the other facilities
+        snapped to the same network node, ``;``-joined, empty for most); geometry in
+        EPSG:4326.
     summary
         Coverage per threshold (see :func:`coverage.stats.coverage_summary`).
     by_area
         The same per commune, EPCI and department.
     catchments
         One row per facility that is nearest to some unit: the units it serves.
+        Facilities that share a network node share one catchment, under the one with
+        the shortest access leg (then the smallest id); its ``shared_with`` lists the
+        others.  Ties never depend on the order of the rows.
     isochrones
         One polygon per facility and threshold (empty frame when switched off).
     node_minutes
@@ -177,9 +182,10 @@ def analyse(
     fac_ids = facilities["facility_id"].to_numpy()[on_network]
     fac_nodes = fac_snap.node_index[on_network]
     fac_access = fac_snap.access_seconds[on_network]
+    doors, shared_with = _doors(fac_ids, fac_nodes, fac_access)
     with _step(timings, "nearest facility"):
-        nearest: NearestFacility = nearest_facility(network, fac_nodes, fac_access)
-        times = unit_travel_times(unit_snap, nearest, fac_ids)
+        nearest: NearestFacility = nearest_facility(network, fac_nodes[doors], fac_access[doors])
+        times = unit_travel_times(unit_snap, nearest, fac_ids[doors])
     fac_type = dict(zip(facilities["facility_id"], facilities["type"].astype(str), strict=True))
     out_units = units.drop(columns=[c for c in times.columns if c in units.columns]).reset_index(drop=True)
     out_units = pd.concat([out_units, times], axis=1)
@@ -194,13 +200,19 @@ def analyse(
     out_fac["access_minutes"] = fac_snap.access_seconds / 60.0
     out_fac["snap_distance_m"] = fac_snap.snap_distance_m
     out_fac["beyond_max_snap"] = fac_snap.beyond_max_snap
+    out_fac["shares_node_with"] = [shared_with.get(i, "") for i in out_fac["facility_id"]]
     out_fac = out_fac.to_crs("EPSG:4326")
 
+    if not any(c in out_units.columns for c in ("commune", "epci", "department")):
+        logger.warning(
+            "the population units carry no commune, EPCI or department: the tables by area are empty "
+            "(give the commune table, --communes with --commune-polygons, to fill them)"
+        )
     with _step(timings, "statistics"):
         summary = coverage_summary(out_units["minutes_to_nearest"], out_units["population"], config.thresholds_min)
         by_area = coverage_by_area(out_units, config.thresholds_min)
     with _step(timings, "catchments"):
-        catchments = _catchments(out_units, out_fac)
+        catchments = _catchments(out_units, out_fac, shared_with)
     with _step(timings, "isochrones"):
         if config.isochrones:
             iso = build_isochrones(
@@ -233,8 +245,46 @@ def analyse(
     )
 
 
-def _catchments(units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """Units grouped by their nearest facility; geometry = union of their areas (or points)."""
+def _doors(ids: np.ndarray, nodes: np.ndarray, access_s: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:
+    """One search source per network node, chosen by a key that ignores row order.
+
+    Facilities snapped to the same node would otherwise tie, and the search would give
+    every unit to whichever came first in the file.  Of the facilities at one node the
+    one with the shortest access leg (then the smallest ``facility_id``) is kept as the
+    node's door; the others share its catchment.
+
+    Returns the positions of the doors, sorted by ``facility_id`` so that the search
+    itself sees the same order whatever the file's, and for every facility that shares
+    a node the ``;``-joined ids of the others at that node.
+    """
+    frame = pd.DataFrame({"id": ids.astype(str), "node": nodes, "access": access_s, "pos": np.arange(len(ids))})
+    frame = frame.sort_values(["node", "access", "id"], kind="stable")
+    doors = frame.drop_duplicates("node", keep="first").sort_values("id", kind="stable")["pos"].to_numpy()
+    shared: dict[str, str] = {}
+    for _, group in frame.groupby("node", sort=False):
+        if len(group) > 1:
+            members = sorted(group["id"])
+            for member in members:
+                shared[member] = ";".join(m for m in members if m != member)
+    if shared:
+        logger.warning(
+            "%d facilities share a road-network node with another (%s); each group shares one catchment, "
+            "listed under the facility with the shortest access leg (column shares_node_with)",
+            len(shared),
+            ", ".join(sorted(shared)[:10]) + (" ..." if len(shared) > 10 else ""),
+        )
+    return doors, shared
+
+
+def _catchments(
+    units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame, shared_with: dict[str, str] | None = None
+) -> gpd.GeoDataFrame:
+    """Units grouped by their nearest facility; geometry = union of their areas (or points).
+
+    ``shared_with`` (from :func:`_doors`) names, for the facility whose node several
+    facilities share, the others, which reach the same units: the column
+    ``shared_with`` of the catchment lists them.
+    """
     served = units[units["nearest_facility"].notna()]
     if "area" in served and not served["area"].isna().any():
         shapes = gpd.GeoSeries(served["area"], crs=units.crs)
@@ -269,5 +319,16 @@ def _catchments(units: gpd.GeoDataFrame, facilities: gpd.GeoDataFrame) -> gpd.Ge
     grouped = grouped.drop(columns="weighted").reset_index()
     info = facilities[["facility_id", "name", "type"]]
     grouped = grouped.merge(info, on="facility_id", how="left")
-    columns = ["facility_id", "name", "type", "n_units", "population", "mean_minutes", "max_minutes", "geometry"]
+    grouped["shared_with"] = [(shared_with or {}).get(i, "") for i in grouped["facility_id"]]
+    columns = [
+        "facility_id",
+        "name",
+        "type",
+        "n_units",
+        "population",
+        "mean_minutes",
+        "max_minutes",
+        "shared_with",
+        "geometry",
+    ]
     return gpd.GeoDataFrame(grouped[columns], geometry="geometry", crs=units.crs)

@@ -153,13 +153,33 @@ def exclude_candidates(
     *,
     communes: Iterable[str] = (),
     ids: Iterable[str] = (),
+    known: Iterable[str] | None = None,
+    what: str = "excluded codes",
 ) -> gpd.GeoDataFrame:
-    """Candidates without those in the given communes or with the given ids (logged)."""
+    """Candidates without those in the given communes or with the given ids (logged).
+
+    A code that is neither a candidate's commune nor a candidate id is an error when
+    it is not in ``known`` either (e.g. the territory's commune codes: a commune
+    without a candidate is fine, a typo is not); without ``known`` it is a warning.
+    ``what`` names the codes in messages (e.g. ``"--exclude-codes"``).
+    """
     communes, ids = {str(c) for c in communes}, {str(i) for i in ids}
-    drop = (
-        candidates["commune"].astype("string").isin(communes).fillna(False).to_numpy()
-        | candidates["candidate_id"].astype(str).isin(ids).to_numpy()
-    )
+    commune_codes = candidates["commune"].astype("string") if "commune" in candidates else pd.Series(dtype="string")
+    candidate_ids = candidates["candidate_id"].astype(str)
+    drop = commune_codes.isin(communes).fillna(False).to_numpy(dtype=bool) | candidate_ids.isin(ids).to_numpy()
+    matched = set(commune_codes.dropna()) | set(candidate_ids)
+    unmatched = sorted((communes | ids) - matched)
+    if unmatched:
+        if known is None:
+            logger.warning("%s: %d codes match no candidate: %s", what, len(unmatched), ", ".join(unmatched[:20]))
+        else:
+            unknown = sorted(set(unmatched) - {str(k) for k in known})
+            if unknown:
+                raise InputDataError(
+                    f"{what}: {len(unknown)} codes are neither a commune of the territory nor a candidate id: "
+                    f"{', '.join(unknown[:20])} (commune codes look like {sorted(str(k) for k in known)[:3]}, "
+                    f"candidate ids like {sorted(candidate_ids)[:3]})"
+                )
     if drop.any():
         logger.info("%d candidates excluded", int(drop.sum()))
     return candidates[~drop].reset_index(drop=True)

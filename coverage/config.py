@@ -6,6 +6,7 @@ import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from coverage.crs import parse_metric_crs
 from coverage.errors import InputDataError
 
 __all__ = ["DEFAULT_METRIC_CRS", "AnalysisConfig"]
@@ -29,7 +30,9 @@ class AnalysisConfig:
     max_snap_m
         Points farther than this from the network are flagged unreachable.
     metric_crs
-        CRS in which distances are measured (Lambert-93 for metropolitan France).
+        CRS in which distances are measured (Lambert-93 for metropolitan France): a
+        projected CRS in metres (checked here); its scale over the territory is
+        checked when the network is built (:mod:`coverage.crs`).
     isochrone_buffer_m
         Half-width of the band drawn around the roads reached in isochrones.
     isochrones
@@ -44,6 +47,8 @@ class AnalysisConfig:
     isochrones: bool = True
 
     def __post_init__(self) -> None:
+        if isinstance(self.thresholds_min, str | bytes) or any(isinstance(t, bool) for t in self.thresholds_min):
+            raise InputDataError(f"thresholds must be numbers of minutes, got {self.thresholds_min!r}")
         try:
             thresholds = tuple(float(t) for t in self.thresholds_min)
         except (TypeError, ValueError) as exc:
@@ -55,12 +60,18 @@ class AnalysisConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise InputDataError(f"{name} must be a number, got {value!r}")
+        parse_metric_crs(self.metric_crs)
         if not self.access_speed_kph > 0:
             raise InputDataError(f"access_speed_kph must be positive, got {self.access_speed_kph}")
         if not self.max_snap_m >= 0:
             raise InputDataError(f"max_snap_m must be >= 0, got {self.max_snap_m}")
         if not self.isochrone_buffer_m > 0:
             raise InputDataError(f"isochrone_buffer_m must be positive, got {self.isochrone_buffer_m}")
+        for name in ("access_speed_kph", "max_snap_m", "isochrone_buffer_m"):
+            if not math.isfinite(getattr(self, name)):
+                raise InputDataError(f"{name} must be a finite number, got {getattr(self, name)!r}")
+        if not isinstance(self.isochrones, bool):
+            raise InputDataError(f"isochrones must be true or false, got {self.isochrones!r}")
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "CoverageError",
+    "DownloadError",
     "InputDataError",
     "InputFileNotFoundError",
     "NoFacilityReachableError",
@@ -46,3 +47,7 @@ class OutputExistsError(FileExistsError, CoverageError):
 
 class NoFacilityReachableError(InputDataError):
     """No facility could be placed on the road network."""
+
+
+class DownloadError(ConnectionError, CoverageError):
+    """A server the command needs (OpenStreetMap's Overpass, Nominatim) cannot be reached."""

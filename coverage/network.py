@@ -26,6 +26,7 @@ from scipy.sparse.csgraph import connected_components
 
 from coverage.columns import find_column
 from coverage.config import DEFAULT_METRIC_CRS
+from coverage.crs import check_scale
 from coverage.errors import InputDataError, UnknownRoadClassError
 from coverage.speeds import EXCLUDE, SpeedProfile, count_values, parse_maxspeed, unknown_classes_message
 
@@ -127,6 +128,7 @@ def graph_from_lines(
 
     unique_xy, vertex_node = np.unique(coords, axis=0, return_inverse=True)
     vertex_node = vertex_node.ravel()
+    check_scale(metric_crs, unique_xy[:, 0], unique_xy[:, 1], lines.crs, what=f"{source}: metric CRS")
     to_metric = Transformer.from_crs(lines.crs, metric_crs, always_xy=True)
     mx, my = to_metric.transform(unique_xy[:, 0], unique_xy[:, 1])
     u = vertex_node[seg_start]
@@ -157,16 +159,33 @@ def graph_from_lines(
     for i in np.flatnonzero(~simple):
         k = int(pieces[i])
         a, b = int(u[i]), int(v[i])
-        ids = [a, *range(next_node, next_node + k - 1), b]
+        # Points are placed from the lower vertex id, so that two lines over the same
+        # segment, in either direction, put them at the very same coordinates (merged
+        # below): otherwise a point between would snap to one of two twin nodes by
+        # the order of the file's rows.
+        lo, hi = min(a, b), max(a, b)
+        inner = list(range(next_node, next_node + k - 1))
+        ids = [a, *(inner if a == lo else inner[::-1]), b]
         for j in range(1, k):
             t = j / k
-            node_x.append(unique_xy[a, 0] + t * (unique_xy[b, 0] - unique_xy[a, 0]))
-            node_y.append(unique_xy[a, 1] + t * (unique_xy[b, 1] - unique_xy[a, 1]))
+            node_x.append(unique_xy[lo, 0] + t * (unique_xy[hi, 0] - unique_xy[lo, 0]))
+            node_y.append(unique_xy[lo, 1] + t * (unique_xy[hi, 1] - unique_xy[lo, 1]))
         next_node += k - 1
         edge_u.extend(ids[:-1])
         edge_v.extend(ids[1:])
         edge_row.extend([int(seg_row[i])] * k)
         edge_len.extend([float(length[i]) / k] * k)
+
+    # One node per position: split points of lines that overlap coincide.
+    _, first, group = np.unique(np.column_stack([node_x, node_y]), axis=0, return_index=True, return_inverse=True)
+    by_appearance = np.argsort(first, kind="stable")
+    new_id = np.empty(len(first), dtype=np.int64)
+    new_id[by_appearance] = np.arange(len(first))
+    node_of = new_id[group.ravel()]
+    node_x = [node_x[i] for i in first[by_appearance]]
+    node_y = [node_y[i] for i in first[by_appearance]]
+    edge_u = node_of[np.asarray(edge_u, dtype=np.int64)].tolist()
+    edge_v = node_of[np.asarray(edge_v, dtype=np.int64)].tolist()
 
     row_speed = speeds[keep]
     row_class = np.asarray(classes, dtype=object)[keep]
@@ -418,6 +437,7 @@ def compile_network(
         raise InputDataError(f"the road graph has negative or non-finite {weight!r} values")
     keep = u != v
     u, v, w, keys = u[keep], v[keep], w[keep], keys[keep]
+    check_scale(metric_crs, x, y, graph.graph["crs"])
     to_metric = Transformer.from_crs(CRS.from_user_input(graph.graph["crs"]), metric_crs, always_xy=True)
     x_m, y_m = (np.asarray(c, dtype=float) for c in to_metric.transform(x, y))
     # Number nodes along a space-filling curve: neighbours on the ground get nearby

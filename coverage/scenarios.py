@@ -16,6 +16,7 @@ APL in FTE into consultations), the unit of DREES's APL, whose priority-zone lin
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,7 @@ __all__ = [
     "Pool",
     "Scenario",
     "check_priority_line",
+    "is_number",
     "resolve_sites",
     "scenario_name",
     "with_overrides",
@@ -46,9 +48,14 @@ POOL_CANDIDATES = ("facilities", "communes", "facilities+communes")
 PRIORITY, ABOVE = "priority", "above threshold"
 
 
+def is_number(value: object) -> bool:
+    """True for a finite int or float; False for booleans (TOML ``true`` is not 1), text, NaN and infinities."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def check_priority_line(value: object, *, name: str = "the priority line") -> None:
     """An error naming ``name`` unless ``value`` is None (the default line) or a positive number."""
-    if value is not None and not (isinstance(value, (int, float)) and value > 0):
+    if value is not None and not (is_number(value) and value > 0):  # type: ignore[operator]
         raise InputDataError(f"{name} must be a positive number, got {value!r}")
 
 
@@ -102,12 +109,10 @@ class AccessSettings:
             raise InputDataError(f"unknown measure {self.measure!r}; expected one of {', '.join(MEASURES)}")
         for name in ("consultations_per_fte", "per_inhabitants"):
             value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and value > 0):
+            if not (is_number(value) and value > 0):
                 raise InputDataError(f"{name} must be a positive number, got {value!r}")
         check_priority_line(self.priority_line)
-        if self.default_supply is not None and not (
-            isinstance(self.default_supply, (int, float)) and self.default_supply >= 0
-        ):
+        if self.default_supply is not None and not (is_number(self.default_supply) and self.default_supply >= 0):
             raise InputDataError(f"default_supply must be a non-negative number, got {self.default_supply!r}")
 
     @property
@@ -160,12 +165,14 @@ class Addition:
     name: str | None = None
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.supply, (int, float)) and self.supply > 0):
+        if not (is_number(self.supply) and self.supply > 0):
             raise InputDataError(f"an addition needs a positive number of doctors, got {self.supply!r}")
         given = [self.facility is not None, self.commune is not None, self.lon is not None or self.lat is not None]
         if sum(given) != 1:
             raise InputDataError("an addition needs exactly one place: facility, commune, or lon and lat")
-        if given[2] and (self.lon is None or self.lat is None or abs(self.lon) > 180 or abs(self.lat) > 90):
+        if given[2] and not (
+            is_number(self.lon) and is_number(self.lat) and abs(self.lon) <= 180 and abs(self.lat) <= 90  # type: ignore[arg-type]
+        ):
             raise InputDataError(
                 f"an addition at a point needs a longitude and a latitude, got ({self.lon}, {self.lat})"
             )
@@ -201,19 +208,17 @@ class Pool:
     min_population: float = 0.0
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.supply, (int, float)) and self.supply > 0):
+        if not (is_number(self.supply) and self.supply > 0):
             raise InputDataError(f"the pool needs a positive number of doctors, got {self.supply!r}")
-        if not (isinstance(self.team_size, (int, float)) and self.team_size > 0):
+        if not (is_number(self.team_size) and self.team_size > 0):
             raise InputDataError(f"the team size must be a positive number, got {self.team_size!r}")
         if self.candidates not in POOL_CANDIDATES:
             raise InputDataError(
                 f"unknown pool candidates {self.candidates!r}; expected one of {', '.join(POOL_CANDIDATES)}"
             )
-        if not (isinstance(self.min_population, (int, float)) and self.min_population >= 0):
+        if not (is_number(self.min_population) and self.min_population >= 0):
             raise InputDataError(f"min_population must be a non-negative number, got {self.min_population!r}")
-        if self.max_per_site is not None and not (
-            isinstance(self.max_per_site, (int, float)) and self.max_per_site >= self.team_size
-        ):
+        if self.max_per_site is not None and not (is_number(self.max_per_site) and self.max_per_site >= self.team_size):
             raise InputDataError(
                 f"max_per_site ({self.max_per_site!r}) must be a number at least the team size ({self.team_size})"
             )

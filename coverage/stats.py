@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["SUMMARY_COLUMNS", "coverage_by_area", "coverage_summary"]
+__all__ = ["NO_CODE", "SUMMARY_COLUMNS", "area_codes", "coverage_by_area", "coverage_summary", "report_missing_codes"]
+
+logger = logging.getLogger(__name__)
+
+#: ``area_id`` of the row that gathers the units of a level without an area code (its
+#: ``area_name`` says which level), so that the areas of every level add up to the total.
+NO_CODE = ""
 
 SUMMARY_COLUMNS = [
     "threshold_min",
@@ -41,6 +48,40 @@ def _counts(minutes: np.ndarray, population: np.ndarray, threshold: float) -> di
     }
 
 
+def area_codes(values: pd.Series) -> pd.Series:
+    """Area codes as text, the same whatever the file's types: surrounding spaces dropped,
+    a whole number read as a float (``18.0``, from a column with an empty cell) written
+    ``18``, empty cells NA.  Leading zeros are kept (``"01"`` is not ``"1"``)."""
+
+    def one(value: object) -> object:
+        if value is None or value is pd.NA:
+            return pd.NA
+        if isinstance(value, float | np.floating):
+            if np.isnan(value):
+                return pd.NA
+            if float(value).is_integer():
+                return str(int(value))
+        text = str(value).strip()
+        return text if text else pd.NA
+
+    return pd.Series([one(v) for v in values], index=values.index, dtype="string")
+
+
+def report_missing_codes(codes: pd.Series, unit_ids: pd.Series | None, level: str) -> None:
+    """One warning naming the units of ``level`` without an area code (they go in the
+    level's :data:`NO_CODE` row)."""
+    missing = codes.isna().to_numpy()
+    if missing.any() and not missing.all():
+        ids = [] if unit_ids is None else [str(i) for i in unit_ids.to_numpy()[missing][:10]]
+        logger.warning(
+            "%d units have no %s code; they are counted in a row of their own (area_id empty): %s%s",
+            int(missing.sum()),
+            level,
+            ", ".join(ids),
+            " ..." if missing.sum() > 10 else "",
+        )
+
+
 def coverage_summary(
     minutes: Sequence[float] | pd.Series, population: Sequence[float] | pd.Series, thresholds: Sequence[float]
 ) -> pd.DataFrame:
@@ -67,7 +108,10 @@ def coverage_by_area(
 
     ``units`` needs ``minutes_to_nearest``, ``population`` and, for each level, its id
     column (levels whose id column is absent or empty are skipped).  Adds the
-    population-weighted mean minutes of the reachable population of each area.
+    population-weighted mean minutes of the reachable population of each area.  Codes
+    are read by :func:`area_codes`; units without a code in a level that has codes are
+    counted in one row of their own (``area_id`` :data:`NO_CODE`, ``area_name`` "(no
+    <level> code)"), with a warning naming them, so that every level adds up to the total.
 
     Returns
     -------
@@ -79,13 +123,16 @@ def coverage_by_area(
     minutes = units["minutes_to_nearest"].to_numpy(dtype=float)
     population = units["population"].to_numpy(dtype=float)
     for level, (id_col, name_col) in levels.items():
-        if id_col not in units or units[id_col].isna().all():
+        if id_col not in units:
             continue
-        ids = units[id_col].astype("string").fillna("")
+        codes = area_codes(units[id_col])
+        if codes.isna().all():
+            continue
+        report_missing_codes(codes, units.get("unit_id"), level)
+        ids = codes.fillna(NO_CODE)
         names = units[name_col].astype("string").fillna("") if name_col and name_col in units else ids
+        names = names.where(ids != NO_CODE, f"(no {level} code)")
         for area_id, positions in ids.groupby(ids, sort=True).indices.items():
-            if area_id == "":
-                continue
             m, p = minutes[positions], population[positions]
             reach = ~np.isnan(m)
             weight = p[reach].sum()

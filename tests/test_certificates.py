@@ -261,9 +261,12 @@ def test_lscp_is_minimal_against_an_independent_milp(seed: int) -> None:
 @pytest.mark.regional
 def test_regional_cover_is_the_proven_minimum(data_dir: object) -> None:
     """The case HiGHS got wrong: on the regional data, with the 85 listed facilities kept,
-    21 new town-hall sites bring everyone within 20 minutes (25 were returned, labelled
-    optimal); within 15 minutes, 59 (70 were returned).  Both minima were checked with
-    PuLP + CBC, and the curve of the exact MCLP reaches everyone at 21 sites, not at 20."""
+    22 new town-hall sites bring everyone within 20 minutes (25 were returned, labelled
+    optimal, when the town halls stood where the table put them and 21 sufficed); within
+    15 minutes, 62 (then 59; 70 were returned).  The minima were checked with PuLP + CBC
+    on the same matrices (2026-12-01: 22 and 62 with the town halls moved into their
+    communes, 21 and 59 without), and the curve of the exact MCLP reaches everyone at 22
+    sites, not at 21."""
     import coverage as cov
     from coverage.candidates import candidates_from_units, communes_with_facility, exclude_candidates
     from coverage.planning import plan_sites
@@ -275,19 +278,19 @@ def test_regional_cover_is_the_proven_minimum(data_dir: object) -> None:
     )
     plan = plan_sites(result, candidates, threshold_min=20, solver="lscp", workers=1)
     s = plan.selection
-    assert len(s.sites) == 21 and s.status == "optimal" and s.bound == 21 and s.gap == 0
+    assert len(s.sites) == 22 and s.status == "optimal" and s.bound == 22 and s.gap == 0
     assert s.population_covered_after == s.population_total  # everyone is reachable within 20 min
     curve = plan.curve.set_index("k")
-    assert curve.loc[20, "population_covered_exact"] < s.population_total  # 20 sites do not suffice
-    assert curve.loc[20, "status_exact"] == "optimal"
+    assert curve.loc[21, "population_covered_exact"] < s.population_total  # 21 sites do not suffice
+    assert curve.loc[21, "status_exact"] == "optimal"
     required = list(result.facilities["facility_id"].astype(str))
     population = result.units.set_index(result.units["unit_id"].astype(str))["population"]
     within_15 = lscp(plan.matrix, population, 15.0, required=required)
-    assert len(within_15.sites) == 59 and within_15.status == "optimal"
+    assert len(within_15.sites) == 62 and within_15.status == "optimal"
     # the demo's question: at most 40 new sites (125 structures), the most people, then the
     # fewest sites: 21, not the 26 or 27 a maximal cover happens to use
     mesh = plan_sites(result, candidates, threshold_min=20, k=40, workers=1, exact_curve=False)
-    assert len(mesh.selection.sites) == 21 and mesh.selection.sites_bound == 21
+    assert len(mesh.selection.sites) == 22 and mesh.selection.sites_bound == 22
     assert mesh.selection.status == "optimal" and mesh.selection.population_covered_after == s.population_total
     # the p-median of 10 new sites, proven, and never worse than the greedy + exchanges start
     median = plan_sites(result, candidates, threshold_min=20, k=10, solver="pmedian", workers=1, exact_curve=False)

@@ -25,7 +25,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import facilities_at, make_graph, units_at
+from conftest import LOCAL_CRS, facilities_at, make_graph, units_at
 
 import coverage as cov
 from coverage.analysis import GapAnalysis
@@ -95,7 +95,7 @@ def test_snapping_access_leg_and_limit(network: RoutingNetwork) -> None:
     import geopandas as gpd
     from shapely.geometry import Point
 
-    pts = gpd.GeoSeries([Point(1000, 50), Point(2000, 0), Point(9000, 0)], crs="EPSG:2154")
+    pts = gpd.GeoSeries([Point(1000, 50), Point(2000, 0), Point(9000, 0)], crs=LOCAL_CRS)
     snap = snap_points(pts, network, access_speed_kph=36, max_snap_m=1000)
     assert list(snap.node[:2]) == ["B", "C"]
     assert snap.snap_distance_m[0] == pytest.approx(50)
@@ -108,9 +108,9 @@ def test_snapping_access_leg_and_limit(network: RoutingNetwork) -> None:
 
 
 def test_snapping_reprojects_points() -> None:
-    graph = make_graph({"A": (700000, 6600000), "B": (701000, 6600000)}, [("A", "B", 60)])
+    graph = make_graph({"A": (0, 0), "B": (1000, 0)}, [("A", "B", 60)])
     network = compile_network(graph)
-    wgs84 = units_at({"u": (700000, 6600000)}, [1]).to_crs("EPSG:4326")
+    wgs84 = units_at({"u": (0, 0)}, [1]).to_crs("EPSG:4326")
     snap = snap_points(wgs84, network, access_speed_kph=30, max_snap_m=10)
     assert snap.node[0] == "A"
     assert snap.snap_distance_m[0] < 0.01
@@ -185,7 +185,7 @@ def test_coverage_by_area_levels() -> None:
 def test_isochrone_follows_the_road_and_cuts_where_time_runs_out() -> None:
     # An L-shaped road: A (facility) -> B east 1000 m in 60 s, B -> C north 1000 m in 60 s.
     graph = make_graph({"A": (0, 0), "B": (1000, 0), "C": (1000, 1000)}, [("A", "B", 60), ("B", "C", 60)])
-    network = compile_network(graph)
+    network = compile_network(graph, metric_crs=LOCAL_CRS)  # geometry in the test CRS
     iso = isochrones(network, np.array([network.index_of("A")]), np.array([0.0]), ["fa"], [0.5, 1.5], buffer_m=100)
     half = iso[iso.threshold_min == 0.5].geometry.iloc[0]
     # 30 s reach 500 m along A-B: a 500 m band of half-width 100 m with rounded ends
@@ -202,7 +202,7 @@ def test_isochrone_follows_the_road_and_cuts_where_time_runs_out() -> None:
 
 def test_isochrones_include_facility_access_leg() -> None:
     graph = make_graph({"A": (0, 0), "B": (1000, 0)}, [("A", "B", 60)])
-    network = compile_network(graph)
+    network = compile_network(graph, metric_crs=LOCAL_CRS)
     iso = isochrones(network, np.array([0]), np.array([30.0]), ["f"], [0.25, 1.0], buffer_m=50)
     assert iso[iso.threshold_min == 0.25].geometry.iloc[0].is_empty  # 30 s of access > 15 s budget
     one = iso[iso.threshold_min == 1.0].geometry.iloc[0]  # 30 s left: 500 m of the 1000 m edge

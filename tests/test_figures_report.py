@@ -26,7 +26,7 @@ import geopandas as gpd
 import matplotlib
 import numpy as np
 import pytest
-from conftest import facilities_at, make_graph, units_at
+from conftest import LOCAL_CRS, facilities_at, make_graph, units_at
 from matplotlib.collections import PatchCollection, PathCollection
 from matplotlib.colors import to_hex
 from matplotlib.figure import Figure
@@ -74,7 +74,7 @@ def tiny_analysis(*, areas: bool = True) -> GapAnalysis:
     )
     facilities = facilities_at({"f1": (0, 0)})
     facilities["name"] = [EVIL_FACILITY]
-    config = cov.AnalysisConfig(thresholds_min=(10, 20, 30), max_snap_m=500, isochrones=False)
+    config = cov.AnalysisConfig(thresholds_min=(10, 20, 30), max_snap_m=500, isochrones=False, metric_crs=LOCAL_CRS)
     return cov.analyse(graph, facilities, tiny_units(areas=areas), config)
 
 
@@ -177,7 +177,7 @@ def test_minutes_map_one_patch_per_unit_coloured_by_class(result: GapAnalysis) -
 
 def test_minutes_map_with_given_departments_and_new_sites(result: GapAnalysis, plan: SitingPlan) -> None:
     departments = gpd.GeoDataFrame(
-        {"department": ["99"], "name": ["Tout"]}, geometry=[box(-1000, -1000, 11000, 6000)], crs="EPSG:2154"
+        {"department": ["99"], "name": ["Tout"]}, geometry=[box(-1000, -1000, 11000, 6000)], crs=LOCAL_CRS
     ).to_crs("EPSG:4326")
     fig = figures.minutes_map(result, departments=departments, plan=plan)
     (ax,) = fig.axes
@@ -388,7 +388,7 @@ def test_report_parameters(report: str) -> None:
         "thresholds_min</td><td>10, 20, 30",
         "access_speed_kph</td><td>30",
         "max_snap_m</td><td>500",
-        "metric_crs</td><td>EPSG:2154",
+        "metric_crs</td><td>+proj=lcc +lat_0=46.5",
         "isochrones</td><td>False",
         "France, car, realistic average speeds",
         'motorway</td><td class="n">115',

@@ -4,8 +4,9 @@ The map of the tiny territory of ``test_maps`` is written to a file and opened f
 ``file://`` by Debian's ``chromium``: once to dump the rendered DOM (after a probe script
 has opened the tooltips and a popup), once to take a screenshot.  Leaflet draws each
 layer in its own pane, so the paths and markers are counted pane by pane against what
-the test put on the map.  Screenshots go to ``tests/artifacts/`` (or the folder named by
-``COVERAGE_TEST_ARTIFACTS``).
+the test put on the map.  A notebook user's own layers, added to the map after ``gap_map``
+returned it, must be drawn and listed in the layer control too.  Screenshots go to
+``tests/artifacts/`` (or the folder named by ``COVERAGE_TEST_ARTIFACTS``).
 
 Skipped when Chromium is not installed, except in CI (``CI=true``), where .ci/run
 installs it and this test must run.
@@ -296,5 +297,41 @@ def test_accessibility_layer_renders(run, tmp_path: Path) -> None:  # type: igno
     screenshot = artifacts() / "map-access.png"
     clean = tmp_path / "map-access-clean.html"
     clean.write_text(html, encoding="utf-8")
+    open_in_chromium(clean, tmp_path / "profile-shot", f"--screenshot={screenshot}")
+    print(f"screenshot: {screenshot}")
+
+
+def test_layers_added_to_the_returned_map_render_offline_with_the_layer_control(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A notebook user's own layers, added after gap_map: drawn, listed, no error, nothing fetched."""
+    import folium
+
+    result, plan, departments = run
+    fmap = gap_map(result, plan=plan, departments=departments, tiles=None)  # offline by default
+    fmap._repr_html_()  # shown once in the notebook before the layers are added
+    x, y = 0.75, 47.39
+    square = {
+        "type": "Polygon",
+        "coordinates": [[[x, y], [x + 0.02, y], [x + 0.02, y + 0.01], [x, y + 0.01], [x, y]]],
+    }
+    folium.GeoJson(square, name="Mon secteur / My area", style_function=lambda _f: {"color": "#ff00ff"}).add_to(fmap)
+    folium.Marker([y + 0.005, x + 0.01], tooltip="Mon cabinet / My practice").add_to(fmap)
+    page = tmp_path / "map-user-layers.html"
+    page.write_text(fmap.get_root().render().replace("<head>", "<head>" + ERROR_PROBE, 1), encoding="utf-8")
+    dump = open_in_chromium(page, tmp_path / "profile-dom", "--dump-dom").stdout
+    dom = rendered(dump)
+
+    assert dom.js_errors is None, f"errors in the page:\n{dom.js_errors}"
+    control = re.search(r'<section class="leaflet-control-layers-list">(.*?)</section>', dump, re.S)
+    assert control, "no layer control on the page"
+    assert "Mon secteur / My area" in control.group(1)
+    assert "Communes par temps d'accès / Communes by drive time" in control.group(1)
+    assert dom.paths["overlay"] == 1  # the user's polygon, in Leaflet's default pane
+    assert dom.paths["communes"] == N_UNITS  # and the map's own layers as before
+    assert dom.markers == Counter({"coverage-facility": N_FACILITIES, "coverage-site": N_SITES})
+    # Leaflet's default marker icon, inlined: drawn without fetching anything
+    assert re.search(r'<img src="data:image/png;base64,[^"]+" class="leaflet-marker-icon', dump)
+    screenshot = artifacts() / "map-user-layers.png"
+    clean = tmp_path / "map-user-layers-clean.html"
+    clean.write_text(fmap.get_root().render(), encoding="utf-8")
     open_in_chromium(clean, tmp_path / "profile-shot", f"--screenshot={screenshot}")
     print(f"screenshot: {screenshot}")

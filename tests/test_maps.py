@@ -202,7 +202,7 @@ def test_online_page_keeps_folium_links_and_offline_maps_leave_them_alone(
 
     result, plan, _ = run
     gap_map(result, plan=plan, offline=True)
-    page = gap_map(result, plan=plan).get_root().render()
+    page = gap_map(result, plan=plan, offline=False).get_root().render()
     urls = [attrs.get("src") or "" for tag, attrs in tags(page) if tag == "script"]
     assert "https://cdn.jsdelivr.net/npm/leaflet@1.9.3/dist/leaflet.js" in urls
     assert any("Control.FullScreen" in url for url in urls)

@@ -6,6 +6,7 @@ import math
 
 import networkx as nx
 import numpy as np
+from conftest import LOCAL_CRS
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -18,7 +19,7 @@ from coverage.traveltime import nearest_facility
 def road_networks(draw: st.DrawFn) -> tuple[nx.MultiDiGraph, list[int], list[float]]:
     """A random directed multigraph with facilities and access legs."""
     n = draw(st.integers(2, 25))
-    graph = nx.MultiDiGraph(crs="EPSG:2154")
+    graph = nx.MultiDiGraph(crs=LOCAL_CRS)
     for i in range(n):
         graph.add_node(i, x=float(i * 100), y=float((i * 37) % 11 * 100))
     n_edges = draw(st.integers(1, 4 * n))

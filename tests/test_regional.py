@@ -146,11 +146,16 @@ def test_isochrones_nested_and_catchments_cover_all_served(demo_out: Path) -> No
 
 
 def test_rerun_replaces_previous_output(demo_out: Path, data_dir: Path, tmp_path: Path) -> None:
-    # a previous run is replaced as a whole; a foreign folder is refused (see test_bad_input)
-    marker = demo_out / "stale.txt"
-    marker.write_text("left from an older run")
-    assert main(["demo", "--data-dir", str(data_dir), "--out", str(demo_out), "-q", "--no-isochrones", "--no-map"]) == 0
-    assert not marker.exists()
+    # a previous run is replaced as a whole, but never a file it did not write: a
+    # planner's own file stops the run (exit 2) and survives as it was
+    args = ["demo", "--data-dir", str(data_dir), "--out", str(demo_out), "-q", "--no-isochrones", "--no-map"]
+    mine = demo_out / "stale.txt"
+    mine.write_text("the planner's notes")
+    assert main(args) == 2
+    assert mine.read_text() == "the planner's notes"
+    assert (demo_out / "map.html").is_file()
+    mine.unlink()
+    assert main(args) == 0
     assert (demo_out / "population_access.csv").is_file()
     assert not (demo_out / "map.html").exists()
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -37,7 +38,7 @@ from coverage.cli import main
 from coverage.errors import InputDataError, InputFileNotFoundError
 from coverage.io.settings import load_scenario
 from coverage.scenarios import AccessSettings, Addition, Pool, Scenario
-from tests.conftest import CRS, make_graph
+from tests.conftest import LOCAL_CRS, make_graph
 
 X = {"A": 0.0, "B": 1000.0, "C": 2000.0, "D": 3000.0}
 BANDS = StepDecay(((7.0, 1.0), (12.0, 0.5), (20.0, 0.25)))
@@ -54,7 +55,7 @@ def analysis() -> GapAnalysis:
     facilities = gpd.GeoDataFrame(
         {"facility_id": ["FA", "FD"], "name": ["MSP A", "MSP D"], "type": ["msp", "msp"], "n_gp": ["2", ""]},
         geometry=[Point(X["A"], 0), Point(X["D"], 0)],
-        crs=CRS,
+        crs=LOCAL_CRS,
     )
     units = gpd.GeoDataFrame(
         {
@@ -65,7 +66,7 @@ def analysis() -> GapAnalysis:
             "department": ["18", "18", "36", "36"],
         },
         geometry=[Point(x, 0) for x in X.values()],
-        crs=CRS,
+        crs=LOCAL_CRS,
     )
     return cov.analyse(graph, facilities, units, cov.AnalysisConfig(thresholds_min=(10.0, 20.0), isochrones=False))
 
@@ -121,7 +122,7 @@ def test_additions_at_a_facility_a_commune_and_a_point(analysis: GapAnalysis) ->
 
 
 def test_addition_at_a_point_snaps_to_the_network(analysis: GapAnalysis) -> None:
-    lonlat = gpd.GeoSeries([Point(X["B"], 0)], crs=CRS).to_crs("EPSG:4326").iloc[0]
+    lonlat = gpd.GeoSeries([Point(X["B"], 0)], crs=LOCAL_CRS).to_crs("EPSG:4326").iloc[0]
     scenario = Scenario(additions=(Addition(1, lon=lonlat.x, lat=lonlat.y, name="Cabinet B"),))
     study = study_access(analysis, SETTINGS, scenario, workers=1)
     # a site at B reaches uA, uB, uC at 5 or 0 min (weight 1) and uD at 10 (0.5): 100 + 200 + 100 + 25 = 425
@@ -185,7 +186,7 @@ def test_map_layer_of_units_without_polygons(analysis: GapAnalysis) -> None:
 def test_unknown_sites_are_named(analysis: GapAnalysis) -> None:
     with pytest.raises(InputDataError, match="facility FX: no such facility"):
         study_access(analysis, SETTINGS, Scenario(additions=(Addition(1, facility="FX"),)), workers=1)
-    with pytest.raises(InputDataError, match="commune 99999: no population unit"):
+    with pytest.raises(InputDataError, match=r"'99999' is neither a facility id .* nor a population unit"):
         study_access(analysis, SETTINGS, Scenario(additions=(Addition(1, commune="99999"),)), workers=1)
     with pytest.raises(InputDataError, match="exactly one place"):
         Addition(1, facility="FA", commune="uA")
@@ -440,10 +441,20 @@ def test_access_command_errors(cli_inputs: dict[str, Path], tmp_path: Path, caps
     assert f"facilities file {bad}: facility 'FA': n_gp = 'two' is not a non-negative number" in err
     assert not out.exists()
     assert main(cli_args(cli_inputs, out, "--add", "nowhere:2")) == 2
-    assert "commune nowhere: no population unit" in capsys.readouterr().err
+    assert "'nowhere' is neither a facility id" in capsys.readouterr().err
     assert not out.exists()
-    assert main(cli_args(cli_inputs, out, "--supply-column", "etp")) == 2
-    assert "no supply column 'etp'" in capsys.readouterr().err
+    # a missing supply column: with a default (the FINESS case) every facility takes it ...
+    assert main(cli_args(cli_inputs, out, "--supply-column", "etp")) == 0
+    sites = pd.read_csv(out / "accessibility_sites.csv")
+    assert set(sites.loc[sites["site_id"].isin(["FA", "FD"]), "supply_before"]) == {1.0}  # --default-supply 1
+    shutil.rmtree(out)
+    # ... without one, one line listing the file's own columns, before any computation
+    args = cli_args(cli_inputs, out, "--supply-column", "etp")
+    del args[args.index("--default-supply") : args.index("--default-supply") + 2]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "no supply column 'etp'" in err and "node" not in err and "beyond_max_snap" not in err
+    assert not out.exists()
     args = cli_args(cli_inputs, out)
     args.remove("--population")
     args.remove(str(cli_inputs["units"]))

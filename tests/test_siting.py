@@ -47,7 +47,7 @@ import pandas as pd
 import pulp
 import pytest
 import scipy.sparse as sp
-from conftest import CRS, facilities_at, make_graph, units_at
+from conftest import LOCAL_CRS, facilities_at, make_graph, units_at
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from shapely.geometry import box
@@ -381,7 +381,7 @@ def matrix_cases(draw: st.DrawFn) -> tuple[nx.MultiDiGraph, list, list, list, li
     """A random directed multigraph (integer seconds, so sums are exact), sites and units
     with access legs (some off the network), and a limit in whole minutes."""
     n = draw(st.integers(2, 15))
-    graph = nx.MultiDiGraph(crs=CRS)
+    graph = nx.MultiDiGraph(crs=LOCAL_CRS)
     for i in range(n):
         graph.add_node(i, x=float(i * 100), y=float((i * 37) % 11 * 100))
     for _ in range(draw(st.integers(1, 4 * n))):
@@ -1274,13 +1274,13 @@ def test_candidates_from_network_one_per_square_beyond_the_threshold() -> None:
     for name, value in minutes.items():
         node_minutes[network.index_of(name)] = value
     units = units_at({"a": (1000, 1000), "b": (9000, 9000)}, [1, 1])
-    units["area"] = gpd.GeoSeries([box(0, 0, 2000, 2000), box(8000, 8000, 10000, 10000)], crs=CRS)
+    units["area"] = gpd.GeoSeries([box(0, 0, 2000, 2000), box(8000, 8000, 10000, 10000)], crs=LOCAL_CRS)
     units["commune"] = ["C1", "C9"]
     found = candidates_from_network(network, node_minutes, 10, spacing_m=2000, units=units)
     assert sorted(found["candidate_id"]) == ["node-P2", "node-P3", "node-P5"]
     assert list(found.columns) == [*CANDIDATE_COLUMNS, "geometry"]
     assert (found["source"] == "network node beyond 10 min").all()
-    back = found.to_crs(CRS).set_index("candidate_id")
+    back = found.to_crs(LOCAL_CRS).set_index("candidate_id")
     for cid in ["P2", "P3", "P5"]:
         x, y = nodes[cid]
         assert back.loc[f"node-{cid}"].geometry.distance(gpd.points_from_xy([x], [y])[0]) < 0.01
@@ -1293,12 +1293,12 @@ def test_candidates_from_network_one_per_square_beyond_the_threshold() -> None:
 
 def test_candidates_from_points_and_communes_with_facility() -> None:
     units = units_at({"a": (1000, 1000), "b": (3000, 1000)}, [1, 1])
-    units["area"] = gpd.GeoSeries([box(0, 0, 2000, 2000), box(2000, 0, 4000, 2000)], crs=CRS)
+    units["area"] = gpd.GeoSeries([box(0, 0, 2000, 2000), box(2000, 0, 4000, 2000)], crs=LOCAL_CRS)
     units["commune"] = ["18001", "18002"]
     points = gpd.GeoDataFrame(
         {"candidate_id": [7, 8], "name": ["vacant school", "old post office"]},
         geometry=gpd.points_from_xy([500, 9000], [500, 9000]),
-        crs=CRS,
+        crs=LOCAL_CRS,
     )
     found = candidates_from_points(points, units)
     assert list(found.columns) == [*CANDIDATE_COLUMNS, "geometry"]

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import facilities_at, make_graph, points, units_at
+from conftest import LOCAL_CRS, facilities_at, make_graph, points, units_at
 
 import coverage as cov
 from coverage.access_study import study_access
@@ -69,7 +69,7 @@ def test_road_layer_value_and_keywords_read_the_same(tmp_path: Path) -> None:
     lines = gpd.GeoDataFrame(
         {"cls": ["A", "D"], "nom": ["A10", "D1"]},
         geometry=[LineString([(0, 0), (3000, 0)]), LineString([(3000, 0), (3000, 2000)])],
-        crs="EPSG:2154",
+        crs=LOCAL_CRS,
     )
     path = tmp_path / "roads.gpkg"
     lines.to_file(path, layer="routes", engine="pyogrio")

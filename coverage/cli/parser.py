@@ -7,6 +7,7 @@ run with one line before anything is read.
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from coverage._version import __version__
@@ -28,15 +29,25 @@ DEFAULT_POOL = 300
 DEFAULT_TEAM_SIZE = 3
 #: The Region's aim: 125 MSP or grouped structures for a complete mesh of the territory.
 DEFAULT_TARGET_STRUCTURES = 125
+#: What happens to an existing output folder (see coverage.outputs.folder).
+OUT_RULE = "a previous run's folder is replaced; one holding other files is refused"
 #: DREES counts a GP farther than 20 minutes as inaccessible.
 DEFAULT_SITING_THRESHOLD = 20.0
 
 
-def _floats(text: str) -> tuple[float, ...]:
+def _finite(text: str) -> float:
+    """A finite number: ``inf`` and ``nan``, which ``float`` accepts, are refused."""
     try:
-        return tuple(float(t) for t in text.split(",") if t.strip())
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected numbers separated by commas, got {text!r}") from exc
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+    return value
+
+
+def _floats(text: str) -> tuple[float, ...]:
+    return tuple(_finite(t) for t in text.split(",") if t.strip())
 
 
 def _bbox(text: str) -> tuple[float, float, float, float]:
@@ -51,17 +62,17 @@ def _add_analysis_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--config", type=Path, help="TOML file with an [analysis] table of parameters")
     g.add_argument("--thresholds", type=_floats, help="drive-time thresholds in minutes (default 10,20,30)")
     g.add_argument(
-        "--access-speed", type=float, help="km/h of the straight leg between a point and the network (default 30)"
+        "--access-speed", type=_finite, help="km/h of the straight leg between a point and the network (default 30)"
     )
     g.add_argument(
-        "--max-snap", type=float, help="metres beyond which a point is not joined to the network (default 5000)"
+        "--max-snap", type=_finite, help="metres beyond which a point is not joined to the network (default 5000)"
     )
     g.add_argument("--metric-crs", help="CRS for distances (default EPSG:2154, Lambert-93)")
-    g.add_argument("--isochrone-buffer", type=float, help="half-width in metres of isochrone bands (default 500)")
+    g.add_argument("--isochrone-buffer", type=_finite, help="half-width in metres of isochrone bands (default 500)")
     g.add_argument("--no-isochrones", action="store_true", help="skip isochrone polygons")
     g.add_argument("--speeds", type=Path, help="TOML speed profile overriding the built-in French one")
     g.add_argument(
-        "--default-speed", type=float, help="km/h for road classes the profile does not know (default: error)"
+        "--default-speed", type=_finite, help="km/h for road classes the profile does not know (default: error)"
     )
     g.add_argument("--no-map", action="store_true", help="do not write map.html")
     g.add_argument("--no-report", action="store_true", help="do not write report.html and figures/")
@@ -103,7 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--data-dir", type=Path, help=f"data folder (default ${DATA_DIR_ENV} or ../shared/data)")
     x.add_argument("--all-statuses", action="store_true", help="regional data: keep planned and under-construction")
     _add_input_options(x, required=False)
-    x.add_argument("--out", type=Path, help=f"output folder (default {DEFAULT_ACCESS_OUT} on the regional data)")
+    x.add_argument(
+        "--out", type=Path, help=f"output folder (default {DEFAULT_ACCESS_OUT} on the regional data; {OUT_RULE})"
+    )
     _add_analysis_options(x)
     _add_access_options(x)
 
@@ -115,7 +128,9 @@ def build_parser() -> argparse.ArgumentParser:
         "else shared/data beside the checkout.",
     )
     d.add_argument("--data-dir", type=Path, help=f"data folder (default ${DATA_DIR_ENV} or ../shared/data)")
-    d.add_argument("--out", type=Path, default=DEFAULT_DEMO_OUT, help=f"output folder (default {DEFAULT_DEMO_OUT})")
+    d.add_argument(
+        "--out", type=Path, default=DEFAULT_DEMO_OUT, help=f"output folder (default {DEFAULT_DEMO_OUT}; {OUT_RULE})"
+    )
     d.add_argument("--all-statuses", action="store_true", help="keep planned and under-construction facilities too")
     d.add_argument("--no-siting", action="store_true", help="gap analysis only, no siting scenario")
     _add_analysis_options(d)
@@ -134,7 +149,7 @@ def _add_input_options(a: argparse.ArgumentParser, *, required: bool = True) -> 
     r.add_argument("--road-name-column", help="column with road names or numbers of a line layer")
     r.add_argument(
         "--max-edge-length",
-        type=float,
+        type=_finite,
         default=500.0,
         help="split line-layer segments longer than this, metres (default 500)",
     )
@@ -192,16 +207,11 @@ def _add_input_options(a: argparse.ArgumentParser, *, required: bool = True) -> 
     pop.add_argument("--departments-file", type=Path, help="department polygons with code and name")
 
     if required:
-        a.add_argument(
-            "--out", type=Path, required=True, help="output folder (replaced only if it holds a previous run)"
-        )
+        a.add_argument("--out", type=Path, required=True, help=f"output folder ({OUT_RULE})")
 
 
 def _number(text: str, *, zero_ok: bool) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    value = _finite(text)
     if not (value >= 0 if zero_ok else value > 0):
         raise argparse.ArgumentTypeError(f"expected a {'non-negative' if zero_ok else 'positive'} number, got {text!r}")
     return value
@@ -246,7 +256,7 @@ def _add_access_options(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--supply-column", help="facility column with GPs or FTE (default n_gp)")
     g.add_argument(
-        "--default-supply", type=float, help="supply of facilities with an empty cell (default: median, warned)"
+        "--default-supply", type=_finite, help="supply of facilities with an empty cell (default: median, warned)"
     )
     g.add_argument("--consultations-per-fte", type=_positive, help="consultations a year of one GP FTE (default 5400)")
     g.add_argument(
@@ -274,13 +284,13 @@ def _add_siting_options(p: argparse.ArgumentParser, *, default_exclude: bool) ->
     g = p.add_argument_group("siting (new sites, existing facilities kept)")
     g.add_argument(
         "--threshold",
-        type=float,
+        type=_finite,
         default=DEFAULT_SITING_THRESHOLD,
         help=f"coverage threshold of the new sites, minutes (default {DEFAULT_SITING_THRESHOLD:g})",
     )
     n = g.add_mutually_exclusive_group()
     n.add_argument("--sites", type=int, help="number of new sites")
-    n.add_argument("--target-share", type=float, help="share of the population to bring within the threshold (0-1)")
+    n.add_argument("--target-share", type=_finite, help="share of the population to bring within the threshold (0-1)")
     n.add_argument(
         "--target-structures",
         type=int,
@@ -300,7 +310,7 @@ def _add_siting_options(p: argparse.ArgumentParser, *, default_exclude: bool) ->
     g.add_argument("--candidates-layer")
     g.add_argument("--candidate-id-column", default="candidate_id")
     g.add_argument("--candidate-name-column", default="name")
-    g.add_argument("--candidate-spacing", type=float, default=2000.0, help="metres between network-node candidates")
+    g.add_argument("--candidate-spacing", type=_finite, default=2000.0, help="metres between network-node candidates")
     g.add_argument(
         "--exclude-facility-communes",
         action=argparse.BooleanOptionalAction,
@@ -310,7 +320,7 @@ def _add_siting_options(p: argparse.ArgumentParser, *, default_exclude: bool) ->
     g.add_argument("--exclude-codes", default="", help="commune codes (or candidate ids) to leave out, comma-separated")
     g.add_argument(
         "--time-limit",
-        type=float,
+        type=_finite,
         default=DEFAULT_TIME_LIMIT_S,
         help=f"seconds for each exact solve (default {DEFAULT_TIME_LIMIT_S:g})",
     )

@@ -9,9 +9,14 @@ from __future__ import annotations
 import argparse
 import logging
 import shlex
+import signal
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import networkx as nx
@@ -33,16 +38,16 @@ from coverage.cli.parser import (
     build_parser,
 )
 from coverage.config import AnalysisConfig
-from coverage.errors import CoverageError
+from coverage.errors import CoverageError, InputFileNotFoundError
 from coverage.io.admin import read_departments
 from coverage.io.facilities import read_candidates, read_facilities
 from coverage.io.population import read_population
 from coverage.io.roads import RoadLayer, download_osm, read_roads
 from coverage.io.settings import load_config, load_scenario, load_speed_profile, read_age_table
-from coverage.outputs.files import check_output_dir
+from coverage.outputs.folder import atomic_output_dir
 from coverage.outputs.summaries import print_summary
-from coverage.outputs.write import write_analysis
-from coverage.planning import SitingOptions, plan_sites
+from coverage.outputs.write import write_outputs
+from coverage.planning import SitingOptions, SitingPlan, plan_sites
 from coverage.scenarios import (
     AccessSettings,
     Addition,
@@ -52,6 +57,9 @@ from coverage.scenarios import (
     scenario_name,
 )
 from coverage.speeds import SpeedProfile
+
+if TYPE_CHECKING:
+    from coverage.access_study import AccessStudy
 
 logger = logging.getLogger("coverage")
 
@@ -93,7 +101,9 @@ def _read_graph(args: argparse.Namespace, profile: SpeedProfile, config: Analysi
     return download_osm(place=args.osm_place, bbox=args.osm_bbox, profile=profile, cache_folder=args.osm_cache)
 
 
-def _read_facilities(args: argparse.Namespace) -> gpd.GeoDataFrame:
+def _read_facilities(args: argparse.Namespace, settings: AccessSettings | None = None) -> gpd.GeoDataFrame:
+    """The facility file; with the settings of ``access``, its supply column is checked
+    here, before the long computation (missing and no default: one line)."""
     return read_facilities(
         args.facilities,
         format=args.facilities_format,
@@ -107,6 +117,8 @@ def _read_facilities(args: argparse.Namespace) -> gpd.GeoDataFrame:
         y_column=args.y_column,
         crs=args.facilities_crs,
         keep_status=None if args.keep_status == "all" else _list(args.keep_status),
+        supply_column=None if settings is None else settings.supply_column,
+        default_supply=None if settings is None else settings.default_supply,
     )
 
 
@@ -156,7 +168,27 @@ def _run(args: argparse.Namespace) -> int:
         if not regional:
             raise CoverageError("give the output folder with --out")
         args.out = DEFAULT_ACCESS_OUT
-    check_output_dir(args.out)  # before any reading: a refused folder should not cost a full run
+    # the output folder is checked and staged before any reading: a refused folder should not cost a full run
+    with atomic_output_dir(args.out, inputs=_input_paths(args)) as staging:
+        result, plan, study = _analyse_and_write(args, regional, staging)
+    logger.info("outputs written to %s", args.out)
+    if not args.quiet:
+        print_summary(result, args.out, time.perf_counter() - start, plan=plan, access=study)
+    return 0
+
+
+def _input_paths(args: argparse.Namespace) -> list[Path]:
+    """The files and folders given on the command line, which must not lie in the output folder."""
+    paths = [value for key, value in vars(args).items() if isinstance(value, Path) and key != "out"]
+    if args.command == "optimise" and args.candidates not in ("communes", "network"):
+        paths.append(Path(args.candidates))
+    return paths
+
+
+def _analyse_and_write(
+    args: argparse.Namespace, regional: bool, staging: Path
+) -> tuple[GapAnalysis, SitingPlan | None, AccessStudy | None]:
+    """Read, compute and write every output into ``staging``; what the summary shows."""
     config = _config(args)
     profile = _profile(args)
     access_setup = _access_setup(args, regional) if args.command == "access" else None
@@ -184,7 +216,7 @@ def _run(args: argparse.Namespace) -> int:
         logger.info("reading the road network")
         graph = _read_graph(args, profile, config)
         logger.info("reading facilities and population")
-        facilities = _read_facilities(args)
+        facilities = _read_facilities(args, None if access_setup is None else access_setup[0])
         departments = read_departments(args.departments_file) if args.departments_file else None
         units = _read_units(args, config, departments)
         sources = {
@@ -216,9 +248,9 @@ def _run(args: argparse.Namespace) -> int:
             progress=not args.quiet,
         )
     logger.info("writing outputs")
-    write_analysis(
+    write_outputs(
         result,
-        args.out,
+        staging,
         run_info={
             "command": args.command_line,
             "inputs": sources,
@@ -232,9 +264,7 @@ def _run(args: argparse.Namespace) -> int:
         departments=departments,
         access=study,
     )
-    if not args.quiet:
-        print_summary(result, args.out, time.perf_counter() - start, plan=plan, access=study)
-    return 0
+    return result, plan, study
 
 
 def _access_setup(args: argparse.Namespace, regional: bool) -> tuple[AccessSettings, Scenario]:
@@ -297,12 +327,17 @@ def _candidate_points(args: argparse.Namespace) -> gpd.GeoDataFrame | None:
     """The planner's own candidate file (``--candidates FILE``), or None for communes and network nodes."""
     if args.candidates in ("communes", "network"):
         return None
-    return read_candidates(
-        args.candidates,
-        layer=args.candidates_layer,
-        id_column=args.candidate_id_column,
-        name_column=args.candidate_name_column,
-    )
+    try:
+        return read_candidates(
+            args.candidates,
+            layer=args.candidates_layer,
+            id_column=args.candidate_id_column,
+            name_column=args.candidate_name_column,
+        )
+    except InputFileNotFoundError:
+        raise InputFileNotFoundError(
+            f"--candidates {args.candidates!r}: neither a keyword (communes, network) nor an existing file"
+        ) from None
 
 
 def _candidates(args: argparse.Namespace, result: GapAnalysis, points: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
@@ -314,10 +349,15 @@ def _candidates(args: argparse.Namespace, result: GapAnalysis, points: gpd.GeoDa
         candidates = candidates_from_network(
             result.network, result.node_minutes, args.threshold, spacing_m=args.candidate_spacing, units=result.units
         )
-    excluded = {c.strip() for c in args.exclude_codes.split(",") if c.strip()}
+    asked = {c.strip() for c in args.exclude_codes.split(",") if c.strip()}
+    known = set(result.units["unit_id"].astype(str))
+    if "commune" in result.units:
+        known |= set(result.units["commune"].dropna().astype(str))
+    excluded = exclude_candidates(candidates, communes=asked, ids=asked, known=known, what="--exclude-codes")
     if args.exclude_facility_communes:
-        excluded |= communes_with_facility(result.facilities, result.units)
-    return exclude_candidates(candidates, communes=excluded, ids=excluded)
+        hosting = communes_with_facility(result.facilities, result.units)
+        excluded = exclude_candidates(excluded, communes=hosting, known=hosting)
+    return excluded
 
 
 def _siting(args: argparse.Namespace) -> SitingOptions:
@@ -339,11 +379,44 @@ def _siting(args: argparse.Namespace) -> SitingOptions:
     )
 
 
+class _Terminated(BaseException):
+    """SIGTERM arrived: raised in the main thread so that the staging folder is removed as for Ctrl-C."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
+@contextmanager
+def _sigterm_like_sigint() -> Iterator[None]:
+    """While the run lasts, SIGTERM unwinds the run as Ctrl-C does; the caller's handler is restored after."""
+    if threading.current_thread() is not threading.main_thread():  # signal handlers belong to the main thread
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _os_error_line(exc: OSError) -> str:
+    """An operating-system error in one line: what failed, on which file."""
+    if exc.strerror and exc.filename:
+        return f"{exc.strerror}: {exc.filename}"
+    return exc.strerror or str(exc)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (2 for bad input).
+    """Run the command line; returns the exit code.
+
+    0 on success; 2 for bad input or a refused output folder; 1 when a file cannot be
+    read or written (a read-only folder, a full disk); 130 on Ctrl-C and 143 on SIGTERM,
+    after the staging folder is removed.  Each of these is one line, not a traceback.
 
     Logging to stderr is set up for the run and the ``coverage`` logger is restored
-    afterwards, so that calling this from Python leaves the caller's logging alone.
+    afterwards, so that calling this from Python leaves the caller's logging alone
+    (and its SIGTERM handler).
     """
     arguments = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(arguments)
@@ -358,9 +431,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     root.setLevel(level)
     root.propagate = False
     try:
-        return _run(args)
+        with _sigterm_like_sigint():
+            return _run(args)
     except CoverageError as exc:
         logger.error("%s", exc)
         return 2
+    except OSError as exc:
+        logger.error("%s", _os_error_line(exc))
+        return 1
+    except KeyboardInterrupt:
+        logger.error("interrupted (Ctrl-C); temporary files removed")
+        return 130
+    except _Terminated:
+        logger.error("terminated (SIGTERM); temporary files removed")
+        return 128 + signal.SIGTERM
     finally:
         root.handlers[:], root.level, root.propagate = saved

@@ -6,8 +6,6 @@ the input's other columns, and point geometries with a CRS.
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +17,7 @@ import pandas as pd
 from coverage.columns import find_column
 from coverage.errors import InputDataError
 from coverage.io._common import (
+    check_finite_coordinates,
     check_unique_ids,
     existing,
     is_table,
@@ -27,201 +26,13 @@ from coverage.io._common import (
     row_label,
     to_numbers,
 )
+from coverage.io.finess import FINESS_CATEGORIES, finess_columns, looks_like_finess, read_finess
 
 __all__ = ["FACILITY_FORMATS", "FINESS_CATEGORIES", "read_candidates", "read_facilities", "read_finess"]
 
 logger = logging.getLogger(__name__)
 
-#: FINESS categories of primary-care structures (categetab) and the type they are given.
-FINESS_CATEGORIES = {"603": "msp", "124": "centre_sante"}
-
-# Layout of the FINESS public extraction (etalab-cs1100507-stock-*.csv), lines of type
-# "structureet" and "geolocalisation", field positions after the line type.
-_STRUCTURE_FIELDS = [
-    "nofinesset",
-    "nofinessej",
-    "rs",
-    "rslongue",
-    "complrs",
-    "compldistrib",
-    "numvoie",
-    "typvoie",
-    "voie",
-    "compvoie",
-    "lieuditbp",
-    "commune",
-    "departement",
-    "libdepartement",
-    "ligneacheminement",
-    "telephone",
-    "telecopie",
-    "categetab",
-    "libcategetab",
-    "categagretab",
-    "libcategagretab",
-    "siret",
-    "codeape",
-    "codemft",
-    "libmft",
-    "codesph",
-    "libsph",
-    "dateouv",
-    "dateautor",
-    "datemaj",
-    "numuai",
-]
-_GEO_FIELDS = ["nofinesset", "coordxet", "coordyet", "sourcecoordet", "datemaj_geo"]
-# FINESS gives its coordinates' system by name inside sourcecoordet.
-_FINESS_CRS = {
-    "LAMBERT_93": "EPSG:2154",
-    "UTM_N20": "EPSG:5490",  # Guadeloupe, Martinique
-    "UTM_N22": "EPSG:2972",  # Guyane
-    "UTM_S40": "EPSG:2975",  # La Réunion
-    "UTM_S38": "EPSG:4471",  # Mayotte
-}
-
-
-def read_finess(
-    path: str | Path,
-    *,
-    categories: Sequence[str] = tuple(FINESS_CATEGORIES),
-    departments: Sequence[str] | None = None,
-) -> gpd.GeoDataFrame:
-    """Facilities of the FINESS public extraction (``etalab-cs1100507-stock-*.csv``).
-
-    The file has no header: ``structureet`` lines carry the establishment, separate
-    ``geolocalisation`` lines its coordinates; they are joined on ``nofinesset``.
-
-    Parameters
-    ----------
-    path
-        The extraction (``;``-separated, UTF-8 or Latin-1).
-    categories
-        ``categetab`` codes to keep; by default 603 (maison de santé, L.6223-3) and
-        124 (centre de santé).
-    departments
-        Department codes to keep (``"18"``, ``"2A"``...); all when None.
-
-    Returns
-    -------
-    geopandas.GeoDataFrame
-        In Lambert-93 (EPSG:2154): ``facility_id`` (nofinesset), ``name`` (rslongue,
-        else rs), ``type`` (``msp``/``centre_sante``, else the category code),
-        ``code_insee``, the structure fields and ``sourcecoordet``.  Establishments
-        with no coordinates are left out with a warning that names them.
-    """
-    path = existing(path, "FINESS file")
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        text = raw.decode("latin-1")
-    structures: list[list[str]] = []
-    structure_lines: list[int] = []
-    geo: list[list[str]] = []
-    for line_no, row in enumerate(csv.reader(io.StringIO(text), delimiter=";"), start=1):
-        if not row:
-            continue
-        kind = row[0].strip().lower()
-        if kind == "structureet":
-            if len(row) < len(_STRUCTURE_FIELDS):
-                raise InputDataError(
-                    f"FINESS file {path}, line {line_no}: a structureet line has {len(row)} fields; "
-                    f"expected {len(_STRUCTURE_FIELDS) + 1}"
-                )
-            structures.append((row[1:] + [""] * len(_STRUCTURE_FIELDS))[: len(_STRUCTURE_FIELDS)])
-            structure_lines.append(line_no)
-        elif kind == "geolocalisation":
-            if len(row) < 4:
-                raise InputDataError(
-                    f"FINESS file {path}, line {line_no}: a geolocalisation line has {len(row)} "
-                    "fields; expected nofinesset, coordxet, coordyet, sourcecoordet, datemaj"
-                )
-            geo.append((row[1:] + [""] * len(_GEO_FIELDS))[: len(_GEO_FIELDS)])
-        elif kind != "finess" and line_no > 1:
-            raise InputDataError(
-                f"FINESS file {path}, line {line_no}: unknown line type {row[0]!r}; expected "
-                "'structureet' or 'geolocalisation' (is this the etalab-cs1100507 extraction?)"
-            )
-    if not structures:
-        raise InputDataError(f"FINESS file {path}: no 'structureet' line; is this the FINESS extraction?")
-    est = pd.DataFrame(structures, columns=_STRUCTURE_FIELDS).map(str.strip)
-    duplicated = np.flatnonzero(est["nofinesset"].duplicated(keep=False).to_numpy())
-    if len(duplicated):
-        listed = ", ".join(f"{est['nofinesset'].iloc[i]!r} (line {structure_lines[i]})" for i in duplicated[:10])
-        raise InputDataError(f"FINESS file {path}: duplicate nofinesset in structureet lines: {listed}")
-    coords = pd.DataFrame(geo, columns=_GEO_FIELDS).map(str.strip).drop_duplicates("nofinesset", keep="last")
-    wanted = {str(c) for c in categories}
-    est = est[est["categetab"].isin(wanted)]
-    if departments is not None:
-        est = est[est["departement"].isin({str(d) for d in departments})]
-    if est.empty:
-        raise InputDataError(
-            f"FINESS file {path}: no establishment of categories {sorted(wanted)}"
-            + (f" in departments {list(departments)}" if departments is not None else "")
-        )
-    merged = est.merge(coords, on="nofinesset", how="left")
-    x = pd.to_numeric(merged["coordxet"].str.replace(",", "."), errors="coerce")
-    y = pd.to_numeric(merged["coordyet"].str.replace(",", "."), errors="coerce")
-    crs_name = (
-        merged["sourcecoordet"]
-        .fillna("")
-        .map(lambda s: next((c for key, c in _FINESS_CRS.items() if key in s.upper()), None))
-    )
-    located = x.notna() & y.notna() & crs_name.notna()
-    if not located.all():
-        missing = merged.loc[~located, "nofinesset"].tolist()
-        logger.warning(
-            "FINESS file %s: %d establishments without usable coordinates are left out: %s",
-            path,
-            len(missing),
-            ", ".join(missing[:20]) + (" ..." if len(missing) > 20 else ""),
-        )
-    merged = merged.assign(x=x, y=y, crs_name=crs_name)[located.to_numpy()]
-    parts = []
-    for crs, group in merged.groupby("crs_name"):
-        pts = gpd.GeoSeries(gpd.points_from_xy(group["x"], group["y"]), index=group.index, crs=crs)
-        parts.append(pts.to_crs("EPSG:2154"))
-    geometry = pd.concat(parts).reindex(merged.index) if parts else gpd.GeoSeries([], crs="EPSG:2154")
-    name = merged["rslongue"].where(merged["rslongue"] != "", merged["rs"])
-    out = gpd.GeoDataFrame(
-        {
-            "facility_id": merged["nofinesset"],
-            "name": name,
-            "type": merged["categetab"].map(lambda c: FINESS_CATEGORIES.get(c, c)),
-            "code_insee": _insee_code(merged["departement"], merged["commune"]),
-            **{c: merged[c] for c in _STRUCTURE_FIELDS if c != "nofinesset"},
-            "sourcecoordet": merged["sourcecoordet"],
-        },
-        geometry=gpd.GeoSeries(geometry, crs="EPSG:2154"),
-        crs="EPSG:2154",
-    ).reset_index(drop=True)
-    return out
-
-
-def _insee_code(departement: pd.Series, commune: pd.Series) -> pd.Series:
-    """INSEE commune code from FINESS's department and 3-digit commune code."""
-    dep = departement.fillna("")
-    com = commune.fillna("").str.zfill(3)
-    # Overseas departments are 9A..9F in FINESS and 971..976 in INSEE codes; there the
-    # commune field already holds the last digits after the 3-character department.
-    overseas = dep.str.match(r"^9[A-F]$")
-    code = dep.str.zfill(2) + com
-    dom = "97" + dep.str[1].map({"A": "1", "B": "2", "C": "3", "D": "4", "F": "6"}).fillna("") + com.str[-2:]
-    return code.where(~overseas, dom)
-
-
-#: Formats :func:`read_facilities` reads.
 FACILITY_FORMATS = ("auto", "finess", "points")
-
-
-def _looks_like_finess(path: Path) -> bool:
-    """The FINESS extraction starts with a ``finess;`` header line or a ``structureet;`` line."""
-    if not path.is_file():
-        return False
-    with path.open("rb") as fh:
-        head = fh.read(64)
-    return head.lower().startswith((b"finess;", b"structureet;"))
 
 
 def read_facilities(
@@ -239,18 +50,22 @@ def read_facilities(
     format: str = "auto",
     categories: Sequence[str] = tuple(FINESS_CATEGORIES),
     departments: Sequence[str] | None = None,
+    supply_column: str | None = None,
+    default_supply: float | None = None,
 ) -> gpd.GeoDataFrame:
     """Facilities from a point layer, a CSV with coordinate columns, or the FINESS extraction.
 
     Parameters
     ----------
     path
-        A vector file (points), a CSV, or the FINESS public extraction.
+        A vector file (points), a CSV (UTF-8, Windows-1252 or Latin-1), or the FINESS
+        public extraction.
     format
         ``"points"`` (a point layer or a CSV), ``"finess"`` (:func:`read_finess`, with
         ``categories`` and ``departments``; the other options do not apply), or
         ``"auto"`` (default): FINESS when the file's first line starts with ``finess;``
-        or ``structureet;``, points otherwise.
+        or ``structureet;``, or is a header holding ``nofinesset``, ``coordxet`` and
+        ``coordyet``; points otherwise.
     layer
         Layer of a multi-layer file.
     id_column, name_column, type_column
@@ -267,27 +82,41 @@ def read_facilities(
     status_column, keep_status
         Where the status column exists, keep only rows whose status is in
         ``keep_status`` (``open`` by default, as in the regional list); None keeps all.
+    supply_column, default_supply
+        The column of GPs (or full-time equivalents) that the accessibility study will
+        read (:func:`coverage.accessibility.facility_supply`); None (default) checks
+        nothing.  Found case-insensitively and copied under this name.  Where the file
+        has no such column (the FINESS extraction has none): with a ``default_supply``
+        the column is added empty, so that every facility takes the default (with the
+        study's usual warning); without one it is an error that lists the file's own
+        columns.
+
+    Errors name the file and the row: the line of a CSV (the header is line 1), the
+    feature number of a layer.  Coordinates must be finite numbers.
     """
     if format not in FACILITY_FORMATS:
         raise InputDataError(f"unknown facilities format {format!r}; expected one of {', '.join(FACILITY_FORMATS)}")
     path = existing(path, "facilities file")
-    if format == "finess" or (format == "auto" and _looks_like_finess(path)):
-        return read_finess(path, categories=categories, departments=departments)
+    if format == "finess" or (format == "auto" and looks_like_finess(path)):
+        facilities = read_finess(path, categories=categories, departments=departments)
+        own = finess_columns(path)
+        return _with_supply(facilities, own, supply_column, default_supply, where=f"FINESS file {path}")
     where = f"facilities file {path}"
     table = is_table(path)
     if table:
         frame = read_csv(path, "facilities file")
         frame = _points_from_table(frame, where, x_column, y_column, crs)
     else:
-        frame = read_vector(path, "facilities file", layer)
+        frame = read_vector(path, "facilities file", layer).reset_index(drop=True)
         geom_types = set(frame.geom_type.dropna())
         if not geom_types <= {"Point"}:
             raise InputDataError(f"{where}: expected point geometries, found {sorted(geom_types)}")
+        check_finite_coordinates(frame.geometry, where=where)
     if len(frame) == 0:
         raise InputDataError(f"{where}: no facility (the table is empty)")
     columns = [c for c in frame.columns if c != "geometry"]
     id_col = find_column(columns, id_column, where=where)
-    frame = frame.reset_index(drop=True)
+    # the index is the file line (CSV) or the feature number (layer), for messages
     ids = frame[id_col].astype("string").str.strip() if not table else frame[id_col].str.strip()
     check_unique_ids(ids, where=where, column=id_col, csv=table)  # type: ignore[arg-type]
     name_col = _optional_column(columns, name_column, where, default="name")
@@ -328,7 +157,34 @@ def read_facilities(
         raise InputDataError(
             f"{where}, {row_label(out, first, csv=table)}: facility {out['facility_id'].iloc[first]!r} has no location"
         )
-    return gpd.GeoDataFrame(out, geometry="geometry", crs=frame.crs).reset_index(drop=True)
+    out = gpd.GeoDataFrame(out, geometry="geometry", crs=frame.crs).reset_index(drop=True)
+    return _with_supply(out, columns, supply_column, default_supply, where=where)
+
+
+def _with_supply(
+    facilities: gpd.GeoDataFrame,
+    own_columns: list[str],
+    supply_column: str | None,
+    default_supply: float | None,
+    *,
+    where: str,
+) -> gpd.GeoDataFrame:
+    """The facilities with ``supply_column`` present (see :func:`read_facilities`)."""
+    if supply_column is None:
+        return facilities
+    found = find_column(own_columns, supply_column, where=where, required=False)
+    if found is not None:
+        if found != supply_column:
+            facilities[supply_column] = facilities[found]
+        return facilities
+    if default_supply is None:
+        raise InputDataError(
+            f"{where}: no supply column {supply_column!r}; columns are {own_columns}. "
+            "Name the column that holds the GPs, or give a default supply for every facility"
+        )
+    logger.info("%s: no supply column %r; every facility takes the default supply", where, supply_column)
+    facilities[supply_column] = pd.Series(pd.NA, index=facilities.index, dtype="string")
+    return facilities
 
 
 def _optional_column(columns: list[str], wanted: str | None, where: str, default: str) -> str | None:
@@ -366,7 +222,7 @@ def _points_from_table(
         if bad.any():
             p = int(np.flatnonzero(bad.to_numpy())[0])
             raise InputDataError(
-                f"{where}, line {p + 2}: ({x.iloc[p]}, {y.iloc[p]}) is not a longitude/latitude; "
+                f"{where}, {row_label(x, p, csv=True)}: ({x.iloc[p]}, {y.iloc[p]}) is not a longitude/latitude; "
                 "give the CRS of projected coordinates"
             )
     return gpd.GeoDataFrame(frame, geometry=gpd.points_from_xy(x, y), crs=crs)

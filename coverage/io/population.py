@@ -21,14 +21,16 @@ from coverage.columns import find_column
 from coverage.config import DEFAULT_METRIC_CRS
 from coverage.errors import InputDataError
 from coverage.io._common import (
+    check_finite_coordinates,
     check_unique_ids,
     existing,
     is_table,
     read_csv,
     read_vector,
+    row_label,
     to_numbers,
 )
-from coverage.io.admin import read_communes
+from coverage.io.admin import department_codes, read_communes
 
 __all__ = [
     "POPULATION_FORMATS",
@@ -130,7 +132,7 @@ def read_filosofi(
     if bad.any():
         p = int(np.flatnonzero(bad)[0])
         raise InputDataError(
-            f"{where}, line {p + 2}: cell id {ids.iloc[p]!r} in column {id_col!r} is not of the "
+            f"{where}, {row_label(ids, p, csv=True)}: cell id {ids.iloc[p]!r} in column {id_col!r} is not of the "
             "form CRS3035RES200mN<north>E<east>"
         )
     epsg = parsed[0].unique()
@@ -184,6 +186,7 @@ def read_population_layer(
     ids = frame[id_col].astype("string").str.strip()
     check_unique_ids(ids, where=where, column=id_col, csv=False)  # type: ignore[arg-type]
     population = to_numbers(frame[pop_col].astype("string"), where=where, column=pop_col, csv=False)
+    check_finite_coordinates(frame.geometry, where=where)
     kinds = set(frame.geom_type.dropna())
     if kinds <= {"Point"}:
         points, area = frame.geometry, gpd.GeoSeries([None] * len(frame), crs=frame.crs)
@@ -275,7 +278,11 @@ def read_population(
         commune, EPCI and department (:func:`attach_communes`).
     departments
         Department polygons (:func:`coverage.io.admin.read_departments`) naming the
-        units' departments (``department_name``).
+        units' departments (``department_name``) and giving a department to units
+        that have none (:func:`with_area_names`).
+    metric_crs
+        CRS of the centroids, and of the distances between town halls and their
+        commune's polygon (:func:`coverage.io.admin.read_communes`).
 
     Every unit also gets ``commune_name`` (its commune's name, else its own).
     """
@@ -290,7 +297,8 @@ def read_population(
             town_halls_layer=town_halls_layer,
             code_column=id_column,
             population_column=population_column or "population",
-            **({"name_column": name_column} if name_column else {}),
+            name_column=name_column or "nom",
+            metric_crs=metric_crs,
         )
         units = population_from_communes(table, placement=placement, metric_crs=metric_crs)
     else:
@@ -315,10 +323,42 @@ def read_population(
 
 def with_area_names(units: gpd.GeoDataFrame, departments: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
     """``commune_name`` (the unit's own name where no commune gave one) and, with
-    ``departments``, ``department_name``: the names the tables and maps show."""
+    ``departments``, ``department_name``: the names the tables and maps show.
+
+    With ``departments`` (:func:`coverage.io.admin.read_departments`), units without a
+    department code (grid or layer units not attached to communes) take the code of the
+    department polygon their point lies in; codes are compared as INSEE writes them
+    (``"01"``, ``"2A"``), and codes the departments file does not know are logged and
+    left without a name.
+    """
     if "commune_name" not in units:
         units["commune_name"] = units["name"]
-    if departments is not None:
-        names = dict(zip(departments["department"], departments["name"], strict=True))
-        units["department_name"] = units["department"].map(names)
+    if departments is None:
+        return units
+    if "department" not in units:
+        units["department"] = pd.array([pd.NA] * len(units), dtype="string")
+    codes = department_codes(units["department"])
+    missing = codes.isna().to_numpy() | (codes.fillna("") == "").to_numpy()
+    has_polygons = departments.geometry.notna() & ~departments.geometry.is_empty
+    if missing.any() and has_polygons.any():
+        points = gpd.GeoDataFrame(geometry=units.geometry[missing].to_crs(departments.crs))
+        joined = gpd.sjoin(
+            points, departments.loc[has_polygons, ["department", "geometry"]], how="left", predicate="within"
+        )
+        joined = joined[~joined.index.duplicated(keep="first")]
+        codes[missing] = joined["department"].reindex(points.index).to_numpy()
+        found = int(joined["department"].notna().sum())
+        if found:
+            logger.info("%d units without a department code take that of the department they lie in", found)
+    units["department"] = codes
+    table = departments.assign(department=department_codes(departments["department"]))
+    names = dict(zip(table["department"], table["name"], strict=True))
+    units["department_name"] = codes.map(names)
+    unknown = sorted(set(codes.dropna()) - set(names))
+    if unknown:
+        logger.warning(
+            "%d department codes of the units are not in the departments file and have no name: %s",
+            len(unknown),
+            ", ".join(unknown[:20]),
+        )
     return units

@@ -64,7 +64,10 @@ def load_regional_inputs(
 
     Roads: the Travel Mapping layer (``routes``, class column ``system``, E-roads
     excluded by the profile).  Facilities: the compiled list, ``status`` in
-    ``keep_status``.  Population: COG 2026 communes placed at their town hall.
+    ``keep_status``.  Population: COG 2026 communes placed at their town hall, or at a
+    point inside their polygon where the town hall lies more than
+    :data:`~coverage.io.admin.TOWN_HALL_TOLERANCE_M` outside it (93 communes of the
+    shipped data, logged in one warning).
     """
     paths = regional_paths(data_dir)
     profile = profile or load_speed_profile()
@@ -86,6 +89,7 @@ def load_regional_inputs(
         polygons_layer="communes",
         town_halls=paths["commune_polygons"],
         town_halls_layer="mairies",
+        metric_crs=metric_crs,
     )
     departments = read_departments(paths["departments"])
     units = with_area_names(population_from_communes(communes, metric_crs=metric_crs), departments)

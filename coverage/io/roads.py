@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -19,8 +20,8 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 
 from coverage.config import DEFAULT_METRIC_CRS
-from coverage.errors import InputDataError
-from coverage.io._common import existing, read_vector
+from coverage.errors import DownloadError, InputDataError
+from coverage.io._common import check_finite_coordinates, existing, read_vector
 from coverage.network import add_travel_times, graph_from_lines
 from coverage.speeds import SpeedProfile
 
@@ -35,6 +36,7 @@ __all__ = [
     "read_osm",
     "read_road_lines",
     "read_roads",
+    "simplify_with_times",
 ]
 
 logger = logging.getLogger(__name__)
@@ -94,6 +96,34 @@ def _present_runs(way: osmium.osm.Way) -> list[list[int]]:
     return runs
 
 
+def simplify_with_times(
+    graph: nx.MultiDiGraph, profile: SpeedProfile, *, source: str = "road network"
+) -> nx.MultiDiGraph:
+    """Times on the ways of an unsimplified OSM graph, then OSMnx's simplification.
+
+    OSMnx merges the chain of edges between two junctions into one edge, whose road
+    classes and speed limits become lists: a time computed after that would take one
+    class, or an unweighted mean of the limits, for the whole chain.  Here every way
+    gets its own speed first (:func:`add_travel_times`) and a merged edge's
+    ``travel_time`` is the sum of its parts' times (as its ``length`` is the sum of
+    their lengths); its ``speed_kph`` is then the mean speed over it.
+    """
+    import osmnx as ox
+
+    if graph.graph.get("simplified"):
+        raise ValueError("simplify_with_times needs the unsimplified graph (simplify=False)")
+    add_travel_times(graph, profile, source=source)
+    # edges the profile excludes have no time: leave them out before merging
+    untimed = [(u, v, k) for u, v, k, t in graph.edges(keys=True, data="travel_time") if t is None]
+    graph.remove_edges_from(untimed)
+    graph.remove_nodes_from([n for n in list(graph.nodes) if graph.degree(n) == 0])
+    simple = ox.simplify_graph(graph, edge_attr_aggs={"length": sum, "travel_time": sum})
+    for _, _, data in simple.edges(data=True):
+        if isinstance(data.get("speed_kph"), list):
+            data["speed_kph"] = float(data["length"]) / float(data["travel_time"]) * 3.6 if data["travel_time"] else 0.0
+    return simple
+
+
 def read_osm(path: str | Path, *, profile: SpeedProfile, retain_all: bool = False) -> nx.MultiDiGraph:
     """Drivable network of a local OpenStreetMap file (``.osm`` XML or ``.osm.pbf``).
 
@@ -142,9 +172,32 @@ def read_osm(path: str | Path, *, profile: SpeedProfile, retain_all: bool = Fals
                 split,
             )
         logger.info("OSM file %s: %d drivable ways", path, kept)
-        graph = ox.graph_from_xml(filtered, simplify=True, retain_all=retain_all)
+        graph = ox.graph_from_xml(filtered, simplify=False, retain_all=retain_all)
     graph.graph["name"] = path.name
-    return add_travel_times(graph, profile, source=f"OSM file {path}")
+    return simplify_with_times(graph, profile, source=f"OSM file {path}")
+
+
+def _cached(folder: str | Path) -> bool:
+    """True when OSMnx's cache folder holds responses (a download may then need no server)."""
+    folder = Path(folder)
+    return folder.is_dir() and any(folder.glob("*.json"))
+
+
+def _check_reachable(url: str, timeout_s: float = 5.0) -> None:
+    """DownloadError in one line, within seconds, when ``url``'s server cannot be reached."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or url
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as exc:
+        raise DownloadError(
+            f"cannot reach {host} ({exc.strerror or exc}); downloading OpenStreetMap needs the internet: "
+            "give a local road file instead (--roads FILE, or an .osm.pbf extract)"
+        ) from None
 
 
 def download_osm(
@@ -166,26 +219,36 @@ def download_osm(
         ``(west, south, east, north)`` in degrees.
     """
     import osmnx as ox
+    import requests
 
     if (place is None) == (bbox is None):
         raise ValueError("give either place or bbox")
+    servers = [ox.settings.overpass_url] + ([ox.settings.nominatim_url] if place is not None else [])
     previous = (ox.settings.use_cache, ox.settings.cache_folder)
     ox.settings.use_cache, ox.settings.cache_folder = True, str(cache_folder)
     try:
+        if not _cached(cache_folder):
+            for url in servers:
+                _check_reachable(url)
         if place is not None:
-            graph = ox.graph_from_place(place, network_type="drive_service")
+            graph = ox.graph_from_place(place, network_type="drive_service", simplify=False)
         else:
             assert bbox is not None
-            graph = ox.graph_from_bbox(bbox, network_type="drive_service")
+            graph = ox.graph_from_bbox(bbox, network_type="drive_service", simplify=False)
+    except requests.exceptions.RequestException as exc:
+        raise DownloadError(f"OpenStreetMap download of {place or bbox} failed: {type(exc).__name__}: {exc}") from None
     finally:
         ox.settings.use_cache, ox.settings.cache_folder = previous
-    return add_travel_times(graph, profile, source=f"OpenStreetMap {place or bbox}")
+    return simplify_with_times(graph, profile, source=f"OpenStreetMap {place or bbox}")
 
 
 def read_graphml(path: str | Path, *, profile: SpeedProfile | None = None) -> nx.MultiDiGraph:
     """Graph saved as GraphML by this project or by OSMnx.
 
-    Edges that have no ``travel_time`` get one from ``profile`` (required then).
+    Edges that have no ``travel_time`` get one from ``profile`` (required then).  Node
+    coordinates and the edges' ``length``, ``speed_kph`` and ``travel_time``, where
+    present, must be finite non-negative numbers (coordinates: finite); an error names
+    the first node or edge at fault.
     """
     import osmnx as ox
 
@@ -198,6 +261,7 @@ def read_graphml(path: str | Path, *, profile: SpeedProfile | None = None) -> nx
         raise InputDataError(f"GraphML file {path}: the graph has no 'crs' attribute (OSMnx conventions expected)")
     if graph.number_of_nodes() == 0:
         raise InputDataError(f"GraphML file {path}: the graph has no nodes")
+    _check_finite_graph(graph, f"GraphML file {path}")
     if any("travel_time" not in d for _, _, d in graph.edges(data=True)):
         if profile is None:
             raise InputDataError(f"GraphML file {path}: edges without 'travel_time' and no speed profile given")
@@ -250,6 +314,7 @@ def read_road_lines(path: str | Path, road_layer: RoadLayer | None = None, /, **
         raise InputDataError(f"road layer {path}: a line layer needs the name of its road-class column")
     path = existing(path, "road layer")
     lines = read_vector(path, "road layer", spec.layer)
+    check_finite_coordinates(lines.geometry, where=f"road layer {path}")
     return graph_from_lines(
         lines,
         class_column=spec.class_column,
@@ -282,6 +347,38 @@ def read_roads(path: str | Path, road_layer: RoadLayer | None = None, /, **optio
             f"road layer {path}: a line layer needs the name of its road-class column (--class-column)"
         )
     return read_road_lines(path, spec)
+
+
+_EDGE_NUMBERS = ("length", "speed_kph", "travel_time")
+
+
+def _check_finite_graph(graph: nx.MultiDiGraph, where: str) -> None:
+    """Error naming the first node with a non-finite coordinate or edge with a
+    non-finite or negative length, speed or travel time."""
+    for node, data in graph.nodes(data=True):
+        for key in ("x", "y"):
+            if not _finite(data.get(key, 0.0)):
+                raise InputDataError(f"{where}: node {node}: {key!r} = {data.get(key)!r} is not a finite number")
+    bad: list[tuple[object, object, str, object]] = []
+    for u, v, data in graph.edges(data=True):
+        bad.extend(
+            (u, v, key, data[key])
+            for key in _EDGE_NUMBERS
+            if key in data and not (_finite(data[key]) and float(data[key]) >= 0)
+        )
+    if bad:
+        u, v, key, value = bad[0]
+        raise InputDataError(
+            f"{where}: edge {u} -> {v}: {key!r} = {value!r} is not a finite non-negative number "
+            f"({len(bad)} such values)"
+        )
+
+
+def _finite(value: object) -> bool:
+    try:
+        return math.isfinite(float(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
 
 
 def _road_layer(road_layer: RoadLayer | None, options: dict[str, Any]) -> RoadLayer:

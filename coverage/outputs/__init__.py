@@ -1,7 +1,9 @@
 """Outputs: everything a run writes, and nothing that reads.
 
 - :mod:`~coverage.outputs.write`: :func:`~coverage.outputs.write.write_analysis`, a whole run in one folder;
-- :mod:`~coverage.outputs.files`: the atomic output folder, CSV tables, GeoPackage layers, GraphML;
+- :mod:`~coverage.outputs.folder`: the output folder, checked before the work and replaced in one move;
+- :mod:`~coverage.outputs.files`: CSV tables and the Excel workbook (formulas neutralised), GeoPackage
+  layers, GraphML;
 - :mod:`~coverage.outputs.summaries`: the terminal summary and the run record (run.json);
 - :mod:`~coverage.outputs.report` (with :mod:`~coverage.outputs.report_sections`,
   :mod:`~coverage.outputs.report_scenarios` and :mod:`~coverage.outputs.html_blocks`): the

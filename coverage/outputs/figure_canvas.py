@@ -7,6 +7,10 @@ out.  The palette, minute classes, symbols and number formats come from
 :mod:`coverage.outputs.style`; this module only adds the neutral greys of text, outlines
 and grids, which carry no meaning.
 
+Text from input files (department, facility type and site names) reaches a figure
+through :func:`literal`, so that matplotlib draws it as written: a ``$`` in a name
+starts no mathtext formula.
+
 matplotlib is imported inside the functions, so importing this module (and
 :mod:`coverage.outputs.figures`) loads no matplotlib at all.
 """
@@ -29,6 +33,7 @@ __all__ = [
     "MUTED_INK",
     "SOFT_INK",
     "department_label",
+    "literal",
     "new_figure",
     "png_bytes",
     "save_png",
@@ -70,6 +75,16 @@ def save_png(fig: Figure, path: str | Path, *, dpi: int = 150) -> Path:
     path = Path(path)
     path.write_bytes(png_bytes(fig, dpi=dpi))
     return path
+
+
+def literal(text: object) -> str:
+    """``text`` as matplotlib draws it literally: every ``$`` escaped as ``\\$``.
+
+    With an even number of ``$``, matplotlib would read the text between them as a
+    mathtext formula (and stop on one it cannot parse); an escaped ``$`` is drawn as
+    ``$``, whenever the text is drawn (a tick label, for one, is made at drawing time).
+    """
+    return str(text).replace("$", r"\$")
 
 
 def department_label(code: object, name: object) -> str:

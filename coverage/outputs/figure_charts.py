@@ -20,6 +20,7 @@ from coverage.outputs.figure_canvas import (
     MUTED_INK,
     SOFT_INK,
     department_label,
+    literal,
     new_figure,
 )
 from coverage.outputs.style import (
@@ -149,7 +150,10 @@ def coverage_curve_figure(plan: SitingPlan) -> Figure:
 
 
 def _groups(units: gpd.GeoDataFrame) -> list[tuple[str, np.ndarray]]:
-    """(label, positions) per department, sorted by code; one group for all units first."""
+    """(label, positions) per department, sorted by code; one group for all units first.
+
+    The labels are :func:`~coverage.outputs.figure_canvas.literal`: drawn as written.
+    """
     groups = [("Ensemble (all)", np.arange(len(units)))]
     if "department" not in units or units["department"].isna().all():
         return groups
@@ -157,7 +161,7 @@ def _groups(units: gpd.GeoDataFrame) -> list[tuple[str, np.ndarray]]:
     names = units.get("department_name", codes)
     for code, positions in codes.groupby(codes, sort=True).indices.items():
         if code != "":
-            groups.append((department_label(code, names.iloc[positions[0]]), np.asarray(positions)))
+            groups.append((literal(department_label(code, names.iloc[positions[0]])), np.asarray(positions)))
     return groups
 
 

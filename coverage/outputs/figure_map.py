@@ -17,7 +17,7 @@ import numpy as np
 from shapely.geometry.base import BaseGeometry
 from shapely.geometry.polygon import orient
 
-from coverage.outputs.figure_canvas import ACCESS_TIME_LABEL, INK, MUTED_INK, department_label, new_figure
+from coverage.outputs.figure_canvas import ACCESS_TIME_LABEL, INK, MUTED_INK, department_label, literal, new_figure
 from coverage.outputs.style import (
     SITE_SYMBOL,
     facility_symbol,
@@ -153,7 +153,7 @@ def _draw_departments(ax: Axes, outlines: gpd.GeoDataFrame, *, autolim: bool) ->
             ax.text(
                 point.x,
                 point.y,
-                label,
+                literal(label),
                 fontsize=9,
                 fontweight="bold",
                 ha="center",
@@ -196,7 +196,7 @@ def _draw_facilities(ax: Axes, facilities: gpd.GeoDataFrame) -> list[Artist]:
                 markersize=7,
                 markerfacecolor=symbol.fill,
                 markeredgecolor=INK,
-                label=f"{symbol.label_print} ({len(pts)})",
+                label=literal(f"{symbol.label_print} ({len(pts)})"),
             )
         )
     return handles
@@ -223,7 +223,7 @@ def _draw_new_sites(ax: Axes, plan: SitingPlan, crs: str) -> Artist:
     halo = [patheffects.withStroke(linewidth=2, foreground="white")]
     for rank, point in zip(sites["rank"], sites.geometry, strict=True):
         ax.annotate(
-            str(rank),
+            literal(rank),
             (point.x, point.y),
             xytext=(5, 4),
             textcoords="offset points",
@@ -289,7 +289,7 @@ def minutes_map(
     plan
         A siting plan whose new sites are drawn as numbered stars.
     title
-        Replaces the default title.
+        Replaces the default title; drawn as written (a ``$`` starts no formula).
 
     Notes
     -----
@@ -345,7 +345,9 @@ def minutes_map(
             alignment="left",
         )
     ax.set_title(
-        title or "Temps d'accès à la structure la plus proche\n(drive time to the nearest primary-care facility)",
+        literal(title)
+        if title
+        else "Temps d'accès à la structure la plus proche\n(drive time to the nearest primary-care facility)",
         fontsize=13,
     )
     return fig

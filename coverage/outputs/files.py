@@ -1,21 +1,21 @@
-"""Files: the atomic output folder, and the tables, GeoPackage layers and GraphML of a run.
+"""Files: the tables (CSV and one Excel workbook), GeoPackage layers and GraphML of a run.
 
-Files are written into a hidden temporary folder beside the target and moved into
-place only when all of them are written.  An existing target is replaced only when it
-holds a previous run of this tool (a ``run.json`` that says so); anything else is left
-untouched and reported.  :func:`coverage.outputs.write.write_analysis` writes a whole
-run with the pieces here.
+Every CSV a run writes goes through :func:`write_csv` and the workbook through
+:func:`write_workbook`: text that a spreadsheet would run as a formula is neutralised in
+both.  The output folder itself (checks, staging, replacement) is
+:mod:`coverage.outputs.folder`; :func:`coverage.outputs.write.write_analysis` writes a
+whole run with the pieces here.
 """
 
 from __future__ import annotations
 
-import json
+import csv
+import errno
 import logging
+import math
 import os
-import shutil
-import tempfile
-import time
-from contextlib import contextmanager
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,7 +24,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from coverage.errors import OutputExistsError
+from coverage.outputs.folder import RUN_FILE, TOOL, atomic_output_dir, check_output_dir
 
 if TYPE_CHECKING:
     from coverage.access_study import AccessStudy
@@ -32,80 +32,163 @@ if TYPE_CHECKING:
     from coverage.planning import SitingPlan
 
 __all__ = [
+    "FORMULA_STARTS",
     "RUN_FILE",
     "TOOL",
+    "WORKBOOK",
+    "access_tables",
     "atomic_output_dir",
     "check_output_dir",
+    "neutralise_formula",
+    "plan_tables",
     "save_graphml",
+    "spreadsheet_safe",
     "uncovered_layer",
     "with_lonlat",
-    "write_access_tables",
+    "write_access_layers",
     "write_csv",
     "write_layer",
-    "write_plan_tables",
+    "write_plan_layers",
+    "write_workbook",
 ]
 
 logger = logging.getLogger(__name__)
 
-#: Marker file of an output folder written by this tool.
-RUN_FILE = "run.json"
-TOOL = "coverage"
+
+#: First characters that make Excel, LibreOffice or Google Sheets read a cell as a formula (OWASP).
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: The workbook written beside the CSV tables: the same tables, one sheet each.
+WORKBOOK = "tables.xlsx"
+#: Rows of an Excel sheet, the header included.
+EXCEL_MAX_ROWS = 1_048_576
+_SHEET_TITLE_MAX = 31
 
 
-def _is_previous_output(path: Path) -> bool:
-    try:
-        return json.loads((path / RUN_FILE).read_text("utf-8")).get("tool") == TOOL
-    except (OSError, ValueError, AttributeError):
-        return False
+def neutralise_formula(value: object) -> object:
+    """A text that a spreadsheet would run as a formula, prefixed with ``'``; anything else as it is.
 
-
-def check_output_dir(target: str | Path) -> None:
-    """Raise :class:`OutputExistsError` unless ``target`` may receive a run's outputs:
-    it is absent, empty, or holds a previous output of this tool."""
-    target = Path(target)
-    if target.exists() and (not target.is_dir() or (any(target.iterdir()) and not _is_previous_output(target))):
-        raise OutputExistsError(
-            f"output folder {target} exists and is not a previous output of this tool "
-            f"(no {RUN_FILE}); choose another folder or empty it"
-        )
-
-
-@contextmanager
-def atomic_output_dir(target: str | Path):  # type: ignore[no-untyped-def]
-    """Yield a temporary folder; on success it replaces ``target`` in one move.
-
-    Raises :class:`OutputExistsError` before any work if ``target`` exists, is not
-    empty and is not a previous output of this tool.  On any error the temporary folder
-    is removed and ``target`` is left as it was.
+    OWASP's rule for CSV injection: a cell starting with ``=``, ``+``, ``-``, ``@``, a tab
+    or a carriage return (``=HYPERLINK(...)``, DDE payloads) is shown as text.
     """
-    target = Path(target)
-    check_output_dir(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # mkdtemp makes it private; the output folder should not be
-    try:
-        yield tmp
-        if target.exists():
-            old = target.parent / f".{target.name}.old-{os.getpid()}-{time.time_ns()}"
-            os.replace(target, old)
-            try:
-                os.replace(tmp, target)
-            except OSError:
-                os.replace(old, target)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _is_text(column: pd.Series) -> bool:
+    return column.dtype == object or isinstance(column.dtype, pd.StringDtype | pd.CategoricalDtype)
+
+
+def spreadsheet_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells and column names cannot run as formulas.
+
+    Only text is changed (:func:`neutralise_formula`): numeric columns, negative numbers
+    included, stay numbers.
+    """
+    out = frame.copy(deep=False)
+    for i in range(out.shape[1]):
+        column = out.iloc[:, i]
+        if _is_text(column):
+            out.isetitem(i, column.map(neutralise_formula))
+    out.columns = pd.Index([neutralise_formula(c) for c in out.columns], dtype=object)
+    return out
+
+
+class _CsvFloat(float):
+    """A float the CSV writer leaves unquoted, printed to 10 significant digits."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return f"{self:.10g}"
+
+    __repr__ = __str__
+
+
+class _CsvMissing(int):
+    """A missing number: an empty cell, unquoted (pandas would write NaN as a quoted ``""``)."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return ""
+
+    __repr__ = __str__
+
+
+_MISSING = _CsvMissing()
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
-    """A table as UTF-8 CSV, floats to 10 significant digits, no index."""
-    frame.to_csv(path, index=False, float_format="%.10g", encoding="utf-8")
+    """A table as UTF-8 CSV, no index; every CSV a run writes goes through here.
+
+    Text cells are quoted (so that a ``;`` inside a name cannot start a cell when Excel
+    splits the line on its list separator) and neutralised (:func:`spreadsheet_safe`);
+    numbers are written unquoted, floats to 10 significant digits, missing numbers as
+    empty cells.
+    """
+    table = spreadsheet_safe(frame)
+    for i in range(table.shape[1]):
+        column = table.iloc[:, i]
+        if pd.api.types.is_float_dtype(column.dtype):
+            values = column.to_numpy(dtype=float, na_value=np.nan).tolist()
+            cells = [_MISSING if v != v else _CsvFloat(v) for v in values]
+            table.isetitem(i, pd.Series(cells, index=table.index, dtype=object))
+    table.to_csv(path, index=False, encoding="utf-8", quoting=csv.QUOTE_NONNUMERIC)
+
+
+def _sheet_title(name: str, used: set[str]) -> str:
+    """An Excel sheet name: at most 31 characters, none of ``[]:*?/\\``, unique in the workbook."""
+    title = re.sub(r"[\\[\]:*?/]", "_", name)[:_SHEET_TITLE_MAX] or "table"
+    n = 1
+    while title.lower() in used:
+        n += 1
+        title = f"{title[: _SHEET_TITLE_MAX - len(str(n)) - 1]}_{n}"
+    used.add(title.lower())
+    return title
+
+
+def _cell_values(column: pd.Series) -> list[object]:
+    """Plain Python values for openpyxl: missing and non-finite numbers empty, control characters replaced."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    values = column.astype(object).where(column.notna(), None).tolist()
+    for i, v in enumerate(values):
+        if isinstance(v, float) and not math.isfinite(v):
+            values[i] = None
+        elif isinstance(v, str):
+            values[i] = ILLEGAL_CHARACTERS_RE.sub("\ufffd", v)
+        elif isinstance(v, np.generic):
+            values[i] = v.item()
+    return values
+
+
+def write_workbook(tables: Mapping[str, pd.DataFrame], path: Path) -> None:
+    """The tables as one Excel workbook, one sheet per table, in the order given.
+
+    Numbers are numbers and text is text, neutralised as in the CSVs
+    (:func:`spreadsheet_safe`), so no cell is a formula; missing and non-finite numbers
+    are empty cells.  A sheet is named after its table (31 characters at most); a table
+    longer than a sheet is left out with a warning (its CSV has it all).
+    """
+    from openpyxl import Workbook
+
+    workbook = Workbook(write_only=True)
+    used: set[str] = set()
+    for name, frame in tables.items():
+        if len(frame) >= EXCEL_MAX_ROWS:
+            logger.warning(
+                "table %s has %d rows, more than an Excel sheet holds: left out of %s", name, len(frame), path.name
+            )
+            continue
+        sheet = workbook.create_sheet(_sheet_title(name, used))
+        safe = spreadsheet_safe(frame)
+        sheet.append(_cell_values(pd.Series(safe.columns.map(str), dtype=object)))
+        for row in zip(*(_cell_values(safe.iloc[:, i]) for i in range(safe.shape[1])), strict=True):
+            sheet.append(row)
+    if not used:
+        workbook.create_sheet("empty")
+    workbook.save(path)
 
 
 def _geo_for_layer(frame: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
@@ -123,8 +206,20 @@ def _geo_for_layer(frame: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
 def write_layer(
     frame: gpd.GeoDataFrame, gpkg: Path, layer: str, crs: str, *, promote_to_multi: bool | None = None
 ) -> None:
-    """One layer of a GeoPackage, in ``crs``, with plain column types."""
-    _geo_for_layer(frame, crs).to_file(gpkg, layer=layer, engine="pyogrio", promote_to_multi=promote_to_multi)
+    """One layer of a GeoPackage, in ``crs``, with plain column types.
+
+    A full disk is an :class:`OSError` (``ENOSPC``) naming the file, as for every other
+    file; GDAL reports it in its own words and exception types.
+    """
+    from pyogrio.errors import DataLayerError, DataSourceError, FeatureError, FieldError
+
+    layer_frame = _geo_for_layer(frame, crs)
+    try:
+        layer_frame.to_file(gpkg, layer=layer, engine="pyogrio", promote_to_multi=promote_to_multi)
+    except (DataLayerError, DataSourceError, FeatureError, FieldError) as exc:
+        if "disk is full" in str(exc) or "No space left" in str(exc):
+            raise OSError(errno.ENOSPC, f"{os.strerror(errno.ENOSPC)} (layer {layer})", str(gpkg)) from exc
+        raise
 
 
 def save_graphml(graph: nx.MultiDiGraph, path: str | Path) -> None:
@@ -143,29 +238,56 @@ def with_lonlat(frame: gpd.GeoDataFrame) -> pd.DataFrame:
     return table
 
 
-def write_plan_tables(plan: SitingPlan, folder: Path, crs: str) -> None:
-    write_csv(with_lonlat(plan.candidates), folder / "candidates.csv")
-    write_csv(with_lonlat(plan.selection_table), folder / "selection.csv")
-    write_csv(plan.curve, folder / "coverage_curve.csv")
-    write_csv(plan.fragility, folder / "fragility.csv")
+def plan_tables(plan: SitingPlan) -> dict[str, pd.DataFrame]:
+    """The tables of a siting plan, by file name without ``.csv``; points with ``lon``/``lat``."""
+    return {
+        "candidates": with_lonlat(plan.candidates),
+        "selection": with_lonlat(plan.selection_table),
+        "coverage_curve": plan.curve,
+        "fragility": plan.fragility,
+    }
+
+
+def write_plan_layers(plan: SitingPlan, folder: Path, crs: str) -> None:
+    """The ``sites`` layer of ``coverage.gpkg`` (when the plan chose any)."""
     if len(plan.selection_table):
         write_layer(plan.selection_table, folder / "coverage.gpkg", "sites", crs)
 
 
-def write_access_tables(study: AccessStudy, folder: Path, crs: str) -> None:
+def _sites_with_supply(study: AccessStudy) -> gpd.GeoDataFrame:
+    sites = study.sites
+    return sites[(sites["supply_before"] > 0) | (sites["supply_after"] > 0)]
+
+
+def _unit_table(study: AccessStudy) -> pd.DataFrame:
     units = study.units
-    table = pd.DataFrame(units.drop(columns=[c for c in ("geometry", "area") if c in units.columns]))
-    write_csv(table, folder / "accessibility.csv")
-    write_csv(study.by_area, folder / "accessibility_by_area.csv")
-    write_csv(study.classes, folder / "accessibility_classes.csv")
-    sites = study.sites[(study.sites["supply_before"] > 0) | (study.sites["supply_after"] > 0)]
-    write_csv(with_lonlat(sites), folder / "accessibility_sites.csv")
+    return pd.DataFrame(units.drop(columns=[c for c in ("geometry", "area") if c in units.columns]))
+
+
+def access_tables(study: AccessStudy) -> dict[str, pd.DataFrame]:
+    """The tables of an accessibility study, by file name without ``.csv``.
+
+    ``allocation_steps`` only with a pool; ``accessibility_sites``: every site with doctors
+    before or after, with ``lon``/``lat``.
+    """
+    tables = {
+        "accessibility": _unit_table(study),
+        "accessibility_by_area": study.by_area,
+        "accessibility_classes": study.classes,
+        "accessibility_sites": with_lonlat(_sites_with_supply(study)),
+    }
     if study.scenario.pool is not None:
-        write_csv(study.allocation_steps, folder / "allocation_steps.csv")
-    geometry = _polygons_or_points(units)
-    layer = gpd.GeoDataFrame(table, geometry=geometry.to_numpy(), crs=units.crs)
+        tables["allocation_steps"] = study.allocation_steps
+    return tables
+
+
+def write_access_layers(study: AccessStudy, folder: Path, crs: str) -> None:
+    """The ``accessibility`` (polygons where every unit has one, else points) and ``accessibility_sites`` layers."""
+    units = study.units
+    layer = gpd.GeoDataFrame(_unit_table(study), geometry=_polygons_or_points(units).to_numpy(), crs=units.crs)
     gpkg = folder / "coverage.gpkg"
     write_layer(layer, gpkg, "accessibility", crs, promote_to_multi=True)
+    sites = _sites_with_supply(study)
     if len(sites):
         write_layer(sites, gpkg, "accessibility_sites", crs)
 
@@ -178,7 +300,11 @@ def uncovered_layer(result: GapAnalysis) -> gpd.GeoDataFrame:
     units = result.uncovered()
     minutes = units["minutes_to_nearest"]
     cols = ["unit_id", "name", "population", "minutes_to_nearest", "nearest_facility"]
-    cols += [c for c in ("commune", "epci", "epci_name", "department") if c in units.columns]
+    cols += [
+        c
+        for c in ("commune", "commune_name", "epci", "epci_name", "department", "department_name")
+        if c in units.columns
+    ]
     frame = pd.DataFrame(units[cols])
     for t in result.config.thresholds_min:
         frame[f"beyond_{t:g}min"] = (minutes.isna() | (minutes > t)).to_numpy()

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import math
 import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from coverage.outputs.files import TOOL
+import numpy as np
+
+from coverage.outputs.folder import TOOL
 
 if TYPE_CHECKING:
     from coverage.access_study import AccessStudy
@@ -16,7 +20,7 @@ if TYPE_CHECKING:
     from coverage.planning import SitingPlan
     from coverage.siting import SitingResult
 
-__all__ = ["fewest_sites_sentence", "plan_summary", "print_access", "print_summary", "run_record"]
+__all__ = ["fewest_sites_sentence", "plan_summary", "print_access", "print_summary", "record_json", "run_record"]
 
 
 def run_record(
@@ -50,6 +54,28 @@ def run_record(
     }
 
 
+def _strict(value: Any) -> Any:
+    """``value`` with NumPy scalars as Python ones and NaN or infinite numbers as None."""
+    if isinstance(value, Mapping):
+        return {k if isinstance(k, str | int | bool) or k is None else str(k): _strict(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_strict(v) for v in value]
+    if isinstance(value, np.generic | np.ndarray):
+        return _strict(value.tolist())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def record_json(record: Mapping[str, Any]) -> str:
+    """``record`` as strict JSON (RFC 8259): a NaN or infinite number is written ``null``.
+
+    Python's ``json`` would write ``NaN`` and ``Infinity``, which no strict parser reads.
+    Values JSON has no type for (paths, dates) are written as their text.
+    """
+    return json.dumps(_strict(record), indent=2, ensure_ascii=False, allow_nan=False, default=str)
+
+
 def plan_summary(plan: SitingPlan) -> dict[str, Any]:
     """Key figures of a siting plan, for run.json and the terminal summary."""
     s, g = plan.selection, plan.greedy
@@ -73,6 +99,17 @@ def plan_summary(plan: SitingPlan) -> dict[str, Any]:
         "uncoverable_units": list(s.uncoverable),
         "timings_s": {k: round(v, 3) for k, v in plan.timings.items()},
     }
+
+
+#: Printed for a share or a mean that is not defined (no population to divide by).
+UNDEFINED = "—"
+
+
+def _share(value: float | None, spec: str = ".1%") -> str:
+    """A share or mean as text, :data:`UNDEFINED` when it is missing or not finite (zero population)."""
+    if value is None or not math.isfinite(value):
+        return UNDEFINED
+    return format(value, spec)
 
 
 def fewest_sites_sentence(s: SitingResult) -> str:
@@ -112,11 +149,13 @@ def print_summary(  # type: ignore[no-untyped-def]
         f"{int((~fac['beyond_max_snap']).sum())} of {len(fac)} facilities on the network "
         f"({result.network.n_nodes:,} nodes)\n"
     )
+    if not units["population"].sum() > 0:
+        w(f"No population in the units: shares are not defined ({UNDEFINED}).\n")
     w(f"{'threshold':>10} {'covered':>12} {'uncovered':>12} {'unreachable':>12} {'share':>7}\n")
     for row in result.summary.itertuples():
         w(
             f"{row.threshold_min:>7g} min {row.population_covered:>12,.0f} {row.population_uncovered:>12,.0f} "
-            f"{row.population_unreachable:>12,.0f} {row.share_covered:>7.1%}\n"
+            f"{row.population_unreachable:>12,.0f} {_share(row.share_covered):>7}\n"
         )
     t_max = max(result.config.thresholds_min)
     by_dep = result.by_area[(result.by_area["level"] == "department") & (result.by_area["threshold_min"] == t_max)]
@@ -126,7 +165,7 @@ def print_summary(  # type: ignore[no-untyped-def]
             beyond = row.population_uncovered + row.population_unreachable
             w(
                 f"  {row.area_id:>3} {str(row.area_name)[:24]:<24} {beyond:>10,.0f}"
-                f"  ({1 - row.share_covered:.1%}), mean {row.mean_minutes:.1f} min\n"
+                f"  ({_share(1 - row.share_covered)}), mean {_share(row.mean_minutes, '.1f')} min\n"
             )
     worst = result.by_area[(result.by_area["level"] == "epci") & (result.by_area["threshold_min"] == t_max)]
     # no EPCI level without an epci column (grid or layer units with no commune table): no list
@@ -152,7 +191,7 @@ def print_summary(  # type: ignore[no-untyped-def]
             w(f"  population-weighted mean minutes to the nearest site, with them: {s.objective_value:.2f}{proven}\n")
         w(
             f"  covered within {within:g} min {s.population_covered_before:,.0f} -> {s.population_covered_after:,.0f} "
-            f"({s.share_covered_before:.1%} -> {s.share_covered_after:.1%}); "
+            f"({_share(s.share_covered_before)} -> {_share(s.share_covered_after)}); "
             f"greedy MCLP within {plan.threshold_min:g} min: {g.population_covered_after:,.0f}\n"
         )
         unit = "person-minutes saved" if median else "people newly covered"
@@ -178,14 +217,15 @@ def print_access(study: AccessStudy, w) -> None:  # type: ignore[no-untyped-def]
         f"at {summary['sites_receiving']} sites\n"
     )
     w(
-        f"  mean {summary['mean_accessibility_before']:.2f} -> {summary['mean_accessibility_after']:.2f}; "
+        f"  mean {_share(summary['mean_accessibility_before'], '.2f')} -> "
+        f"{_share(summary['mean_accessibility_after'], '.2f')}; "
         f"in priority zones {summary['population_priority_before']:,.0f} -> {summary['population_priority_after']:,.0f}"
         f" inhabitants\n"
     )
     by_dep = study.by_area[study.by_area["level"] == "department"]
     for row in by_dep.itertuples():
         w(
-            f"  {row.area_id:>3} {str(row.area_name)[:24]:<24} {row.accessibility:>6.2f} -> "
-            f"{row.accessibility_scenario:>6.2f}  priority {row.population_priority:>10,.0f} -> "
+            f"  {row.area_id:>3} {str(row.area_name)[:24]:<24} {_share(row.accessibility, '.2f'):>6} -> "
+            f"{_share(row.accessibility_scenario, '.2f'):>6}  priority {row.population_priority:>10,.0f} -> "
             f"{row.population_priority_scenario:>10,.0f}\n"
         )

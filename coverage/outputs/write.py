@@ -1,13 +1,13 @@
 """Writing a whole run: every table, layer, figure, page and the run record, in one folder.
 
-:func:`write_analysis` is the one writer a caller needs: it writes into a temporary folder
-(:func:`~coverage.outputs.files.atomic_output_dir`) and moves it into place only when
-every file is written.
+:func:`write_analysis` is the one writer a caller needs: it writes into a staging folder
+(:func:`~coverage.outputs.folder.atomic_output_dir`) and moves it into place only when
+every file is written.  :func:`write_outputs` writes the same files into a folder the
+caller already staged (the command line stages it before the computation).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
@@ -17,18 +17,21 @@ import geopandas as gpd
 import pandas as pd
 
 from coverage.outputs.files import (
-    RUN_FILE,
-    atomic_output_dir,
+    WORKBOOK,
+    access_tables,
+    plan_tables,
     save_graphml,
     uncovered_layer,
     with_lonlat,
-    write_access_tables,
+    write_access_layers,
     write_csv,
     write_layer,
-    write_plan_tables,
+    write_plan_layers,
+    write_workbook,
 )
+from coverage.outputs.folder import RUN_FILE, STAGING_MARKER, atomic_output_dir, files_below
 from coverage.outputs.report import figure_pngs, write_report
-from coverage.outputs.summaries import run_record
+from coverage.outputs.summaries import record_json, run_record
 from coverage.outputs.webmap import gap_map
 
 if TYPE_CHECKING:
@@ -36,7 +39,7 @@ if TYPE_CHECKING:
     from coverage.analysis import GapAnalysis
     from coverage.planning import SitingPlan
 
-__all__ = ["write_analysis"]
+__all__ = ["write_analysis", "write_outputs"]
 
 logger = logging.getLogger(__name__)
 
@@ -54,21 +57,62 @@ def write_analysis(
 ) -> Path:
     """Write every output of a :class:`~coverage.analysis.GapAnalysis` into ``out_dir``.
 
+    The files are those of :func:`write_outputs`, written into a staging folder that
+    replaces ``out_dir`` once all are written.  ``out_dir`` may be absent, empty or a
+    previous output of this tool holding only the files that run wrote; anything else
+    raises :class:`~coverage.errors.OutputExistsError` before a file is written, and
+    leaves ``out_dir`` as it was (see :func:`~coverage.outputs.folder.check_output_dir`).
+    """
+    with atomic_output_dir(out_dir) as staging:
+        write_outputs(
+            result,
+            staging,
+            run_info=run_info,
+            map=map,
+            plan=plan,
+            report=report,
+            departments=departments,
+            access=access,
+        )
+    logger.info("outputs written to %s", out_dir)
+    return Path(out_dir)
+
+
+def write_outputs(
+    result: GapAnalysis,
+    folder: Path,
+    *,
+    run_info: Mapping[str, Any] | None = None,
+    map: bool = False,
+    plan: SitingPlan | None = None,
+    report: bool = False,
+    departments: gpd.GeoDataFrame | None = None,
+    access: AccessStudy | None = None,
+) -> list[str]:
+    """Write every output of a run into ``folder``, an existing empty (staging) folder; the files written.
+
+    Whatever ``folder`` holds at the end is listed in its ``run.json`` as written by the run.
+
     Files: ``population_access.csv``, ``facilities.csv``, ``coverage_summary.csv``,
-    ``coverage_by_area.csv``, ``coverage.gpkg`` (layers ``population_access``,
-    ``facilities``, ``catchments``, ``isochrones``, ``uncovered``, in the analysis'
-    metric CRS), ``network.graphml``, ``map.html`` (with ``map``: the offline page of
+    ``coverage_by_area.csv``, ``tables.xlsx`` (every CSV table of the run, one sheet
+    each), ``coverage.gpkg`` (layers ``population_access``, ``facilities``,
+    ``catchments``, ``isochrones``, ``uncovered``, in the analysis' metric CRS),
+    ``network.graphml``, ``map.html`` (with ``map``: the offline page of
     :func:`~coverage.outputs.webmap.gap_map`, with the plan, departments and study) and
-    ``run.json`` (parameters, inputs, timings, and ``run_info`` on top).  With a ``plan``: ``candidates.csv``,
-    ``selection.csv``, ``coverage_curve.csv``, ``fragility.csv`` and a ``sites`` layer.
-    With ``report``: ``report.html`` (one self-contained page: key figures, tables,
-    figures and the parameters of the run) and ``figures/*.png``.  With an ``access``
-    study: ``accessibility.csv`` (per unit, baseline and scenario),
+    ``run.json`` (parameters, inputs, timings, ``run_info`` on top, and the list of the
+    files written, which is what a later run may replace).  With a ``plan``:
+    ``candidates.csv``, ``selection.csv``, ``coverage_curve.csv``, ``fragility.csv`` and a
+    ``sites`` layer.  With ``report``: ``report.html`` (one self-contained page: key
+    figures, tables, figures and the parameters of the run) and ``figures/*.png``.  With
+    an ``access`` study: ``accessibility.csv`` (per unit, baseline and scenario),
     ``accessibility_by_area.csv``, ``accessibility_classes.csv``,
     ``accessibility_sites.csv`` (every site with doctors before or after),
     ``allocation_steps.csv`` (the pool's teams in order, with a pool) and the layers
     ``accessibility`` (unit polygons where every unit has one, else points) and
     ``accessibility_sites``.
+
+    In the CSV tables and the workbook, text that a spreadsheet would run as a formula
+    starts with ``'`` (:func:`~coverage.outputs.files.spreadsheet_safe`).
     """
     crs = result.config.metric_crs
     units = result.units
@@ -84,7 +128,11 @@ def write_analysis(
         "nearest_facility_type",
         "beyond_max_snap",
     ]
-    admin = [c for c in ("commune", "epci", "department") if c in units.columns]
+    admin = [
+        c
+        for c in ("commune", "commune_name", "epci", "epci_name", "department", "department_name")
+        if c in units.columns
+    ]
     facility_columns = ["facility_id", "name", "type", "node", "access_minutes", "snap_distance_m", "beyond_max_snap"]
     facilities = result.facilities
     facilities_table = with_lonlat(facilities)
@@ -92,35 +140,44 @@ def write_analysis(
         facility_columns + [c for c in facilities_table.columns if c not in facility_columns]
     ]
 
-    with atomic_output_dir(out_dir) as tmp:
-        write_csv(pd.DataFrame(units[access_columns + admin]), tmp / "population_access.csv")
-        write_csv(facilities_table, tmp / "facilities.csv")
-        write_csv(result.summary, tmp / "coverage_summary.csv")
-        write_csv(result.by_area, tmp / "coverage_by_area.csv")
+    tables: dict[str, pd.DataFrame] = {
+        "coverage_summary": result.summary,
+        "coverage_by_area": result.by_area,
+        "population_access": pd.DataFrame(units[access_columns + admin]),
+        "facilities": facilities_table,
+    }
+    if plan is not None:
+        tables.update(plan_tables(plan))
+    if access is not None:
+        tables.update(access_tables(access))
+    for name, table in tables.items():
+        write_csv(table, folder / f"{name}.csv")
+    write_workbook(tables, folder / WORKBOOK)
 
-        gpkg = tmp / "coverage.gpkg"
-        unit_layer = units[access_columns + [c for c in units.columns if c not in access_columns and c != "area"]]
-        write_layer(gpd.GeoDataFrame(unit_layer, geometry="geometry", crs=units.crs), gpkg, "population_access", crs)
-        write_layer(facilities, gpkg, "facilities", crs)
-        write_layer(result.catchments, gpkg, "catchments", crs, promote_to_multi=True)
-        if len(result.isochrones):
-            write_layer(result.isochrones, gpkg, "isochrones", crs, promote_to_multi=True)
-        write_layer(uncovered_layer(result), gpkg, "uncovered", crs, promote_to_multi=True)
+    gpkg = folder / "coverage.gpkg"
+    unit_layer = units[access_columns + [c for c in units.columns if c not in access_columns and c != "area"]]
+    write_layer(gpd.GeoDataFrame(unit_layer, geometry="geometry", crs=units.crs), gpkg, "population_access", crs)
+    write_layer(facilities, gpkg, "facilities", crs)
+    write_layer(result.catchments, gpkg, "catchments", crs, promote_to_multi=True)
+    if len(result.isochrones):
+        write_layer(result.isochrones, gpkg, "isochrones", crs, promote_to_multi=True)
+    write_layer(uncovered_layer(result), gpkg, "uncovered", crs, promote_to_multi=True)
+    if plan is not None:
+        write_plan_layers(plan, folder, crs)
+    if access is not None:
+        write_access_layers(access, folder, crs)
 
-        if plan is not None:
-            write_plan_tables(plan, tmp, crs)
-        if access is not None:
-            write_access_tables(access, tmp, crs)
-        save_graphml(result.network.graph, tmp / "network.graphml")
-        if map:
-            gap_map(result, plan=plan, departments=departments, offline=True, access=access).save(str(tmp / "map.html"))
-        info = run_record(result, plan=plan, access=access, run_info=run_info)
-        (tmp / RUN_FILE).write_text(json.dumps(info, indent=2, ensure_ascii=False, default=str), "utf-8")
-        if report:
-            pngs = figure_pngs(result, plan=plan, departments=departments)
-            (tmp / "figures").mkdir()
-            for name, png in pngs.items():
-                (tmp / "figures" / f"{name}.png").write_bytes(png)
-            write_report(result, tmp, plan=plan, run_info=info, figures=pngs, departments=departments, access=access)
-    logger.info("outputs written to %s", out_dir)
-    return Path(out_dir)
+    save_graphml(result.network.graph, folder / "network.graphml")
+    if map:
+        gap_map(result, plan=plan, departments=departments, offline=True, access=access).save(str(folder / "map.html"))
+    info = run_record(result, plan=plan, access=access, run_info=run_info)
+    if report:
+        pngs = figure_pngs(result, plan=plan, departments=departments)
+        (folder / "figures").mkdir()
+        for name, png in pngs.items():
+            (folder / "figures" / f"{name}.png").write_bytes(png)
+        write_report(result, folder, plan=plan, run_info=info, figures=pngs, departments=departments, access=access)
+    # run.json last, with the list of what the run wrote: a later run replaces these files only
+    written = sorted({*files_below(folder), RUN_FILE} - {STAGING_MARKER})
+    (folder / RUN_FILE).write_text(record_json({**info, "files": written}), "utf-8")
+    return written

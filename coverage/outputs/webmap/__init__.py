@@ -9,14 +9,23 @@ and number formats are those of :mod:`coverage.outputs.style`, shared with the f
 and the report.
 
 Every text that comes from an input file is HTML-escaped before it reaches a popup, a
-tooltip or a layer name; it then travels to the page as a JSON string, never as code.
-With ``offline=True`` the page carries Leaflet and its fullscreen plugin itself
-(:mod:`coverage.outputs.webmap.assets`) and loads no script or style from the network.
+tooltip, a layer name or the legend; it then travels to the page as data (a JSON string,
+or HTML in which ``{`` is written ``&#123;``), never as code: neither the browser nor
+the Jinja templates of Folium read it as such.  By default (``offline=True``) the page
+carries Leaflet and its fullscreen plugin itself (:mod:`coverage.outputs.webmap.assets`)
+and loads no script or style from the network.
+
+The map returned is a :class:`folium.Map`
+(:class:`~coverage.outputs.webmap.elements.CoverageMap`) that takes more layers like any
+other: its layer control is put on the page when the map is rendered, after every layer.
 
 The modules, each importing only those above it:
 
+- :mod:`~coverage.outputs.webmap.elements`: the Folium classes (the map, rendered with
+  its layer control last and, offline, its assets inlined; elements whose output is
+  never read as a template);
 - :mod:`~coverage.outputs.webmap.page`: the map, panes, Leaflet elements, marker icons,
-  legend box, controls and offline assets;
+  legend box and controls;
 - :mod:`~coverage.outputs.webmap.popups`: the escaped text of tooltips and popups;
 - :mod:`~coverage.outputs.webmap.layers`: the layers of the analysis and of the plan;
 - :mod:`~coverage.outputs.webmap.access`: the layers of an accessibility study;
@@ -39,7 +48,7 @@ from coverage.outputs.webmap.layers import (
     unit_areas,
 )
 from coverage.outputs.webmap.legend import legend_html
-from coverage.outputs.webmap.page import add_controls, add_legend, inline_assets, new_map
+from coverage.outputs.webmap.page import add_controls, add_legend, new_map
 
 if TYPE_CHECKING:
     import folium
@@ -57,7 +66,7 @@ def gap_map(
     *,
     plan: SitingPlan | None = None,
     departments: gpd.GeoDataFrame | None = None,
-    offline: bool = False,
+    offline: bool = True,
     tiles: str | folium.TileLayer | None = "OpenStreetMap",
     top_candidates: int = 20,
     access: AccessStudy | None = None,
@@ -75,12 +84,14 @@ def gap_map(
     departments
         Department polygons (``department``, ``name``) for outlines and names.
     offline
-        Inline Leaflet and the fullscreen plugin (vendored in :mod:`coverage.outputs.webmap.assets`)
-        so that the saved page is one file that loads no script or style from the
-        network; jQuery and Bootstrap are left out, so Folium elements that need them
-        (``folium.Popup``, ``folium.Icon``) should not be added to such a map.  Tiles,
-        if any, still come from their server: without it the vector layers draw on a
-        grey background.  Otherwise the page links Folium's usual CDN copies.
+        True (the default): inline Leaflet and the fullscreen plugin (vendored in
+        :mod:`coverage.outputs.webmap.assets`), so that the saved page, or the map shown
+        in a notebook, is one file that loads no script or style from the network.
+        jQuery, Bootstrap and Font Awesome are left out, unless an element that needs
+        them is added to the map (``folium.Popup``, ``folium.Icon``): they then come
+        from their CDN, as do the files of Folium plugins.  Tiles, if any, still come
+        from their server: without it the vector layers draw on a grey background.
+        False: the page links Folium's usual CDN copies.
     tiles
         Background tiles (a Folium ``tiles`` name or ``TileLayer``), or None for none.
     top_candidates
@@ -97,7 +108,14 @@ def gap_map(
     facility (viridis, unreachable in grey), one isochrone union per threshold (off at
     start), the population beyond the largest threshold as circles whose area is
     proportional to it, the facilities by type, the candidates and the selected sites,
-    EPCI and department outlines.  Names from input files are HTML-escaped.
+    EPCI and department outlines.  Names from input files are shown as written: HTML
+    and template syntax in them is text.
+
+    More layers may be added to the map returned, as to any Folium map
+    (``folium.GeoJson(...).add_to(m)``, ``folium.Marker(...).add_to(m)``): the layer
+    control is put on the page when the map is rendered (saved or shown), after every
+    layer, and lists them too.  There is no need to add a ``folium.LayerControl``; one
+    added to the map takes the place of the map's own, and is also put after every layer.
     """
     thresholds = result.config.thresholds_min
     colours = minute_class_colours(len(thresholds))
@@ -105,7 +123,7 @@ def gap_map(
     boxes = [result.facilities.to_crs("EPSG:4326").total_bounds, result.units.total_bounds]
     if areas is not None:
         boxes.append(areas.total_bounds)
-    fmap = new_map(tiles, boxes)
+    fmap = new_map(tiles, boxes, offline=offline)
 
     add_unit_minutes(fmap, result, areas, colours, show=access is None)
     if access is not None:
@@ -121,6 +139,4 @@ def gap_map(
     labels = minute_class_labels_web(thresholds)
     add_legend(fmap, legend_html(colours, labels, facility_types, largest, plan, access))
     add_controls(fmap)
-    if offline:
-        inline_assets(fmap)
     return fmap

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import html
 import math
 from typing import TYPE_CHECKING
 
@@ -52,7 +51,7 @@ def add_access(fmap: folium.Map, study: AccessStudy, areas: gpd.GeoSeries | None
     a1 = units["accessibility_scenario"].to_numpy(dtype=float)
     cls = _access_class(a0, a1, line)
     commune = units["commune_name"] if "commune_name" in units else units["name"]
-    unit = html.escape(s.unit_label)
+    unit = text(s.unit_label)
     labels = pd.DataFrame(
         {
             "name": commune.map(text).to_numpy(),
@@ -138,13 +137,12 @@ def access_legend(study: AccessStudy) -> str:
     """Legend rows (HTML) of the accessibility classes and of the sites receiving doctors."""
     s = study.settings
     rows = "".join(
-        f'<div class="row"><span class="swatch" style="background:{colour}"></span>'
-        f"<span>{html.escape(label)}</span></div>"
+        f'<div class="row"><span class="swatch" style="background:{colour}"></span><span>{text(label)}</span></div>'
         for colour, label in ACCESS_CLASSES
     )
     dot = f'<svg width="14" height="14"><circle cx="7" cy="7" r="6" fill="{ADDED_DOCTORS_COLOUR}" stroke="#fff"/></svg>'
     return (
-        f"<h4>Accessibilité ({html.escape(s.unit_label)}), seuil {s.priority_line_value:g} / Accessibility, "
+        f"<h4>Accessibilité ({text(s.unit_label)}), seuil {s.priority_line_value:g} / Accessibility, "
         f"line {s.priority_line_value:g}</h4>{rows}"
         f'<div class="row">{dot}<span>Site recevant des médecins / Site receiving doctors</span></div>'
     )

@@ -21,7 +21,6 @@ input text.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -163,9 +162,10 @@ def add_boundaries(
     units = result.units
     if areas is not None and "epci" in units and units["epci"].notna().any():
         frame = gpd.GeoDataFrame({"epci": units["epci"].astype("string")}, geometry=areas.to_numpy(), crs="EPSG:4326")
-        epci = frame[frame["epci"].notna()].dissolve(by="epci").reset_index()
+        # the codes only group the areas: the outlines reach the page without them
+        epci = frame[frame["epci"].notna()].dissolve(by="epci").reset_index(drop=True)
         geojson(
-            epci,
+            epci[[epci.geometry.name]],
             name="Limites des EPCI / EPCI boundaries",
             show=True,
             pane="boundaries",
@@ -239,7 +239,7 @@ def add_facilities(fmap: folium.Map, result: GapAnalysis) -> list[str]:
             {
                 "location": latlon(row.geometry),
                 "icon": icon(symbol, f"coverage-facility coverage-facility-{_css_name(kind)}"),
-                "tooltip": f"<b>{text(row['name'])}</b><br>{html.escape(symbol.label)}",
+                "tooltip": f"<b>{text(row['name'])}</b><br>{text(symbol.label)}",
                 "popup": facility_popup(row, symbol),
             }
             for _, row in rows.iterrows()

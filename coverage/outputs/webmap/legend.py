@@ -9,7 +9,6 @@ population beyond the last threshold, and the boundary lines.  The box that hold
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -19,6 +18,7 @@ from coverage.outputs.style import CANDIDATE_SYMBOL, FACILITY_SYMBOLS, OTHER_SYM
 from coverage.outputs.webmap.access import access_legend
 from coverage.outputs.webmap.layers import circle_radius
 from coverage.outputs.webmap.page import icon_svg
+from coverage.outputs.webmap.popups import text
 
 if TYPE_CHECKING:
     from coverage.access_study import AccessStudy
@@ -28,7 +28,7 @@ __all__ = ["legend_html"]
 
 
 def _row(symbol_html: str, label: str) -> str:
-    return f'<div class="row">{symbol_html}<span>{html.escape(label)}</span></div>'
+    return f'<div class="row">{symbol_html}<span>{text(label)}</span></div>'
 
 
 def legend_html(

@@ -8,18 +8,24 @@ stands on:
   markers on top);
 - the Jinja/branca elements: :func:`point_layer` (markers and circle markers drawn by
   one loop), :func:`geojson` (polygon layers), the legend as a Leaflet control, the
-  metric scale, the full-screen button and the layer control;
+  metric scale, the full-screen button and the layer control (put on the page last, when
+  the map is rendered: :class:`~coverage.outputs.webmap.elements.CoverageMap`);
 - the SVG markers of facilities, sites and candidates (:func:`icon_svg`, :func:`icon`),
   in the shapes and colours of :mod:`coverage.outputs.style`;
 - the light geometry of the page: outlines simplified to about 100 m and rounded to
   about 10 m (:func:`light`);
 - with ``offline=True``, the vendored Leaflet and fullscreen plugin inlined as ``data:``
-  URIs (:func:`inline_assets`).
+  URIs when the map is rendered (:class:`~coverage.outputs.webmap.elements.CoverageMap`).
 
-The points of :func:`point_layer` reach the page through ``|tojson``, so that a name from
-an input file, already HTML-escaped by :mod:`~coverage.outputs.webmap.popups`, cannot
-break out of its string; the legend body is HTML in which
-:mod:`~coverage.outputs.webmap.legend` has escaped every label.
+Text from input files is data, never code.  The points of :func:`point_layer` reach the
+page through ``|tojson``, so that a name, already HTML text made by
+:mod:`~coverage.outputs.webmap.popups`, cannot break out of its string; the legend body
+is HTML in which :mod:`~coverage.outputs.webmap.legend` has escaped every label; and
+what these elements render is put on the page as it is
+(:class:`~coverage.outputs.webmap.elements.DataElement`), never read again as a Jinja
+template.  Folium's own elements (layer names, GeoJSON properties and tooltips) do read
+their output again as a template: what they are given passes through :func:`inert`,
+which writes every ``{`` as ``&#123;``.
 """
 
 from __future__ import annotations
@@ -35,9 +41,9 @@ import shapely
 
 if TYPE_CHECKING:
     import folium
-    from branca.element import MacroElement
 
     from coverage.outputs.style import Symbol
+    from coverage.outputs.webmap.elements import CoverageMap, DataElement
 
 __all__ = [
     "add_controls",
@@ -47,7 +53,7 @@ __all__ = [
     "geojson",
     "icon",
     "icon_svg",
-    "inline_assets",
+    "inert",
     "latlon",
     "light",
     "new_map",
@@ -59,8 +65,10 @@ _SIMPLIFY_M = 100.0  # outlines move by about this much at most (isochrones are 
 _PRECISION_DEG = 1e-4  # about 10 m
 _RIGHT_PANEL_PX = 400  # width of the layer control and legend, kept clear when fitting the map
 
-# Leaflet panes: polygons under boundaries, circles above them, markers (600) on top.
-_PANES = {"communes": 405, "isochrones": 410, "boundaries": 415, "circles": 420, "doctors": 425}
+# Leaflet panes: polygons under boundaries, circles above them, markers (600) on top.  The
+# communes lie under Leaflet's overlay pane (400), where the layers a user adds to the map
+# go, so that these are drawn over the communes' fill.
+_PANES = {"communes": 395, "isochrones": 410, "boundaries": 415, "circles": 420, "doctors": 425}
 
 # SVG shapes of the markers, keyed by Symbol.shape; the PNG figures use matplotlib's
 # markers of the same shapes instead.
@@ -84,15 +92,24 @@ def _template(source: str) -> Any:
     return Template(source)
 
 
-def element(source: str, **attributes: Any) -> MacroElement:
-    """A branca element rendered by the Jinja ``source``, with ``attributes`` set on it."""
-    from branca.element import MacroElement
+def inert(html_text: str) -> str:
+    """HTML text in which no template engine finds code: every ``{`` written ``&#123;``.
 
-    macro = MacroElement()
-    macro._template = _template(source)
-    for key, value in attributes.items():
-        setattr(macro, key, value)
-    return macro
+    Folium and branca compile what an element renders as a Jinja template once more; with
+    no ``{`` left, ``{{``, ``{%`` and ``{#`` cannot occur, and the browser still shows ``{``.
+    For text that a browser reads as HTML (tooltips, popups, layer names, the legend).
+    """
+    return html_text.replace("{", "&#123;")
+
+
+def element(source: str, **attributes: Any) -> DataElement:
+    """A branca element rendered by the Jinja ``source``, with ``attributes`` set on it.
+
+    What it renders goes on the page as it is, never compiled again as a template.
+    """
+    from coverage.outputs.webmap.elements import DataElement
+
+    return DataElement(_template(source), **attributes)
 
 
 # Markers (a divIcon) and circle markers, all drawn by one loop; every text reaches the
@@ -164,7 +181,7 @@ def icon_svg(symbol: Symbol, *, size: int = 24, letter: str | None = None) -> st
     font = 10 if len(text) > 1 else 12
     label = (
         f'<text x="12" y="{y}" text-anchor="middle" font-family="sans-serif" font-size="{font}" '
-        f'font-weight="bold" fill="{symbol.text}">{html.escape(text)}</text>'
+        f'font-weight="bold" fill="{symbol.text}">{inert(html.escape(text))}</text>'
         if text
         else ""
     )
@@ -195,10 +212,11 @@ def point_layer(name: str, points: list[dict], *, show: bool = True) -> folium.F
 
     ``points`` are dicts of ``location``, ``icon`` or ``style``, and optionally ``z``,
     ``tooltip`` and ``popup`` (HTML text, already escaped); they reach the page as JSON.
+    ``name`` is HTML text too (the layer control shows it as HTML).
     """
     import folium
 
-    group = folium.FeatureGroup(name=name, show=show)
+    group = folium.FeatureGroup(name=inert(name), show=show)
     group.add_child(element(_POINTS, points=points))
     return group
 
@@ -213,17 +231,25 @@ def geojson(
     tooltip: Sequence[tuple[str, str]] = (),
     interactive: bool = True,
 ) -> folium.GeoJson:
-    """A polygon layer; ``tooltip`` = (column, bilingual label) of HTML-text columns."""
+    """A polygon layer; ``tooltip`` = (column, bilingual label) of HTML-text columns.
+
+    ``name``, the labels and every text column are HTML text; they pass through
+    :func:`inert`, and the features are numbered from 0 (the frame's index is not written).
+    """
     import folium
 
-    frame = frame[~(frame.geometry.isna() | frame.geometry.is_empty)]
+    frame = frame[~(frame.geometry.isna() | frame.geometry.is_empty)].reset_index(drop=True)
+    columns = [c for c in frame.columns if c != frame.geometry.name]
+    frame = frame.assign(**{c: frame[c].map(lambda v: inert(v) if isinstance(v, str) else v) for c in columns})
     return folium.GeoJson(
         frame.to_json(),
-        name=name,
+        name=inert(name),
         show=show,
         style_function=style,
         highlight_function=(lambda _f: {"weight": 3, "color": "#000000"}) if interactive and tooltip else None,
-        tooltip=folium.GeoJsonTooltip(fields=[c for c, _ in tooltip], aliases=[a for _, a in tooltip], sticky=True)
+        tooltip=folium.GeoJsonTooltip(
+            fields=[c for c, _ in tooltip], aliases=[inert(a) for _, a in tooltip], sticky=True
+        )
         if tooltip
         else None,
         pane=pane,
@@ -269,11 +295,17 @@ def _bounds(boxes: Sequence[np.ndarray]) -> list[list[float]]:
     return [[float(stack[:, 1].min()), float(stack[:, 0].min())], [float(stack[:, 3].max()), float(stack[:, 2].max())]]
 
 
-def new_map(tiles: str | folium.TileLayer | None, boxes: Sequence[np.ndarray]) -> folium.Map:
-    """An empty map fitted to ``boxes`` (EPSG:4326 bounds), with the panes of the layers."""
+def new_map(tiles: str | folium.TileLayer | None, boxes: Sequence[np.ndarray], *, offline: bool) -> CoverageMap:
+    """An empty map fitted to ``boxes`` (EPSG:4326 bounds), with the panes of the layers.
+
+    With ``offline``, the page it renders carries Leaflet itself (see
+    :class:`~coverage.outputs.webmap.elements.CoverageMap`).
+    """
     import folium
 
-    fmap = folium.Map(tiles=tiles, control_scale=False)
+    from coverage.outputs.webmap.elements import CoverageMap
+
+    fmap = CoverageMap(offline=offline, tiles=tiles, control_scale=False)
     # room on the right for the layer control and the legend
     fmap.fit_bounds(_bounds(boxes), padding_top_left=(10, 10), padding_bottom_right=(_RIGHT_PANEL_PX, 10))
     for pane, z_index in _PANES.items():
@@ -296,8 +328,13 @@ def add_legend(fmap: folium.Map, body: str) -> None:
     )
 
 
-def add_controls(fmap: folium.Map) -> None:
-    """Metric scale, full-screen button and layer control (after the layers it lists)."""
+def add_controls(fmap: CoverageMap) -> None:
+    """Metric scale, full-screen button and layer control.
+
+    The layer control is put on the page when the map is rendered, after every layer
+    (:class:`~coverage.outputs.webmap.elements.CoverageMap`), so that it also lists the
+    layers added to the map later.
+    """
     import folium
     from folium.plugins import Fullscreen
 
@@ -305,40 +342,4 @@ def add_controls(fmap: folium.Map) -> None:
     Fullscreen(
         position="topleft", title="Plein écran / Full screen", title_cancel="Quitter le plein écran / Exit full screen"
     ).add_to(fmap)
-    folium.LayerControl(collapsed=False).add_to(fmap)
-
-
-# ---------------------------------------------------------------- offline page
-
-# What Folium and its fullscreen plugin link to, and what the page really needs: the
-# rest (jQuery, Bootstrap, Font Awesome, awesome-markers) only serves folium.Icon and
-# folium.Popup, which this map does not use.
-_NEEDED_ASSETS = {
-    "leaflet": "leaflet.js",
-    "leaflet_css": "leaflet.css",
-    "Control.Fullscreen.js": "Control.FullScreen.js",
-    "Control.FullScreen.css": "Control.FullScreen.css",
-}
-
-
-def inline_assets(fmap: folium.Map) -> None:
-    """Link the vendored Leaflet and fullscreen plugin as data: URIs, and nothing else."""
-    from folium.elements import JSCSSMixin
-
-    from coverage.outputs.webmap.assets import data_uri
-
-    def inlined(links: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        return [(name, data_uri(_NEEDED_ASSETS[name])) for name, _ in links if name in _NEEDED_ASSETS]
-
-    for child in [fmap, *_descendants(fmap)]:
-        if isinstance(child, JSCSSMixin):
-            # instance attributes: Folium's class-level lists must stay as they are
-            child.default_js = inlined(child.default_js)
-            child.default_css = inlined(child.default_css)
-
-
-def _descendants(parent: Any) -> list[Any]:
-    out = []
-    for child in parent._children.values():
-        out += [child, *_descendants(child)]
-    return out
+    fmap.layer_control = folium.LayerControl(collapsed=False)

@@ -1,8 +1,10 @@
 """The text of the web map's tooltips and popups, HTML-escaped.
 
 Every value that comes from an input file (a commune, facility, EPCI or candidate name,
-an identifier, a facility type) becomes page text through :func:`text` here, so that
-the layers only ever handle HTML text; the page then carries it as a JSON string
+an identifier, a facility type, a scenario name) becomes page text through :func:`text`
+here, so that the layers only ever handle HTML text, in which ``{`` is written
+``&#123;`` (:func:`~coverage.outputs.webmap.page.inert`) so that no template engine
+reads it as code; the page then carries it as a JSON string
 (:mod:`~coverage.outputs.webmap.page`), never as code.  Numbers are written with the web
 map's formats of :mod:`coverage.outputs.style` (``2 587 031``, ``12.3 min``).
 
@@ -22,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import pandas as pd
 
 from coverage.outputs.style import en_count, en_minutes
+from coverage.outputs.webmap.page import inert
 
 if TYPE_CHECKING:
     from coverage.analysis import GapAnalysis
@@ -40,10 +43,10 @@ __all__ = [
 
 
 def text(value: object) -> str:
-    """A value from an input file, as HTML text."""
+    """A value from an input file, as HTML text that shows it literally (``{`` as ``&#123;``)."""
     if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
         return ""
-    return html.escape(str(value))
+    return inert(html.escape(str(value)))
 
 
 def code_and_name(code: object, name: object) -> str:
@@ -54,7 +57,7 @@ def code_and_name(code: object, name: object) -> str:
 
 def table(title: str, rows: Sequence[tuple[str, str]]) -> str:
     """Popup body; ``title`` and the values must already be HTML text."""
-    cells = "".join(f"<tr><th>{html.escape(label)}</th><td>{value}</td></tr>" for label, value in rows if value != "")
+    cells = "".join(f"<tr><th>{text(label)}</th><td>{value}</td></tr>" for label, value in rows if value != "")
     return f'<div class="coverage-popup"><b>{title}</b><table>{cells}</table></div>'
 
 
