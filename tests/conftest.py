@@ -107,6 +107,19 @@ def units_at(rows: dict[str, tuple[float, float]], population: list[float]) -> g
     )
 
 
+def square_areas(units: gpd.GeoDataFrame, centres: Iterable[tuple[float, float]]) -> gpd.GeoDataFrame:
+    """Give each unit a 2 km square around its centre as ``area`` (in place); the departments
+    (``department``, ``name``) dissolved from the squares of the units' ``department``."""
+    from shapely.geometry import box
+
+    squares = [box(x - 1000, y - 1000, x + 1000, y + 1000) for x, y in centres]
+    units["area"] = gpd.GeoSeries(squares, crs=units.crs)
+    frame = gpd.GeoDataFrame(
+        {"department": units["department"], "name": units["department_name"]}, geometry=squares, crs=units.crs
+    )
+    return frame.dissolve(by=["department", "name"]).reset_index()
+
+
 @pytest.fixture
 def no_lagrangian_bound(monkeypatch: pytest.MonkeyPatch) -> None:
     """The MCLP's Lagrangian steps switched off: no bound, no starts, nothing ruled out."""

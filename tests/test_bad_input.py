@@ -823,7 +823,8 @@ def test_failing_readers_do_not_modify_inputs(profile):
 # ----------------------------------------------------------------------------- command line
 
 
-def cli_args(inputs: dict[str, Path], out: Path, **replace: Path) -> list[str]:
+def cli_args(inputs: dict[str, Path], out: Path | str, *extra: str, **replace: Path) -> list[str]:
+    """``couverture analyse`` on the small inputs, with ``extra`` options and files replaced."""
     paths = {**inputs, **replace}
     return [
         "analyse",
@@ -834,6 +835,7 @@ def cli_args(inputs: dict[str, Path], out: Path, **replace: Path) -> list[str]:
         "--config", str(paths["config"]),
         "--no-map",
         "--out", str(out),
+        *extra,
     ]  # fmt: skip
 
 

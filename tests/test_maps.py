@@ -21,8 +21,7 @@ from html.parser import HTMLParser
 import geopandas as gpd
 import pandas as pd
 import pytest
-from conftest import CRS, facilities_at, make_graph, units_at
-from shapely.geometry import box
+from conftest import facilities_at, make_graph, square_areas, units_at
 
 import coverage as cov
 from coverage.analysis import GapAnalysis
@@ -72,16 +71,7 @@ def territory() -> tuple[object, gpd.GeoDataFrame, gpd.GeoDataFrame, gpd.GeoData
     units["department_name"] = units["department"].map({"37": "Indre-et-Loire", "41": "Loir-et-Cher"})
     units["epci"] = ["200000001" if c <= 1 else "200000002" if c <= 3 else "200000003" for c, _ in cells]
     units["epci_name"] = units["epci"].map({"200000001": "CC Alpha", "200000002": EVIL_EPCI, "200000003": "CC Delta"})
-    squares = [box(x - 1000, y - 1000, x + 1000, y + 1000) for x, y in (centre(c, r) for c, r in cells)]
-    units["area"] = gpd.GeoSeries(squares, crs=CRS)
-
-    departments = (
-        gpd.GeoDataFrame(
-            {"department": units["department"], "name": units["department_name"]}, geometry=squares, crs=CRS
-        )
-        .dissolve(by=["department", "name"])
-        .reset_index()
-    )
+    departments = square_areas(units, (centre(c, r) for c, r in cells))
     return graph, facilities, units, departments
 
 

@@ -29,9 +29,8 @@ from pathlib import Path
 import folium
 import geopandas as gpd
 import pytest
-from conftest import CRS, facilities_at, make_graph, units_at
+from conftest import facilities_at, make_graph, square_areas, units_at
 from matplotlib.text import Text
-from shapely.geometry import box
 
 import coverage as cov
 from coverage.access_study import AccessStudy, study_access
@@ -93,15 +92,7 @@ def territory(run_me: str) -> tuple[object, gpd.GeoDataFrame, gpd.GeoDataFrame, 
     units["department_name"] = units["department"].map(DEPARTMENT_NAMES)
     units["epci"] = ["200000001", "200000001", "200000002", "200000002"]
     units["epci_name"] = units["epci"].map(EPCI_NAMES)
-    squares = [box(x - 1000, y - 1000, x + 1000, y + 1000) for x, y in (centre(c) for c in range(COLUMNS))]
-    units["area"] = gpd.GeoSeries(squares, crs=CRS)
-    departments = (
-        gpd.GeoDataFrame(
-            {"department": units["department"], "name": units["department_name"]}, geometry=squares, crs=CRS
-        )
-        .dissolve(by=["department", "name"])
-        .reset_index()
-    )
+    departments = square_areas(units, (centre(c) for c in range(COLUMNS)))
     return graph, facilities, units, departments
 
 

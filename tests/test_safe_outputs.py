@@ -35,6 +35,7 @@ import pytest
 from conftest import make_graph, units_at
 from openpyxl import load_workbook
 from shapely.geometry import LineString, Point
+from test_bad_input import cli_args
 
 import coverage as cov
 import coverage.cli.run
@@ -133,21 +134,6 @@ _SUFFIXES = {
     "speeds": ".toml",
     "config": ".toml",
 }
-
-
-def cli_args(inputs: dict[str, Path], out: Path | str, *extra: str, **replace: Path) -> list[str]:
-    paths = {**inputs, **replace}
-    return [
-        "analyse",
-        "--roads", str(paths["roads"]), "--class-column", "cls",
-        "--facilities", str(paths["facilities"]),
-        "--population", str(paths["communes"]), "--town-halls", str(paths["town_halls"]),
-        "--speeds", str(paths["speeds"]),
-        "--config", str(paths["config"]),
-        "--no-map",
-        "--out", str(out),
-        *extra,
-    ]  # fmt: skip
 
 
 # ------------------------------------------------------------------------ formulas in tables
