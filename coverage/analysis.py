@@ -203,7 +203,7 @@ def analyse(
     out_fac["shares_node_with"] = [shared_with.get(i, "") for i in out_fac["facility_id"]]
     out_fac = out_fac.to_crs("EPSG:4326")
 
-    if not any(c in out_units.columns for c in ("commune", "epci", "department")):
+    if not any(c in out_units.columns and out_units[c].notna().any() for c in ("commune", "epci", "department")):
         logger.warning(
             "the population units carry no commune, EPCI or department: the tables by area are empty "
             "(give the commune table, --communes with --commune-polygons, to fill them)"
@@ -250,8 +250,9 @@ def _doors(ids: np.ndarray, nodes: np.ndarray, access_s: np.ndarray) -> tuple[np
 
     Facilities snapped to the same node would otherwise tie, and the search would give
     every unit to whichever came first in the file.  Of the facilities at one node the
-    one with the shortest access leg (then the smallest ``facility_id``) is kept as the
-    node's door; the others share its catchment.
+    one with the shortest access leg (then the smallest ``facility_id``, compared as
+    text: ``"10"`` before ``"9"``) is kept as the node's door; the others share its
+    catchment.
 
     Returns the positions of the doors, sorted by ``facility_id`` so that the search
     itself sees the same order whatever the file's, and for every facility that shares
@@ -269,7 +270,8 @@ def _doors(ids: np.ndarray, nodes: np.ndarray, access_s: np.ndarray) -> tuple[np
     if shared:
         logger.warning(
             "%d facilities share a road-network node with another (%s); each group shares one catchment, "
-            "listed under the facility with the shortest access leg (column shares_node_with)",
+            "listed under the facility with the shortest access leg (facilities: column shares_node_with; "
+            "catchments: column shared_with)",
             len(shared),
             ", ".join(sorted(shared)[:10]) + (" ..." if len(shared) > 10 else ""),
         )

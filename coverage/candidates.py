@@ -164,7 +164,11 @@ def exclude_candidates(
     ``what`` names the codes in messages (e.g. ``"--exclude-codes"``).
     """
     communes, ids = {str(c) for c in communes}, {str(i) for i in ids}
-    commune_codes = candidates["commune"].astype("string") if "commune" in candidates else pd.Series(dtype="string")
+    commune_codes = (
+        candidates["commune"].astype("string")
+        if "commune" in candidates
+        else pd.Series(pd.NA, index=candidates.index, dtype="string")
+    )
     candidate_ids = candidates["candidate_id"].astype(str)
     drop = commune_codes.isin(communes).fillna(False).to_numpy(dtype=bool) | candidate_ids.isin(ids).to_numpy()
     matched = set(commune_codes.dropna()) | set(candidate_ids)

@@ -8,6 +8,7 @@ from typing import Any
 
 from coverage.crs import parse_metric_crs
 from coverage.errors import InputDataError
+from coverage.numbers import is_number
 
 __all__ = ["DEFAULT_METRIC_CRS", "AnalysisConfig"]
 
@@ -47,11 +48,11 @@ class AnalysisConfig:
     isochrones: bool = True
 
     def __post_init__(self) -> None:
-        if isinstance(self.thresholds_min, str | bytes) or any(isinstance(t, bool) for t in self.thresholds_min):
-            raise InputDataError(f"thresholds must be numbers of minutes, got {self.thresholds_min!r}")
         try:
+            if isinstance(self.thresholds_min, str | bytes) or any(isinstance(t, bool) for t in self.thresholds_min):
+                raise TypeError("text or booleans")
             thresholds = tuple(float(t) for t in self.thresholds_min)
-        except (TypeError, ValueError) as exc:
+        except (TypeError, ValueError, OverflowError) as exc:
             raise InputDataError(f"thresholds must be numbers of minutes, got {self.thresholds_min!r}") from exc
         if not thresholds or any(not (math.isfinite(t) and t > 0) for t in thresholds):
             raise InputDataError(f"thresholds must be positive minutes, got {self.thresholds_min}")
@@ -68,7 +69,7 @@ class AnalysisConfig:
         if not self.isochrone_buffer_m > 0:
             raise InputDataError(f"isochrone_buffer_m must be positive, got {self.isochrone_buffer_m}")
         for name in ("access_speed_kph", "max_snap_m", "isochrone_buffer_m"):
-            if not math.isfinite(getattr(self, name)):
+            if not is_number(getattr(self, name)):
                 raise InputDataError(f"{name} must be a finite number, got {getattr(self, name)!r}")
         if not isinstance(self.isochrones, bool):
             raise InputDataError(f"isochrones must be true or false, got {self.isochrones!r}")

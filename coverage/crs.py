@@ -80,8 +80,9 @@ def check_scale(
     error = np.nanmax(np.maximum(np.abs(major - 1.0), np.abs(minor - 1.0)))
     if not np.isfinite(error) or error > MAX_SCALE_ERROR:
         worst = int(np.nanargmax(np.maximum(np.abs(major - 1.0), np.abs(minor - 1.0))))
+        scale = major[worst] if abs(major[worst] - 1.0) >= abs(minor[worst] - 1.0) else minor[worst]
         raise InputDataError(
             f"{what}: {target.to_string()} distorts lengths by up to {error:.0%} over this territory "
-            f"(scale {major[worst]:.3f} at {lat[worst]:.2f}°N, {lon[worst]:.2f}°E; at most "
+            f"(scale {scale:.3f} at {lat[worst]:.2f}°N, {lon[worst]:.2f}°E; at most "
             f"{MAX_SCALE_ERROR:.0%} is accepted); {_ADVICE}"
         )

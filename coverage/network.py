@@ -156,36 +156,30 @@ def graph_from_lines(
     edge_v.extend(v[simple].tolist())
     edge_row.extend(seg_row[simple].tolist())
     edge_len.extend(length[simple].tolist())
+    # Split points of one segment are shared by every line over that segment, in either
+    # direction (overlapping routes): placed from the lower vertex id, they are one node
+    # each, so a point between never snaps by the order of the file's rows to one of two
+    # twin nodes.  Lines that merely cross still meet only at a shared vertex.
+    split_node: dict[tuple[int, int, int, int], int] = {}
     for i in np.flatnonzero(~simple):
         k = int(pieces[i])
         a, b = int(u[i]), int(v[i])
-        # Points are placed from the lower vertex id, so that two lines over the same
-        # segment, in either direction, put them at the very same coordinates (merged
-        # below): otherwise a point between would snap to one of two twin nodes by
-        # the order of the file's rows.
         lo, hi = min(a, b), max(a, b)
-        inner = list(range(next_node, next_node + k - 1))
-        ids = [a, *(inner if a == lo else inner[::-1]), b]
+        inner = []
         for j in range(1, k):
-            t = j / k
-            node_x.append(unique_xy[lo, 0] + t * (unique_xy[hi, 0] - unique_xy[lo, 0]))
-            node_y.append(unique_xy[lo, 1] + t * (unique_xy[hi, 1] - unique_xy[lo, 1]))
-        next_node += k - 1
+            key = (lo, hi, k, j)
+            if key not in split_node:
+                t = j / k
+                split_node[key] = next_node
+                node_x.append(unique_xy[lo, 0] + t * (unique_xy[hi, 0] - unique_xy[lo, 0]))
+                node_y.append(unique_xy[lo, 1] + t * (unique_xy[hi, 1] - unique_xy[lo, 1]))
+                next_node += 1
+            inner.append(split_node[key])
+        ids = [a, *(inner if a == lo else inner[::-1]), b]
         edge_u.extend(ids[:-1])
         edge_v.extend(ids[1:])
         edge_row.extend([int(seg_row[i])] * k)
         edge_len.extend([float(length[i]) / k] * k)
-
-    # One node per position: split points of lines that overlap coincide.
-    _, first, group = np.unique(np.column_stack([node_x, node_y]), axis=0, return_index=True, return_inverse=True)
-    by_appearance = np.argsort(first, kind="stable")
-    new_id = np.empty(len(first), dtype=np.int64)
-    new_id[by_appearance] = np.arange(len(first))
-    node_of = new_id[group.ravel()]
-    node_x = [node_x[i] for i in first[by_appearance]]
-    node_y = [node_y[i] for i in first[by_appearance]]
-    edge_u = node_of[np.asarray(edge_u, dtype=np.int64)].tolist()
-    edge_v = node_of[np.asarray(edge_v, dtype=np.int64)].tolist()
 
     row_speed = speeds[keep]
     row_class = np.asarray(classes, dtype=object)[keep]
@@ -241,9 +235,12 @@ def add_travel_times(graph: nx.MultiDiGraph, profile: SpeedProfile, *, source: s
 
     The speed is the edge's ``maxspeed`` where tagged (implicit values such as
     ``FR:urban`` through the profile), else the profile's speed for its ``highway``
-    class (the first one when OSMnx merged several).  Edges whose class the profile
-    does not know raise :class:`UnknownRoadClassError`, unless the profile has a
-    default speed.  ``length`` must be set (OSMnx sets it).
+    class (the first one when OSMnx merged several: time an unsimplified graph and
+    merge after, as :func:`coverage.io.roads.simplify_with_times` does).  Edges of a
+    class the profile excludes get no time, whatever their limit (the readers drop
+    them).  Edges whose class the profile does not know raise
+    :class:`UnknownRoadClassError`, unless the profile has a default speed.  ``length``
+    must be set (OSMnx sets it).
     """
     unknown: dict[str, int] = {}
     for _, _, data in graph.edges(data=True):
@@ -252,10 +249,12 @@ def add_travel_times(graph: nx.MultiDiGraph, profile: SpeedProfile, *, source: s
         highway = data.get("highway")
         if isinstance(highway, list | tuple):
             highway = highway[0] if highway else None
+        cls = profile.classify(highway)
+        if cls == EXCLUDE:
+            continue  # excluded by the profile: no time, whatever its limit
         kph = parse_maxspeed(data.get("maxspeed"), profile.maxspeed_implicit)
         if kph is None:
-            cls = profile.classify(highway)
-            kph = profile.speed_of(cls if cls != EXCLUDE else None)
+            kph = profile.speed_of(cls)
             if cls is None:
                 key = "<empty>" if highway is None else str(highway)
                 unknown[key] = unknown.get(key, 0) + 1

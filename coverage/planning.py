@@ -20,6 +20,7 @@ import pandas as pd
 from coverage.analysis import GapAnalysis
 from coverage.errors import InputDataError
 from coverage.matrix import CoverageMatrix, analysis_matrix
+from coverage.numbers import is_number
 from coverage.siting import SitingResult, coverage_curve, fragility, lscp, mclp_greedy, most_then_fewest, p_median
 
 __all__ = ["DEFAULT_TIME_LIMIT_S", "SOLVERS", "SitingOptions", "SitingPlan", "plan_sites"]
@@ -117,7 +118,13 @@ class SitingOptions:
                 "give either the number of new sites (k), a target share of the population "
                 "or a target number of structures, and only one of them"
             )
-        if self.target_share is not None and not 0 < self.target_share <= 1:
+        if not (is_number(self.threshold_min) and self.threshold_min > 0):
+            raise InputDataError(
+                f"the siting threshold must be a positive number of minutes, got {self.threshold_min!r}"
+            )
+        if not (is_number(self.time_limit_s) and self.time_limit_s > 0):
+            raise InputDataError(f"the time limit must be a positive number of seconds, got {self.time_limit_s!r}")
+        if self.target_share is not None and not (is_number(self.target_share) and 0 < self.target_share <= 1):
             raise InputDataError(f"the target share must be in (0, 1], got {self.target_share}")
 
 

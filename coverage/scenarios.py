@@ -16,13 +16,13 @@ APL in FTE into consultations), the unit of DREES's APL, whose priority-zone lin
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from coverage.accessibility import DEFAULT_BANDS, ContinuousDecay, StepDecay
 from coverage.errors import InputDataError
+from coverage.numbers import is_number
 
 __all__ = [
     "ABOVE",
@@ -46,11 +46,6 @@ POOL_CANDIDATES = ("facilities", "communes", "facilities+communes")
 # Class labels as written in the outputs (accessibility.csv); "above threshold" predates the
 # name "priority line" and stays, so that the tables of earlier runs compare.
 PRIORITY, ABOVE = "priority", "above threshold"
-
-
-def is_number(value: object) -> bool:
-    """True for a finite int or float; False for booleans (TOML ``true`` is not 1), text, NaN and infinities."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def check_priority_line(value: object, *, name: str = "the priority line") -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from coverage.errors import InputDataError
+from coverage.numbers import is_number
 
 __all__ = ["EXCLUDE", "SpeedProfile", "parse_maxspeed", "profile_from_mapping"]
 
@@ -55,7 +56,7 @@ class SpeedProfile:
 
     def __post_init__(self) -> None:
         for cls, kph in self.speeds_kph.items():
-            if not (isinstance(kph, int | float) and math.isfinite(kph) and kph > 0):
+            if not (is_number(kph) and kph > 0):
                 raise InputDataError(
                     f"speed profile {self.name!r}: speed of class {cls!r} is {kph!r}; "
                     "expected a positive number of km/h"
@@ -66,7 +67,12 @@ class SpeedProfile:
                     f"speed profile {self.name!r}: [classes] maps {pattern!r} to {cls!r}, "
                     f"which has no speed in [speeds_kph] (known: {sorted(self.speeds_kph)})"
                 )
-        if self.default_kph is not None and not self.default_kph > 0:
+        for key, kph in self.maxspeed_implicit.items():
+            if not (is_number(kph) and kph > 0):
+                raise InputDataError(
+                    f"speed profile {self.name!r}: implicit maxspeed {key!r} is {kph!r}; expected positive km/h"
+                )
+        if self.default_kph is not None and not (is_number(self.default_kph) and self.default_kph > 0):
             raise InputDataError(f"speed profile {self.name!r}: default_kph must be positive, got {self.default_kph!r}")
 
     def classify(self, raw: object) -> str | None:

@@ -8,7 +8,15 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["NO_CODE", "SUMMARY_COLUMNS", "area_codes", "coverage_by_area", "coverage_summary", "report_missing_codes"]
+__all__ = [
+    "NO_CODE",
+    "SUMMARY_COLUMNS",
+    "area_codes",
+    "common_name",
+    "coverage_by_area",
+    "coverage_summary",
+    "report_missing_codes",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -82,6 +90,16 @@ def report_missing_codes(codes: pd.Series, unit_ids: pd.Series | None, level: st
         )
 
 
+def common_name(names: pd.Series) -> str:
+    """The name of an area from its units' names, whatever their order: the most
+    frequent non-empty one (ties: the first in alphabetical order), else empty."""
+    given = names[names.fillna("").str.strip() != ""]
+    if given.empty:
+        return ""
+    counts = given.value_counts()
+    return str(min(counts.index[counts == counts.max()]))
+
+
 def coverage_summary(
     minutes: Sequence[float] | pd.Series, population: Sequence[float] | pd.Series, thresholds: Sequence[float]
 ) -> pd.DataFrame:
@@ -142,7 +160,7 @@ def coverage_by_area(
                     {
                         "level": level,
                         "area_id": area_id,
-                        "area_name": names.iloc[positions[0]],
+                        "area_name": common_name(names.iloc[positions]),
                         "n_units": len(positions),
                         "mean_minutes": mean,
                         **_counts(m, p, float(t)),

@@ -157,6 +157,7 @@ def road_matrix(data_dir: Path) -> tuple[sp.csr_array, np.ndarray, np.ndarray]:
     x, y = to_l93.transform(lon, lat)
     extra_lon: list[float] = []
     extra_lat: list[float] = []
+    split_of: dict[tuple[int, int, int, int], int] = {}
     us: list[int] = []
     vs: list[int] = []
     secs: list[float] = []
@@ -164,17 +165,16 @@ def road_matrix(data_dir: Path) -> tuple[sp.csr_array, np.ndarray, np.ndarray]:
         length = math.hypot(x[b] - x[a], y[b] - y[a])
         k = max(1, math.ceil(length / MAX_EDGE_M))
         # new nodes evenly spaced between the two vertices (lon/lat), counted from the
-        # vertex with the smaller (lon, lat), so that two routes over one segment, in
-        # either direction, place them at the same coordinates: one node per place
+        # vertex with the smaller (lon, lat), shared by every route over the segment in
+        # either direction (routes that merely cross do not meet)
         lo, hi = (a, b) if lonlat[a] <= lonlat[b] else (b, a)
         inner = []
         for j in range(1, k):
-            key = (lon[lo] + j / k * (lon[hi] - lon[lo]), lat[lo] + j / k * (lat[hi] - lat[lo]))
-            if key not in node_of:
-                node_of[key] = len(lonlat) + len(extra_lon)
-                extra_lon.append(key[0])
-                extra_lat.append(key[1])
-            inner.append(node_of[key])
+            if (lo, hi, k, j) not in split_of:  # one node per split point of a segment
+                split_of[lo, hi, k, j] = len(lonlat) + len(extra_lon)
+                extra_lon.append(lon[lo] + j / k * (lon[hi] - lon[lo]))
+                extra_lat.append(lat[lo] + j / k * (lat[hi] - lat[lo]))
+            inner.append(split_of[lo, hi, k, j])
         chain = [a, *(inner if lo == a else inner[::-1]), b]
         piece = length / k / (kph / 3.6)
         for p, q in itertools.pairwise(chain):

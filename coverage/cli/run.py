@@ -180,7 +180,7 @@ def _run(args: argparse.Namespace) -> int:
 def _input_paths(args: argparse.Namespace) -> list[Path]:
     """The files and folders given on the command line, which must not lie in the output folder."""
     paths = [value for key, value in vars(args).items() if isinstance(value, Path) and key != "out"]
-    if args.command == "optimise" and args.candidates not in ("communes", "network"):
+    if getattr(args, "candidates", None) not in (None, "communes", "network"):
         paths.append(Path(args.candidates))
     return paths
 

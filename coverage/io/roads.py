@@ -183,6 +183,15 @@ def _cached(folder: str | Path) -> bool:
     return folder.is_dir() and any(folder.glob("*.json"))
 
 
+def _behind_proxy(requests_kwargs: dict[str, object]) -> bool:
+    """True when requests go through a proxy (environment or OSMnx's settings): the
+    servers are then not probed directly."""
+    import os
+
+    names = ("https_proxy", "http_proxy", "all_proxy")
+    return bool(requests_kwargs.get("proxies")) or any(os.environ.get(n) or os.environ.get(n.upper()) for n in names)
+
+
 def _check_reachable(url: str, timeout_s: float = 5.0) -> None:
     """DownloadError in one line, within seconds, when ``url``'s server cannot be reached."""
     import socket
@@ -223,22 +232,33 @@ def download_osm(
 
     if (place is None) == (bbox is None):
         raise ValueError("give either place or bbox")
+    from osmnx._errors import InsufficientResponseError, ResponseStatusCodeError
+
     servers = [ox.settings.overpass_url] + ([ox.settings.nominatim_url] if place is not None else [])
-    previous = (ox.settings.use_cache, ox.settings.cache_folder)
+    previous = (ox.settings.use_cache, ox.settings.cache_folder, ox.settings.requests_timeout)
     ox.settings.use_cache, ox.settings.cache_folder = True, str(cache_folder)
     try:
-        if not _cached(cache_folder):
-            for url in servers:
-                _check_reachable(url)
+        if not _behind_proxy(ox.settings.requests_kwargs):
+            try:
+                for url in servers:
+                    _check_reachable(url)
+            except DownloadError:
+                if not _cached(cache_folder):
+                    raise
+                # offline, but earlier answers are cached: they may hold this one; a
+                # request that is not cached fails within seconds, not minutes
+                ox.settings.requests_timeout = 10
         if place is not None:
             graph = ox.graph_from_place(place, network_type="drive_service", simplify=False)
         else:
             assert bbox is not None
             graph = ox.graph_from_bbox(bbox, network_type="drive_service", simplify=False)
-    except requests.exceptions.RequestException as exc:
+    except (requests.exceptions.RequestException, ResponseStatusCodeError) as exc:
         raise DownloadError(f"OpenStreetMap download of {place or bbox} failed: {type(exc).__name__}: {exc}") from None
+    except InsufficientResponseError as exc:
+        raise InputDataError(f"OpenStreetMap {place or bbox}: no drivable network found ({exc})") from None
     finally:
-        ox.settings.use_cache, ox.settings.cache_folder = previous
+        ox.settings.use_cache, ox.settings.cache_folder, ox.settings.requests_timeout = previous
     return simplify_with_times(graph, profile, source=f"OpenStreetMap {place or bbox}")
 
 
@@ -266,6 +286,10 @@ def read_graphml(path: str | Path, *, profile: SpeedProfile | None = None) -> nx
         if profile is None:
             raise InputDataError(f"GraphML file {path}: edges without 'travel_time' and no speed profile given")
         add_travel_times(graph, profile, source=f"GraphML file {path}")
+        untimed = [(u, v, k) for u, v, k, t in graph.edges(keys=True, data="travel_time") if t is None]
+        if untimed:
+            logger.info("GraphML file %s: %d edges of classes the profile excludes left out", path, len(untimed))
+            graph.remove_edges_from(untimed)
     return graph
 
 
