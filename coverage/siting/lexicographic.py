@@ -103,7 +103,9 @@ def fewest_sites(
     if sum(_order_by_gain(problem, chosen)[1]) < need - tolerance:
         raise InputDataError("the starting sites do not reach the population target")
     bound, solver_status = 0.0, "not needed: the required sites reach the target"
-    if need > tolerance:
+    if need <= tolerance:
+        chosen = []  # no new site is needed (the greedy cut keeps at least one)
+    else:
         model = _coverage_model(problem, open_units)
         picked, dual, solver_status = _solve_binary_program(  # last row: sum_g w_g y_g >= need
             n_x=model.n_x,
