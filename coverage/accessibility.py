@@ -31,6 +31,7 @@ import scipy.sparse as sp
 
 from coverage.errors import InputDataError
 from coverage.matrix import CoverageMatrix, aligned_values
+from coverage.numbers import is_number
 from coverage.stats import NO_CODE, area_codes, report_missing_codes
 
 __all__ = [
@@ -102,12 +103,7 @@ class ContinuousDecay:
     def __post_init__(self) -> None:
         if self.shape not in DECAY_SHAPES:
             raise InputDataError(f"unknown decay shape {self.shape!r}; expected one of {', '.join(DECAY_SHAPES)}")
-        if not (
-            isinstance(self.max_minutes, int | float)
-            and not isinstance(self.max_minutes, bool)
-            and math.isfinite(self.max_minutes)
-            and self.max_minutes > 0
-        ):
+        if not (is_number(self.max_minutes) and self.max_minutes > 0):
             raise InputDataError(f"the decay's max_minutes must be a positive number, got {self.max_minutes!r}")
 
     def __call__(self, minutes: np.ndarray) -> np.ndarray:
@@ -410,9 +406,7 @@ def age_weighted_demand(
     if not weights:
         raise InputDataError(f"{where}: no age column given a weight")
     for column, weight in weights.items():
-        if not (
-            isinstance(weight, int | float) and not isinstance(weight, bool) and math.isfinite(weight) and weight >= 0
-        ):
+        if not (is_number(weight) and weight >= 0):
             raise InputDataError(f"{where}: weight of {column!r} must be a non-negative number, got {weight!r}")
     unit_ids = units["unit_id"].astype(str)
     if ages is None:

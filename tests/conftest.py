@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import geopandas as gpd
@@ -126,21 +126,30 @@ def no_lagrangian_bound(monkeypatch: pytest.MonkeyPatch) -> None:
     import numpy as np
 
     import coverage.siting.exact
+
+    monkeypatch.setattr(coverage.siting.exact, "_lagrangian_bound", lagrangian_stub(np.inf, iterations=0))
+
+
+def lagrangian_stub(bound: float, *, iterations: int) -> Callable[..., object]:
+    """A stand-in for ``_lagrangian_bound`` that proves ``bound`` and gives no starts,
+    no reduced costs and nothing ruled out."""
+    import numpy as np
+
     from coverage.siting.lagrange import _Lagrangian
 
-    def off(a: object, *args: object, **kwargs: object) -> _Lagrangian:
+    def stub(a: object, *args: object, **kwargs: object) -> _Lagrangian:
         n = a.shape[1]  # type: ignore[attr-defined]
         return _Lagrangian(
-            bound=np.inf,
+            bound=bound,
             costs=np.zeros(n),
             raw=np.inf,
             whole=False,
             best_sites=np.arange(0),
             best_value=-np.inf,
-            iterations=0,
+            iterations=iterations,
         )
 
-    monkeypatch.setattr(coverage.siting.exact, "_lagrangian_bound", off)
+    return stub
 
 
 def matrix_from_dense(present: np.ndarray) -> CoverageMatrix:

@@ -15,7 +15,7 @@ import types
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import matrix_from_dense
+from conftest import lagrangian_stub, matrix_from_dense
 
 import coverage.siting.exact as exact_module
 import coverage.siting.lexicographic as lexicographic_module
@@ -338,19 +338,7 @@ def test_a_bound_within_a_billionth_of_a_small_answer_is_met(
     (1 + 1e-9) is exactly 1.0 in floats), is met, with no MIP solve; 1.5e-9 above 1.0 is
     not (HiGHS then proves 1.0)."""
 
-    def close_bound(a: object, *args: object, **kwargs: object) -> _Lagrangian:
-        n = a.shape[1]  # type: ignore[attr-defined]
-        return _Lagrangian(
-            bound=bound,
-            costs=np.zeros(n),
-            raw=np.inf,
-            whole=False,
-            best_sites=np.arange(0),
-            best_value=-np.inf,
-            iterations=3,
-        )
-
-    monkeypatch.setattr(exact_module, "_lagrangian_bound", close_bound)
+    monkeypatch.setattr(exact_module, "_lagrangian_bound", lagrangian_stub(bound, iterations=3))
     result = mclp_exact(matrix_from_dense(GREEDY_TRAP), [weight] * 6, T, 1)
     assert list(result.sites) == ["s0"] and result.population_covered_after == 4 * weight
     assert (result.solver_status == "Lagrangian bound after 3 subgradient steps met") == met
