@@ -1,4 +1,4 @@
-"""The command line's arguments: ``analyse``, ``optimise``, ``access`` and ``demo``.
+"""The command line's arguments: ``analyse``, ``optimise``, ``access``, ``demo`` and ``data``.
 
 Argument types check numbers and pairs as they are parsed, so that a bad value ends the
 run with one line before anything is read.
@@ -14,6 +14,7 @@ from coverage._version import __version__
 from coverage.accessibility import ContinuousDecay
 from coverage.errors import InputDataError
 from coverage.io.facilities import FACILITY_FORMATS, FINESS_CATEGORIES
+from coverage.io.official import SOURCES_URL_ENV
 from coverage.io.population import POPULATION_FORMATS
 from coverage.io.settings import DATA_DIR_ENV
 from coverage.planning import DEFAULT_TIME_LIMIT_S, SOLVERS
@@ -33,6 +34,9 @@ DEFAULT_TARGET_STRUCTURES = 125
 OUT_RULE = "a previous run's folder is replaced; one holding other files is refused"
 #: DREES counts a GP farther than 20 minutes as inaccessible.
 DEFAULT_SITING_THRESHOLD = 20.0
+#: Where ``analyse`` and ``demo`` take their inputs: the files given (the data folder for
+#: the demo), or the cache of official sources (``couverture data fetch``).
+SOURCE_CHOICES = ("shipped", "official")
 
 
 def _finite(text: str) -> float:
@@ -89,7 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     a = sub.add_parser("analyse", help="gap analysis of any territory", description="Gap analysis of any territory.")
-    _add_input_options(a)
+    # the inputs are required unless they come from the cache of official sources (--source official)
+    _add_input_options(a, required=False)
+    a.add_argument("--out", type=Path, required=True, help=f"output folder ({OUT_RULE})")
+    _add_source_options(a)
     _add_analysis_options(a)
 
     o = sub.add_parser(
@@ -133,9 +140,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--all-statuses", action="store_true", help="keep planned and under-construction facilities too")
     d.add_argument("--no-siting", action="store_true", help="gap analysis only, no siting scenario")
+    _add_source_options(d)
     _add_analysis_options(d)
     _add_siting_options(d, default_exclude=True)
+
+    _add_data_command(sub)
     return parser
+
+
+def _add_source_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("official sources (couverture data)")
+    g.add_argument(
+        "--source",
+        choices=SOURCE_CHOICES,
+        default="shipped",
+        help="'official': roads, facilities and population from the cache of official sources (OpenStreetMap, "
+        "FINESS, Filosofi, contours, legal populations; see `couverture data list`) instead of "
+        + ("the data folder" if p.prog.endswith("demo") else "--roads/--facilities/--population")
+        + " (default shipped)",
+    )
+    g.add_argument("--cache", type=Path, help="cache folder of the official sources (default: the user's cache)")
+
+
+def _add_data_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    data = sub.add_parser(
+        "data",
+        help="list the official sources and fetch them into a cache folder",
+        description="The official sources a planner uses (FINESS, INSEE Filosofi 200 m, commune and department "
+        "contours, INSEE legal populations, the OpenStreetMap extract of the region, DREES's APL): `list` says "
+        "what the cache holds, `fetch` downloads them (progress bar, resumption, checksums where the publisher "
+        "gives one). `analyse`/`demo --source official` then run on the cache.",
+    )
+    commands = data.add_subparsers(dest="data_command", required=True)
+    listing = commands.add_parser("list", help="table of the sources and what the cache holds")
+    fetch = commands.add_parser("fetch", help="download sources into the cache")
+    fetch.add_argument("names", nargs="*", metavar="NAME", help="sources to fetch (see `couverture data list`)")
+    fetch.add_argument("--all", action="store_true", help="fetch every source")
+    fetch.add_argument(
+        "--base-url",
+        help=f"fetch every source from BASE_URL/<its file name> instead of its publisher (default ${SOURCES_URL_ENV})",
+    )
+    for p in (listing, fetch):
+        p.add_argument("--cache", type=Path, help="cache folder (default: the user's cache, ~/.cache/couverture)")
+        p.add_argument("-v", "--verbose", action="store_true", help="log every step")
+        p.add_argument("-q", "--quiet", action="store_true", help="print errors only")
 
 
 def _add_input_options(a: argparse.ArgumentParser, *, required: bool = True) -> None:

@@ -40,7 +40,7 @@ from coverage.cli.parser import (
 from coverage.config import AnalysisConfig
 from coverage.errors import CoverageError, InputFileNotFoundError
 from coverage.io.admin import read_departments
-from coverage.io.facilities import read_candidates, read_facilities
+from coverage.io.facilities import FINESS_CATEGORIES, read_candidates, read_facilities
 from coverage.io.population import read_population
 from coverage.io.roads import RoadLayer, download_osm, read_roads
 from coverage.io.settings import load_config, load_scenario, load_speed_profile, read_age_table
@@ -60,6 +60,7 @@ from coverage.speeds import SpeedProfile
 
 if TYPE_CHECKING:
     from coverage.access_study import AccessStudy
+    from coverage.io.regional import RegionalInputs
 
 logger = logging.getLogger("coverage")
 
@@ -151,6 +152,16 @@ def _read_units(
 def _regional(args: argparse.Namespace) -> bool:
     if args.command == "demo":
         return True
+    if args.command == "analyse":
+        own = [args.roads, args.osm_place, args.osm_bbox, args.facilities, args.population]
+        if args.source == "official" and any(v is not None for v in own):
+            raise CoverageError(
+                "--source official reads the cache of official sources: "
+                "give no --roads, --osm-place, --osm-bbox, --facilities or --population with it"
+            )
+        if args.source != "official" and (args.facilities is None or args.population is None):
+            raise CoverageError("analyse needs --facilities and --population (or --source official, for the cache)")
+        return bool(args.source == "official")
     if args.command != "access":
         return False
     given = [args.roads, args.osm_place, args.osm_bbox, args.facilities, args.population]
@@ -162,6 +173,8 @@ def _regional(args: argparse.Namespace) -> bool:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "data":
+        return _run_data(args)
     start = time.perf_counter()
     regional = _regional(args)
     if args.command == "access" and args.out is None:
@@ -174,6 +187,24 @@ def _run(args: argparse.Namespace) -> int:
     logger.info("outputs written to %s", args.out)
     if not args.quiet:
         print_summary(result, args.out, time.perf_counter() - start, plan=plan, access=study)
+    return 0
+
+
+def _run_data(args: argparse.Namespace) -> int:
+    """``couverture data list`` prints the table of sources; ``fetch`` downloads them."""
+    from coverage.io.official import SOURCES, fetch_sources, source_table
+
+    if args.data_command == "list":
+        print(source_table(args.cache).to_string(index=False))
+        return 0
+    if args.all == bool(args.names):
+        raise CoverageError(f"name the sources to fetch ({', '.join(SOURCES)}), or give --all")
+    done = fetch_sources(
+        None if args.all else args.names, cache=args.cache, base_url=args.base_url, progress=not args.quiet
+    )
+    if not args.quiet:
+        for name, what in done.items():
+            print(f"{name}: {what}")
     return 0
 
 
@@ -200,15 +231,7 @@ def _analyse_and_write(
     if access_setup is not None and access_setup[0].age_weights and access_setup[0].age_table is not None:
         ages = read_age_table(access_setup[0].age_table)
     if regional:
-        from coverage.io.regional import load_regional_inputs
-
-        logger.info("reading the regional data")
-        inputs = load_regional_inputs(
-            args.data_dir,
-            profile=profile,
-            keep_status=("open", "planned", "under_construction") if args.all_statuses else ("open",),
-            metric_crs=config.metric_crs,
-        )
+        inputs = _regional_inputs(args, profile, config)
         graph, facilities, units = inputs.graph, inputs.facilities, inputs.units
         departments = inputs.departments
         sources = {k: str(v) for k, v in inputs.paths.items()}
@@ -265,6 +288,29 @@ def _analyse_and_write(
         access=study,
     )
     return result, plan, study
+
+
+def _regional_inputs(args: argparse.Namespace, profile: SpeedProfile, config: AnalysisConfig) -> RegionalInputs:
+    """The region's inputs: the cache of official sources (``--source official``), else the data folder."""
+    if getattr(args, "source", "shipped") == "official":
+        from coverage.io.official import load_official_inputs
+
+        logger.info("reading the official sources of the cache")
+        return load_official_inputs(
+            args.cache,
+            profile=profile,
+            finess_categories=_list(getattr(args, "finess_categories", None)) or tuple(FINESS_CATEGORIES),
+            metric_crs=config.metric_crs,
+        )
+    from coverage.io.regional import load_regional_inputs
+
+    logger.info("reading the regional data")
+    return load_regional_inputs(
+        args.data_dir,
+        profile=profile,
+        keep_status=("open", "planned", "under_construction") if args.all_statuses else ("open",),
+        metric_crs=config.metric_crs,
+    )
 
 
 def _access_setup(args: argparse.Namespace, regional: bool) -> tuple[AccessSettings, Scenario]:
