@@ -9,6 +9,7 @@ is checked with a frozen clock (the module's ``time`` replaced), never against t
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import types
 
@@ -431,6 +432,7 @@ def test_lscp_with_no_one_left_to_cover_warns_of_nothing(caplog: pytest.LogCaptu
     with caplog.at_level("WARNING", logger="coverage.siting"):
         result = lscp(matrix, [1.0, 1.0], T, required=["s0"])
     assert result.sites == () and result.bound == 0.0 and result.status == "optimal"
+    assert result.gap == 0.0  # no site, nothing to prove: no gap (never negative)
     assert result.solver_status == "not needed: no one left to cover"
     assert not caplog.records
 
@@ -647,3 +649,181 @@ def test_fewest_sites_is_none_when_the_required_sites_reach_the_target() -> None
         assert result.sites == () and result.status == "optimal" and result.gap == 0
     result = fewest_sites(m, [5.0, 1.0], 5.0, 6.0, required=["s0"])
     assert result.sites == ("s1",) and result.status == "optimal"
+
+
+# ------------------------------------------------ second run: the mutants left pending
+
+
+@pytest.mark.parametrize("objective", [0.5, 1.0])
+def test_below_one_person_the_tolerance_is_one_billionth_absolute(objective: float) -> None:
+    """An answer of half a person or one person against a bound 1.5e-9 away: the tolerance
+    is 1e-9 (max(1, objective) x 1e-9), so the bound is not met, on either side."""
+    assert _certify(objective, objective + 1.5e-9, 5.0, maximize=True) == (objective + 1.5e-9, "feasible")
+    assert _certify(objective, objective - 1.5e-9, 0.0, maximize=False) == (objective - 1.5e-9, "feasible")
+
+
+def test_a_short_time_limit_gives_each_step_its_floor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clock stopped, a limit of 0.2 s on NEEDS_HIGHS: the exchanges from the greedy get
+    max(0.1, 0.02) = 0.1 s, the Lagrangian bound max(0.1, 0.05) = 0.1 s, HiGHS
+    max(0.05, 0.2) = 0.2 s."""
+    frozen_clock(monkeypatch)
+    improve: list[dict[str, object]] = []
+    bound: list[dict[str, object]] = []
+    solve: list[dict[str, object]] = []
+    spy(monkeypatch, "_improve_cover", improve)
+    spy(monkeypatch, "_lagrangian_bound", bound)
+    spy(monkeypatch, "_solve_binary_program", solve)
+    result = mclp_exact(matrix_from_dense(NEEDS_HIGHS), np.ones(8), T, 2, time_limit_s=0.2)
+    assert result.population_covered_after == 7.0 and result.status == "optimal"
+    assert improve[0]["max_seconds"] == pytest.approx(0.1)
+    assert [call["max_seconds"] for call in bound] == [pytest.approx(0.1)]
+    assert [call["time_limit_s"] for call in solve] == [pytest.approx(0.2)]
+
+
+def test_a_target_a_rounding_above_everyone_reachable_is_reached() -> None:
+    """GREEDY_TRAP with 1,000 people per unit: everyone is 6,000, and B and C cover them
+    all.  A target of 6,000 x (1 + 5e-10) (a share times a total, rounded up) lies within
+    the relative tolerance of 1e-9: it is reached by B and C, proven; it is not
+    infeasible, and the solver is not asked for more than everyone."""
+    result = fewest_sites(matrix_from_dense(GREEDY_TRAP), [1000.0] * 6, T, 6000.0 * (1 + 5e-10))
+    assert sorted(result.sites) == ["s1", "s2"]
+    assert result.status == "optimal" and result.population_covered_after == 6000.0
+
+
+def test_a_solver_answer_exactly_the_tolerance_short_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Target 1 + 1e-9 person; s0 reaches u0 and u1 (half a person each), s1 u0 and u2
+    (1e-9 of a person), s2 u1.  From the start s1, s2 (1 + 1e-9), a solver answer s0
+    covering 1.0 is exactly the tolerance short (1 + 1e-9 - 1e-9 x (1 + 1e-9) is 1.0 in
+    floats): it counts as reaching the target, and one site is proven by the bound 1."""
+
+    def one(**kwargs: object) -> tuple[np.ndarray, float, str]:
+        return np.array([True, False, False]), 1.0, "HiGHS: stub"
+
+    monkeypatch.setattr(lexicographic_module, "_solve_binary_program", one)
+    matrix = matrix_from_dense(np.array([[1, 1, 0], [1, 0, 1], [0, 1, 0]], dtype=bool))
+    result = fewest_sites(matrix, [0.5, 0.5, 1e-9], T, 1 + 1e-9, start_sites=["s1", "s2"])
+    assert result.sites == ("s0",) and result.status == "optimal"
+
+
+def test_an_unproven_first_step_leaves_the_answer_unproven(monkeypatch: pytest.MonkeyPatch) -> None:
+    """GREEDY_TRAP, k = 2: B and C cover all six, and the second step proves two sites.  If
+    the first step had only proved a bound of 7 (a time limit, say), the answer stays
+    feasible with that bound and a gap of (7 - 6) / 7."""
+    real = lexicographic_module.mclp_exact
+
+    def unproven(*args: object, **kwargs: object) -> object:
+        return dataclasses.replace(real(*args, **kwargs), bound=7.0, gap=1 / 7, status="feasible")  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lexicographic_module, "mclp_exact", unproven)
+    result = most_then_fewest(matrix_from_dense(GREEDY_TRAP), [1.0] * 6, T, 2)
+    assert sorted(result.sites) == ["s1", "s2"] and result.sites_bound == 2.0
+    assert result.objective_value == 6.0 and result.bound == 7.0
+    assert result.status == "feasible" and result.gap == pytest.approx(1 / 7)
+
+
+def test_below_one_person_everyone_is_reached_within_one_billionth() -> None:
+    """s0 reaches u0 (half a person), s1 u1 (1e-9 of a person); k = 1.  s0 leaves out 1e-9
+    of a person, which is the absolute tolerance below one person (1e-9 x max(1, 0.5 +
+    1e-9)): that counts as everyone, with no Lagrangian bound."""
+    matrix = matrix_from_dense(np.array([[1, 0], [0, 1]], dtype=bool))
+    result = mclp_exact(matrix, [0.5, 1e-9], T, 1)
+    assert list(result.sites) == ["s0"]
+    assert result.solver_status == "not needed: everyone a candidate reaches is covered"
+
+
+def test_a_solver_answer_of_more_than_k_sites_is_not_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    """s0, s1, s2 reach u0, u1, u2 (one person each); k = 1.  The exchanges hand back s0
+    (1 person); a bound of 3 is not met, so HiGHS is called; a solver that answers all
+    three sites (3 people, but 3 > k sites) is not believed: s0 stays."""
+    monkeypatch.setattr(exact_module, "_improve_cover", lambda problem, chosen, k, **_: ([0], 0, True))
+    monkeypatch.setattr(exact_module, "_lagrangian_bound", lagrangian_stub(3.0, iterations=1))
+
+    def every_site(**kwargs: object) -> tuple[np.ndarray, float, str]:
+        return np.ones(int(kwargs["n_x"]), dtype=bool), 3.0, "HiGHS: stub"  # type: ignore[call-overload]
+
+    monkeypatch.setattr(exact_module, "_solve_binary_program", every_site)
+    result = mclp_exact(matrix_from_dense(np.eye(3, dtype=bool)), [1.0, 1.0, 1.0], T, 1)
+    assert list(result.sites) == ["s0"] and result.population_covered_after == 1.0
+    assert result.status == "feasible"
+
+
+def test_highs_writes_nothing_to_the_terminal(capfd: pytest.CaptureFixture[str]) -> None:
+    """NEEDS_HIGHS calls HiGHS (the Lagrangian bound is not met); its banner and log stay
+    off the planner's terminal and notebook."""
+    result = mclp_exact(matrix_from_dense(NEEDS_HIGHS), np.ones(8), T, 2)
+    assert result.status == "optimal" and "HiGHS" in result.solver_status
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+
+
+def test_lscp_takes_its_options_by_keyword_only() -> None:
+    matrix = matrix_from_dense(GREEDY_TRAP)
+    result = lscp(matrix=matrix, population=[1.0] * 6, threshold_min=T)
+    assert sorted(result.sites) == ["s1", "s2"]
+    with pytest.raises(TypeError):
+        lscp(matrix, [1.0] * 6, T, ["s0"])  # type: ignore[misc]
+
+
+def test_a_solver_answer_of_as_many_sites_keeps_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """s0 and s1 both reach u0 and u1; the start s0 reaches the target.  A solver answer
+    s1 (as many sites, no better) does not replace the start the planner gave."""
+
+    def other(**kwargs: object) -> tuple[np.ndarray, float, str]:
+        return np.array([False, True]), 1.0, "HiGHS: stub"
+
+    monkeypatch.setattr(lexicographic_module, "_solve_binary_program", other)
+    matrix = matrix_from_dense(np.array([[1, 1], [1, 1]], dtype=bool))
+    result = fewest_sites(matrix, [1.0, 1.0], T, 2.0, start_sites=["s0"])
+    assert result.sites == ("s0",) and result.status == "optimal"
+
+
+def test_an_infeasible_target_names_ten_units_beyond_every_site(caplog: pytest.LogCaptureFixture) -> None:
+    """s0 reaches u0 only; u1..u11 (11 units) are beyond every site.  The warning names
+    the first ten (u1..u10), not u11."""
+    present = np.zeros((1, 12), dtype=bool)
+    present[0, 0] = True
+    with caplog.at_level("WARNING", logger="coverage.siting"):
+        result = fewest_sites(matrix_from_dense(present), [1.0] * 12, T, 12.0)
+    assert result.status == "infeasible" and len(result.uncoverable) == 11
+    message = caplog.records[-1].getMessage()
+    assert message.endswith("e.g. " + ", ".join(f"u{i}" for i in range(1, 11)))
+
+
+def test_most_then_fewest_gives_each_step_a_minute_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[dict[str, object]] = []
+    for name in ("mclp_exact", "fewest_sites"):
+        real = getattr(lexicographic_module, name)
+
+        def recording(*args: object, _real: object = real, **kwargs: object) -> object:
+            seen.append(kwargs)
+            return _real(*args, **kwargs)  # type: ignore[operator]
+
+        monkeypatch.setattr(lexicographic_module, name, recording)
+    most_then_fewest(matrix_from_dense(GREEDY_TRAP), [1.0] * 6, T, 2)
+    assert [call["time_limit_s"] for call in seen] == [60.0, 60.0]
+
+
+def test_everyone_covered_exactly_needs_no_bound() -> None:
+    """GREEDY_TRAP, k = 2: the exchanges turn the greedy A, B (5) into B, C, which covers
+    all six units, exactly everyone a candidate reaches: no Lagrangian bound is needed."""
+    result = mclp_exact(matrix_from_dense(GREEDY_TRAP), [1.0] * 6, T, 2)
+    assert sorted(result.sites) == ["s1", "s2"] and result.status == "optimal"
+    assert result.solver_status == "not needed: everyone a candidate reaches is covered"
+
+
+def test_above_one_person_the_everyone_tolerance_is_relative() -> None:
+    """s0 reaches u0 (1,000 people), s1 u1 (a millionth of a person); k = 1.  s0 leaves out
+    1e-6, within 1e-9 x everyone (1.000000001e-6): that counts as everyone."""
+    matrix = matrix_from_dense(np.array([[1, 0], [0, 1]], dtype=bool))
+    result = mclp_exact(matrix, [1000.0, 1e-6], T, 1)
+    assert list(result.sites) == ["s0"]
+    assert result.solver_status == "not needed: everyone a candidate reaches is covered"
+
+
+def test_one_and_a_half_billionths_short_of_everyone_is_not_everyone() -> None:
+    """s0 reaches u0 (1 person), s1 u1 (1.5e-9 of a person); k = 1.  s0 leaves out 1.5e-9,
+    more than the tolerance 1e-9 x (1 + 1.5e-9): the bound has to be computed."""
+    matrix = matrix_from_dense(np.array([[1, 0], [0, 1]], dtype=bool))
+    result = mclp_exact(matrix, [1.0, 1.5e-9], T, 1)
+    assert list(result.sites) == ["s0"] and result.status == "optimal"
+    assert result.solver_status.startswith("Lagrangian bound")
