@@ -56,7 +56,7 @@ from coverage.network import RoutingNetwork
 pytestmark = pytest.mark.regional
 
 ROADS = "roads/travelmapping_fra_cvl_routes.gpkg"
-FACILITIES = "facilities/cvl_primary_care_facilities_compiled.csv"
+FACILITIES = ("facilities/cvl_primary_care_facilities_compiled.csv", "facilities/cvl_facilities_additions_turn2.csv")
 COG = "admin/cvl_communes_cog2026_decoupage_administratif.csv"
 POLYGONS = "admin/cvl_communes_polygons_datafrance.gpkg"
 PROFILE = Path(cov.__file__).parent / "profiles" / "france.toml"
@@ -229,7 +229,7 @@ def independent(data_dir: Path) -> Independent:
     matrix, xs, ys = road_matrix(data_dir)
     tree = cKDTree(np.column_stack([xs, ys]))
 
-    raw = pd.read_csv(data_dir / FACILITIES, dtype=str)
+    raw = pd.concat([pd.read_csv(data_dir / name, dtype=str) for name in FACILITIES], ignore_index=True)
     raw = raw[raw["status"] == "open"].reset_index(drop=True)
     fac_points = gpd.GeoSeries(gpd.points_from_xy(raw["lon"].astype(float), raw["lat"].astype(float)), crs=4326)
     fac_node, fac_access = snap(tree, fac_points)

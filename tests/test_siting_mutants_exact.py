@@ -328,7 +328,13 @@ def test_every_useful_candidate_fits_without_a_solve(k: int) -> None:
 
 
 @pytest.mark.parametrize(
-    ("weight", "bound", "met"), [(0.125, 0.5 + 0.8e-9, True), (0.25, 1.0 + 1e-9, True), (0.25, 1.0 + 1.5e-9, False)]
+    ("weight", "bound", "met"),
+    [
+        (0.125, 0.5 + 0.8e-9, True),
+        (0.25, 1.0 + 1e-9, True),
+        (0.25, 1.0 + 1.5e-9, False),
+        (1000.0, 4000.0 + 2e-6, True),  # relative above one person: 2e-6 < 1e-9 x 4000
+    ],
 )
 def test_a_bound_within_a_billionth_of_a_small_answer_is_met(
     monkeypatch: pytest.MonkeyPatch, weight: float, bound: float, met: bool
@@ -385,14 +391,15 @@ def test_a_false_set_cover_bound_is_replaced_by_one_site(monkeypatch: pytest.Mon
     assert result.status == "feasible" and result.bound == 1.0 and result.gap == pytest.approx(0.5)
 
 
-def test_a_set_cover_bound_at_the_greedy_count_needs_no_mip(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A bound of 5 sites is not below the greedy's 2: HiGHS is not called (the bound is
-    then found false and replaced, see above)."""
+@pytest.mark.parametrize("stated", [5.0, 2.0])
+def test_a_set_cover_bound_at_the_greedy_count_needs_no_mip(monkeypatch: pytest.MonkeyPatch, stated: float) -> None:
+    """A bound of 2 sites (the greedy's count) or of 5 is not below the greedy's 2: HiGHS
+    is not called (a bound of 5 is then found false and replaced, see above)."""
 
     def never(**kwargs: object) -> object:
         raise AssertionError("HiGHS called")
 
-    monkeypatch.setattr(exact_module, "_set_cover_bound", lambda *args, **kwargs: 5.0)
+    monkeypatch.setattr(exact_module, "_set_cover_bound", lambda *args, **kwargs: stated)
     monkeypatch.setattr(exact_module, "_solve_binary_program", never)
     result = lscp(matrix_from_dense(np.array([[1, 1, 0], [0, 0, 1]], dtype=bool)), [1.0, 1.0, 1.0], T)
     assert sorted(result.sites) == ["s0", "s1"]
@@ -422,6 +429,7 @@ def test_lscp_shares_out_its_time_limit(monkeypatch: pytest.MonkeyPatch) -> None
     assert sorted(result.sites) == ["s1", "s2"]
     assert [(call["max_seconds"], call["max_iterations"]) for call in bound] == [(pytest.approx(6.0), 300)]
     assert [call["time_limit_s"] for call in solve] == [60.0]
+    assert [call["mip_rel_gap"] for call in solve] == [0.0]  # a proven minimum
     lscp(matrix_from_dense(GREEDY_TRAP), [1.0] * 6, T, time_limit_s=0.5)
     assert bound[1]["max_seconds"] == 0.1  # a tenth, but never below 0.1 s
 
@@ -827,3 +835,59 @@ def test_one_and_a_half_billionths_short_of_everyone_is_not_everyone() -> None:
     result = mclp_exact(matrix, [1.0, 1.5e-9], T, 1)
     assert list(result.sites) == ["s0"] and result.status == "optimal"
     assert result.solver_status.startswith("Lagrangian bound")
+
+
+def test_above_one_person_the_certificate_tolerance_is_relative() -> None:
+    """1,000 people against a bound 5e-7 away: within 1e-9 x 1,000 = 1e-6, so optimal."""
+    assert _certify(1000.0, 1000.0 + 5e-7, 5000.0, maximize=True) == (1000.0, "optimal")
+    assert _certify(1000.0, 1000.0 - 5e-7, 0.0, maximize=False) == (1000.0, "optimal")
+
+
+def test_a_cover_of_more_sites_than_the_greedy_is_not_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    """S reaches u0 and u1, T u2 and u3, a, b, c, d one unit each: the greedy covers all
+    with S and T.  A bound of 1 (stub) calls the solver; its cover a, b, c, d (four sites,
+    each adding someone) is valid but larger: the greedy's two stay."""
+    present = np.array([[1, 1, 0, 0], [0, 0, 1, 1], [1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]], dtype=bool)
+    monkeypatch.setattr(exact_module, "_set_cover_bound", lambda *args, **kwargs: 1.0)
+
+    def four(**kwargs: object) -> tuple[np.ndarray, float, str]:
+        return np.array([False, False, True, True, True, True]), 1.0, "HiGHS: stub"
+
+    monkeypatch.setattr(exact_module, "_solve_binary_program", four)
+    result = lscp(matrix_from_dense(present), [1.0] * 4, T)
+    assert sorted(result.sites) == ["s0", "s1"]
+
+
+def test_a_solver_answer_that_only_ties_does_not_replace_the_incumbent(monkeypatch: pytest.MonkeyPatch) -> None:
+    """s0, s1, s2 reach u0, u1, u2 (one person each); k = 1; the exchanges hand back s0, a
+    bound of 3 calls HiGHS, whose answer s1 covers as many: s0 stays."""
+    monkeypatch.setattr(exact_module, "_improve_cover", lambda problem, chosen, k, **_: ([0], 0, True))
+    monkeypatch.setattr(exact_module, "_lagrangian_bound", lagrangian_stub(3.0, iterations=1))
+
+    def second(**kwargs: object) -> tuple[np.ndarray, float, str]:
+        return np.arange(int(kwargs["n_x"])) == 1, 3.0, "HiGHS: stub"  # type: ignore[call-overload]
+
+    monkeypatch.setattr(exact_module, "_solve_binary_program", second)
+    result = mclp_exact(matrix_from_dense(np.eye(3, dtype=bool)), [1.0, 1.0, 1.0], T, 1)
+    assert list(result.sites) == ["s0"]
+
+
+def test_the_incumbents_sites_are_never_left_out_as_dominated(monkeypatch: pytest.MonkeyPatch) -> None:
+    """s0 and s1 reach the same units u0, u1; s2 u2, s3 u3; k = 1.  Of two equal candidates
+    the first is kept, but the incumbent (s1, from the exchanges) is never dominated: the
+    MIP gets all four candidates."""
+    monkeypatch.setattr(exact_module, "_improve_cover", lambda problem, chosen, k, **_: ([1], 0, True))
+    monkeypatch.setattr(exact_module, "_lagrangian_bound", lagrangian_stub(4.0, iterations=1))
+    solve: list[dict[str, object]] = []
+    spy(monkeypatch, "_solve_binary_program", solve)
+    present = np.array([[1, 1, 0, 0], [1, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]], dtype=bool)
+    result = mclp_exact(matrix_from_dense(present), [1.0] * 4, T, 1)
+    assert result.population_covered_after == 2.0
+    assert [call["n_x"] for call in solve] == [4]
+
+
+def test_the_coverage_model_is_frozen() -> None:
+    problem = exact_module._prepare(matrix_from_dense(GREEDY_TRAP), [1.0] * 6, T, (), None)
+    model = exact_module._coverage_model(problem, np.arange(6))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        model.useful = np.arange(0)  # type: ignore[misc]

@@ -16,6 +16,7 @@ from coverage.errors import InputDataError
 from coverage.io.facilities import FACILITY_FORMATS, FINESS_CATEGORIES
 from coverage.io.official import SOURCES_URL_ENV
 from coverage.io.population import POPULATION_FORMATS
+from coverage.io.regional import POPULATION_UNITS
 from coverage.io.settings import DATA_DIR_ENV
 from coverage.planning import DEFAULT_TIME_LIMIT_S, SOLVERS
 from coverage.scenarios import MEASURES, POOL_CANDIDATES
@@ -120,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     x.add_argument("--data-dir", type=Path, help=f"data folder (default ${DATA_DIR_ENV} or ../shared/data)")
     x.add_argument("--all-statuses", action="store_true", help="regional data: keep planned and under-construction")
+    _add_population_units(x)
     _add_input_options(x, required=False)
     x.add_argument(
         "--out", type=Path, help=f"output folder (default {DEFAULT_ACCESS_OUT} on the regional data; {OUT_RULE})"
@@ -140,12 +142,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--all-statuses", action="store_true", help="keep planned and under-construction facilities too")
     d.add_argument("--no-siting", action="store_true", help="gap analysis only, no siting scenario")
+    _add_population_units(d)
     _add_source_options(d)
     _add_analysis_options(d)
     _add_siting_options(d, default_exclude=True)
 
     _add_data_command(sub)
     return parser
+
+
+def _add_population_units(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--population-units",
+        choices=POPULATION_UNITS,
+        default="communes",
+        help="regional data: people at commune town halls (default), or on the 1 km census grid with ages",
+    )
 
 
 def _add_source_options(p: argparse.ArgumentParser) -> None:
@@ -204,7 +216,13 @@ def _add_input_options(a: argparse.ArgumentParser, *, required: bool = True) -> 
     r.add_argument("--osm-cache", type=Path, default=Path("cache/osmnx"), help="cache folder of OSM downloads")
 
     f = a.add_argument_group("facilities")
-    f.add_argument("--facilities", type=Path, required=required, help="FINESS extraction, point layer or CSV")
+    f.add_argument(
+        "--facilities",
+        type=Path,
+        nargs="+",
+        required=required,
+        help="FINESS extraction, point layer or CSV; several files are read with the same options and put together",
+    )
     f.add_argument("--facilities-format", choices=list(FACILITY_FORMATS), default="auto")
     f.add_argument("--facilities-layer")
     f.add_argument("--facility-id-column", default="facility_id")

@@ -106,7 +106,7 @@ def _read_facilities(args: argparse.Namespace, settings: AccessSettings | None =
     """The facility file; with the settings of ``access``, its supply column is checked
     here, before the long computation (missing and no default: one line)."""
     return read_facilities(
-        args.facilities,
+        args.facilities[0] if len(args.facilities) == 1 else args.facilities,
         format=args.facilities_format,
         categories=_list(args.finess_categories) or (),
         departments=_list(args.finess_departments),
@@ -211,6 +211,7 @@ def _run_data(args: argparse.Namespace) -> int:
 def _input_paths(args: argparse.Namespace) -> list[Path]:
     """The files and folders given on the command line, which must not lie in the output folder."""
     paths = [value for key, value in vars(args).items() if isinstance(value, Path) and key != "out"]
+    paths += [p for value in vars(args).values() if isinstance(value, list) for p in value if isinstance(p, Path)]
     if getattr(args, "candidates", None) not in (None, "communes", "network"):
         paths.append(Path(args.candidates))
     return paths
@@ -244,7 +245,7 @@ def _analyse_and_write(
         units = _read_units(args, config, departments)
         sources = {
             "roads": str(args.roads or args.osm_place or args.osm_bbox),
-            "facilities": str(args.facilities),
+            "facilities": "; ".join(map(str, args.facilities)),
             "population": str(args.population),
         }
     logger.info("analysing")
@@ -310,6 +311,7 @@ def _regional_inputs(args: argparse.Namespace, profile: SpeedProfile, config: An
         profile=profile,
         keep_status=("open", "planned", "under_construction") if args.all_statuses else ("open",),
         metric_crs=config.metric_crs,
+        population=getattr(args, "population_units", "communes"),
     )
 
 

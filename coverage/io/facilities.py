@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -36,7 +37,7 @@ FACILITY_FORMATS = ("auto", "finess", "points")
 
 
 def read_facilities(
-    path: str | Path,
+    path: str | Path | Sequence[str | Path],
     *,
     layer: str | None = None,
     id_column: str = "facility_id",
@@ -59,7 +60,9 @@ def read_facilities(
     ----------
     path
         A vector file (points), a CSV (UTF-8, Windows-1252 or Latin-1), or the FINESS
-        public extraction.
+        public extraction; or several such files, read with the same options and put
+        together (in the first file's CRS), an id found in two files being an error that
+        names both.
     format
         ``"points"`` (a point layer or a CSV), ``"finess"`` (:func:`read_finess`, with
         ``categories`` and ``departments``; the other options do not apply), or
@@ -96,6 +99,9 @@ def read_facilities(
     """
     if format not in FACILITY_FORMATS:
         raise InputDataError(f"unknown facilities format {format!r}; expected one of {', '.join(FACILITY_FORMATS)}")
+    if not isinstance(path, str | Path):
+        options = {k: v for k, v in locals().items() if k not in {"path", "options"}}
+        return _several_files([Path(p) for p in path], options)
     path = existing(path, "facilities file")
     if format == "finess" or (format == "auto" and looks_like_finess(path)):
         facilities = read_finess(path, categories=categories, departments=departments)
@@ -159,6 +165,27 @@ def read_facilities(
         )
     out = gpd.GeoDataFrame(out, geometry="geometry", crs=frame.crs).reset_index(drop=True)
     return _with_supply(out, columns, supply_column, default_supply, where=where)
+
+
+def _several_files(paths: list[Path], options: dict[str, Any]) -> gpd.GeoDataFrame:
+    """The facilities of each file, read with the same options, one after the other."""
+    if not paths:
+        raise InputDataError("no facilities file given")
+    frames = [read_facilities(p, **options) for p in paths]
+    if len(frames) == 1:
+        return frames[0]
+    seen: dict[str, Path] = {}
+    for p, frame in zip(paths, frames, strict=True):
+        for fid in frame["facility_id"]:
+            if fid in seen:
+                raise InputDataError(f"facility id {fid!r} is in two facilities files: {seen[fid]} and {p}")
+            seen[fid] = p
+    crs = frames[0].crs
+    joined = pd.concat([f.to_crs(crs) for f in frames], ignore_index=True)
+    logger.info(
+        "facilities: %s from %d files", " + ".join(str(len(f)) for f in frames) + f" = {len(joined)}", len(frames)
+    )
+    return gpd.GeoDataFrame(joined, geometry="geometry", crs=crs)
 
 
 def _with_supply(

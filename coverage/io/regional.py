@@ -14,19 +14,26 @@ import geopandas as gpd
 import networkx as nx
 
 from coverage.config import DEFAULT_METRIC_CRS
+from coverage.errors import InputDataError
 from coverage.io.admin import read_communes, read_departments
 from coverage.io.facilities import read_facilities
+from coverage.io.grid import population_from_grid
 from coverage.io.population import population_from_communes, with_area_names
 from coverage.io.roads import RoadLayer, read_road_lines
 from coverage.io.settings import load_speed_profile, resolve_data_dir
 from coverage.speeds import SpeedProfile
 
-__all__ = ["REGIONAL_FILES", "RegionalInputs", "load_regional_inputs", "regional_paths"]
+__all__ = ["POPULATION_UNITS", "REGIONAL_FILES", "RegionalInputs", "load_regional_inputs", "regional_paths"]
+
+#: Where the demo places its people: commune town halls (default) or 1 km census grid cells.
+POPULATION_UNITS = ("communes", "grid")
 
 #: Files of the data folder used by the demo, relative to it.
 REGIONAL_FILES = {
     "roads": "roads/travelmapping_fra_cvl_routes.gpkg",
     "facilities": "facilities/cvl_primary_care_facilities_compiled.csv",
+    "facility_additions": "facilities/cvl_facilities_additions_turn2.csv",
+    "population_grid": "population/eurostat_census2021_1km_tiles/1000",
     "communes": "admin/cvl_communes_cog2026_decoupage_administratif.csv",
     "commune_polygons": "admin/cvl_communes_polygons_datafrance.gpkg",
     "departments": "admin/gregoiredavid_2018/departements-centre-val-de-loire.geojson",
@@ -59,17 +66,27 @@ def load_regional_inputs(
     keep_status: tuple[str, ...] = ("open",),
     max_edge_length_m: float = 500.0,
     metric_crs: str = DEFAULT_METRIC_CRS,
+    population: str = "communes",
 ) -> RegionalInputs:
-    """Read the regional road network, facilities and communes.
+    """Read the regional road network, facilities and population.
 
     Roads: the Travel Mapping layer (``routes``, class column ``system``, E-roads
-    excluded by the profile).  Facilities: the compiled list, ``status`` in
-    ``keep_status``.  Population: COG 2026 communes placed at their town hall, or at a
-    point inside their polygon where the town hall lies more than
-    :data:`~coverage.io.admin.TOWN_HALL_TOLERANCE_M` outside it (93 communes of the
-    shipped data, logged in one warning).
+    excluded by the profile).  Facilities: the compiled list and its additions (turn 2),
+    ``status`` in ``keep_status``.  Population (``population``):
+
+    - ``"communes"`` (default): the COG 2026 communes placed at their town hall, or at a
+      point inside their polygon where the town hall lies more than
+      :data:`~coverage.io.admin.TOWN_HALL_TOLERANCE_M` outside it (93 communes of the
+      shipped data, logged in one warning);
+    - ``"grid"``: the cells of the Eurostat census 2021 grid at 1 km whose centre lies in
+      a commune of the region (27,391 cells, 2,569,309 people, with three age bands),
+      each with its commune (:func:`coverage.io.grid.population_from_grid`).
     """
+    if population not in POPULATION_UNITS:
+        raise InputDataError(f"unknown population units {population!r}; expected one of {', '.join(POPULATION_UNITS)}")
     paths = regional_paths(data_dir)
+    if population == "communes":
+        del paths["population_grid"]
     profile = profile or load_speed_profile()
     graph = read_road_lines(
         paths["roads"],
@@ -82,7 +99,7 @@ def load_regional_inputs(
             metric_crs=metric_crs,
         ),
     )
-    facilities = read_facilities(paths["facilities"], keep_status=keep_status)
+    facilities = read_facilities([paths["facilities"], paths["facility_additions"]], keep_status=keep_status)
     communes = read_communes(
         paths["communes"],
         polygons=paths["commune_polygons"],
@@ -92,7 +109,11 @@ def load_regional_inputs(
         metric_crs=metric_crs,
     )
     departments = read_departments(paths["departments"])
-    units = with_area_names(population_from_communes(communes, metric_crs=metric_crs), departments)
+    if population == "grid":
+        units = population_from_grid(paths["population_grid"], communes, metric_crs=metric_crs)
+    else:
+        units = population_from_communes(communes, metric_crs=metric_crs)
+    units = with_area_names(units, departments)
     return RegionalInputs(
         graph=graph,
         facilities=facilities,

@@ -4,7 +4,9 @@
   from a local ``.osm`` XML or ``.osm.pbf`` file.  Local files are read by libosmium
   (pyosmium), which keeps the drivable ways and the nodes they use; OSMnx then builds
   and simplifies the graph as it does for a download.
-* Any line layer with a road-class column (GeoPackage, GeoJSON, Shapefile...).
+* Any line layer with a road-class column (GeoPackage, GeoJSON, Shapefile...), whole
+  or only the lines near a territory (:attr:`RoadLayer.within`), so that a national
+  file gives a region the roads just beyond its border.
 * GraphML written by this project or by OSMnx.
 """
 
@@ -17,18 +19,28 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import geopandas as gpd
 import networkx as nx
+import numpy as np
+import pyogrio
+import shapely
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError
+from shapely.geometry.base import BaseGeometry
 
 from coverage.config import DEFAULT_METRIC_CRS
+from coverage.crs import parse_metric_crs
 from coverage.errors import DownloadError, InputDataError
 from coverage.io._common import check_finite_coordinates, existing, read_vector
 from coverage.network import add_travel_times, graph_from_lines
+from coverage.numbers import is_number
 from coverage.speeds import SpeedProfile
 
 if TYPE_CHECKING:
     import osmium
 
 __all__ = [
+    "DEFAULT_TERRITORY_BUFFER_M",
     "DRIVABLE_HIGHWAYS",
     "RoadLayer",
     "download_osm",
@@ -37,6 +49,7 @@ __all__ = [
     "read_road_lines",
     "read_roads",
     "simplify_with_times",
+    "territory_area",
 ]
 
 logger = logging.getLogger(__name__)
@@ -293,6 +306,19 @@ def read_graphml(path: str | Path, *, profile: SpeedProfile | None = None) -> nx
     return graph
 
 
+#: Metres around a territory within which the lines of a road layer are kept when only
+#: the area is given (:attr:`RoadLayer.within`): a route that leaves the territory and
+#: comes back stays routable.
+DEFAULT_TERRITORY_BUFFER_M = 30_000.0
+
+#: Vertex spacing (degrees) of an area given in a geographic CRS before it is projected,
+#: so that its edges follow the meridians and parallels they were drawn along.
+_AREA_STEP_DEG = 0.01
+#: Margin (metres) added to the bounding box passed to the file reader: the box is
+#: projected into the layer's CRS through sampled points, which can cut a corner.
+_BBOX_MARGIN_M = 1_000.0
+
+
 @dataclass(frozen=True)
 class RoadLayer:
     """How a road file becomes a routable network: the options that travel together
@@ -312,7 +338,27 @@ class RoadLayer:
         Line-layer segments longer than this are split, so that points join the network
         near them (None: no split).
     metric_crs
-        CRS in which lengths are measured.
+        CRS in which lengths are measured, and ``buffer_m`` too.
+    within
+        Territory whose roads are wanted (line layers only): a GeoSeries or GeoDataFrame
+        with a CRS (commune polygons, a region outline; any CRS, degrees included), or a
+        shapely geometry in ``within_crs``.  Only the lines at most ``buffer_m`` from it
+        are routed, and only those in the bounding box of that band are read from the
+        file (through its spatial index), so that a national file is not read whole; the
+        parts are merged into one geometry when the layer is made.  A line that passes
+        within ``buffer_m`` is kept whole, even where it runs farther: cutting a route at
+        the edge of the buffer would invent a dead end.  None (the default): every line.
+    within_crs
+        CRS of ``within`` when it is a bare shapely geometry (default: ``metric_crs``);
+        set to the CRS of a GeoSeries given as ``within``, and to None without ``within``.
+    buffer_m
+        Metres around ``within``, measured in ``metric_crs`` as the exact shortest
+        distance from a line to the area (0 keeps the lines that touch it).  Default
+        :data:`DEFAULT_TERRITORY_BUFFER_M` (30 km) when ``within`` is given; giving it
+        without ``within`` is an error.
+
+    Lines read through ``within`` carry the feature id (``fid``) of the file as their
+    edges' ``source_row``, instead of the row's position in the whole layer.
     """
 
     profile: SpeedProfile
@@ -322,6 +368,194 @@ class RoadLayer:
     name_column: str | None = None
     max_edge_length_m: float | None = 500.0
     metric_crs: str = DEFAULT_METRIC_CRS
+    within: BaseGeometry | gpd.GeoSeries | gpd.GeoDataFrame | None = None
+    within_crs: str | None = None
+    buffer_m: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.within is None:
+            if self.buffer_m is not None:
+                raise InputDataError(
+                    f"road layer: buffer_m = {self.buffer_m!r} is given without an area; "
+                    "give the territory as within= (or leave buffer_m out)"
+                )
+            object.__setattr__(self, "within_crs", None)  # it describes `within` alone
+            return
+        if self.buffer_m is not None:
+            _checked_buffer(self.buffer_m, "road layer: buffer_m")
+        parse_metric_crs(self.metric_crs, what="road layer: metric_crs")
+        # Stored merged, with its CRS: the layer then compares and copies
+        # (dataclasses.replace) as a plain value, and the merge is done once.
+        geometry, crs = _merged_area(self.within, self.within_crs, self.metric_crs, "road layer: within")
+        object.__setattr__(self, "within", geometry)
+        object.__setattr__(self, "within_crs", crs)
+
+    @property
+    def area_buffer_m(self) -> float:
+        """Metres around ``within`` in which lines are kept (``buffer_m`` or its default)."""
+        return DEFAULT_TERRITORY_BUFFER_M if self.buffer_m is None else float(self.buffer_m)
+
+
+def territory_area(
+    polygons: BaseGeometry | gpd.GeoSeries | gpd.GeoDataFrame,
+    buffer_m: float = DEFAULT_TERRITORY_BUFFER_M,
+    *,
+    metric_crs: str = DEFAULT_METRIC_CRS,
+    crs: str | None = None,
+) -> gpd.GeoSeries:
+    """The territory and the band of ``buffer_m`` metres around it, as one polygon.
+
+    Parameters
+    ----------
+    polygons
+        The territory: a GeoSeries or GeoDataFrame with a CRS (e.g. its commune
+        polygons in EPSG:4326), or a shapely geometry in ``crs``.
+    buffer_m
+        Width of the band in metres (0: the territory alone, its parts merged).
+    metric_crs
+        CRS in which the band is drawn (never degrees), and of the result.
+    crs
+        CRS of a bare shapely geometry (default: ``metric_crs``).
+
+    Returns
+    -------
+    geopandas.GeoSeries
+        One (Multi)Polygon in ``metric_crs``.  Its rounded corners are drawn with chords,
+        so it lies up to 0.5 % of ``buffer_m`` inside the set of points within
+        ``buffer_m`` of the territory, which :func:`read_road_lines` measures exactly.
+    """
+    buffer_m = _checked_buffer(buffer_m, "territory_area: buffer_m")
+    parse_metric_crs(metric_crs, what="territory_area: metric_crs")
+    geometry, area_crs = _merged_area(polygons, crs, metric_crs, "territory_area: polygons")
+    area = _area_in(geometry, area_crs, metric_crs, "territory_area: polygons")
+    if buffer_m > 0:
+        area = shapely.buffer(area, buffer_m)
+    return gpd.GeoSeries([area], crs=metric_crs, name="geometry")
+
+
+def _checked_buffer(value: object, what: str) -> float:
+    """A buffer width in metres: a finite number, 0 or more."""
+    if not (is_number(value) and float(value) >= 0):  # type: ignore[arg-type]
+        raise InputDataError(f"{what} = {value!r}; expected a finite number of metres, 0 or more (e.g. 30000)")
+    return float(value)  # type: ignore[arg-type]
+
+
+def _merged_area(area: object, crs: str | None, metric_crs: str, what: str) -> tuple[BaseGeometry, str]:
+    """One valid geometry of the area's parts, and the CRS its coordinates are in."""
+    given = None
+    if crs is not None:
+        try:
+            given = CRS.from_user_input(crs)
+        except CRSError:
+            raise InputDataError(f"{what}: CRS {crs!r} is not known to PROJ (e.g. 'EPSG:4326')") from None
+    if isinstance(area, gpd.GeoDataFrame):
+        area = area.geometry
+    if isinstance(area, gpd.GeoSeries):
+        if area.crs is None:
+            raise InputDataError(f"{what}: the GeoSeries has no CRS; set it (e.g. .set_crs('EPSG:4326'))")
+        if given is not None and given != area.crs:
+            raise InputDataError(f"{what}: CRS {crs!r} differs from the CRS of the GeoSeries ({area.crs})")
+        parts = area.to_numpy()
+        crs = area.crs.to_string()
+    elif isinstance(area, BaseGeometry):
+        parts = np.array([area], dtype=object)
+        crs = metric_crs if given is None else given.to_string()
+    else:
+        kind = type(area).__name__
+        raise InputDataError(
+            f"{what}: expected a GeoSeries or GeoDataFrame with a CRS, or a shapely geometry; got {kind}"
+        )
+    parts = parts[~(shapely.is_missing(parts) | shapely.is_empty(parts))]
+    if len(parts) == 0:
+        raise InputDataError(f"{what}: the area is empty; expected the territory's polygons")
+    if not np.isfinite(shapely.get_coordinates(parts)).all():
+        raise InputDataError(f"{what}: the area has coordinates that are not finite numbers (NaN or infinite)")
+    west, south, east, north = shapely.total_bounds(parts)
+    if CRS.from_user_input(crs).is_geographic and not (-180 <= west <= east <= 180 and -90 <= south <= north <= 90):
+        raise InputDataError(
+            f"{what}: the area is in {crs}, but its coordinates (bounds {west:g}, {south:g}, {east:g}, {north:g}) "
+            "are not longitudes and latitudes; is its CRS right?"
+        )
+    merged = shapely.union_all(shapely.make_valid(parts))
+    return merged, crs
+
+
+def _area_in(geometry: BaseGeometry, crs: str, metric_crs: str, what: str) -> BaseGeometry:
+    """The area in ``metric_crs``; edges drawn in degrees get vertices every 0.01° first."""
+    source = CRS.from_user_input(crs)
+    if source == CRS.from_user_input(metric_crs):
+        return geometry
+    if source.is_geographic:
+        geometry = shapely.segmentize(geometry, _AREA_STEP_DEG)
+    to_metric = Transformer.from_crs(source, metric_crs, always_xy=True)
+    projected = shapely.transform(geometry, lambda xy: np.column_stack(to_metric.transform(xy[:, 0], xy[:, 1])))
+    if not np.isfinite(shapely.get_coordinates(projected)).all():
+        raise InputDataError(f"{what}: the area cannot be projected from {crs} to {metric_crs}; is its CRS right?")
+    return projected
+
+
+def _read_lines_near(path: Path, spec: RoadLayer) -> gpd.GeoDataFrame:
+    """The lines of the layer at most ``spec.area_buffer_m`` from ``spec.within``.
+
+    The file is read through the bounding box of the buffered area (pyogrio's ``bbox``,
+    which a GeoPackage answers from its spatial index), then each line's distance to the
+    area is measured in the metric CRS.
+    """
+    assert isinstance(spec.within, BaseGeometry) and spec.within_crs is not None
+    what = "road layer"
+    area = _area_in(spec.within, spec.within_crs, spec.metric_crs, f"{what} {path}: within")
+    distance = spec.area_buffer_m
+    try:
+        layers = pyogrio.list_layers(path)
+    except Exception as exc:  # pyogrio raises DataSourceError and friends
+        raise InputDataError(f"{what} {path}: not a readable vector file ({exc})") from exc
+    names = [str(name) for name in layers[:, 0]]
+    if spec.layer is not None and spec.layer not in names:
+        raise InputDataError(f"{what} {path}: no layer {spec.layer!r}; layers are {names}")
+    if spec.layer is None and len(names) > 1:
+        raise InputDataError(f"{what} {path}: holds several layers {names}; say which one to read")
+    layer = spec.layer or names[0]
+    try:
+        layer_crs = pyogrio.read_info(path, layer=layer)["crs"]
+    except Exception as exc:
+        raise InputDataError(f"{what} {path}: could not read layer {layer!r} ({exc})") from exc
+    if layer_crs is None:
+        raise InputDataError(f"{what} {path}: the layer has no CRS; expected one (e.g. EPSG:4326 or EPSG:2154)")
+    reach = distance + _BBOX_MARGIN_M
+    west, south, east, north = area.bounds
+    to_layer = Transformer.from_crs(spec.metric_crs, layer_crs, always_xy=True)
+    bbox = to_layer.transform_bounds(west - reach, south - reach, east + reach, north + reach, densify_pts=101)
+    try:
+        frame = gpd.read_file(
+            path,
+            layer=layer,
+            engine="pyogrio",
+            bbox=bbox if np.isfinite(bbox).all() else None,
+            fid_as_index=True,
+        )
+    except Exception as exc:
+        raise InputDataError(f"{what} {path}: could not read layer {layer!r} ({exc})") from exc
+    if "geometry" not in frame:
+        raise InputDataError(f"{what} {path}: the layer has no geometry")
+    check_finite_coordinates(frame.geometry, where=f"{what} {path}")
+    lines = frame.geometry.to_crs(spec.metric_crs).to_numpy()
+    shapely.prepare(area)
+    near = shapely.dwithin(area, lines, distance)
+    if not near.any():
+        raise InputDataError(
+            f"{what} {path}: no line within {distance:,.0f} m of the area given as within "
+            f"(bounds {tuple(round(b) for b in area.bounds)} in {spec.metric_crs}); "
+            f"do the area (CRS {spec.within_crs}) and the layer cover the same place?"
+        )
+    logger.info(
+        "%s %s: %d lines within %s m of the area (%d read in its bounding box)",
+        what,
+        path,
+        int(near.sum()),
+        f"{distance:,.0f}",
+        len(frame),
+    )
+    return frame.loc[near]
 
 
 def read_road_lines(path: str | Path, road_layer: RoadLayer | None = None, /, **options: Any) -> nx.MultiDiGraph:
@@ -329,16 +563,25 @@ def read_road_lines(path: str | Path, road_layer: RoadLayer | None = None, /, **
 
     ``road_layer`` (:class:`RoadLayer`), or its fields as keywords (``profile=...,
     class_column="system"``); keywords override the fields of ``road_layer``.  See
-    :func:`coverage.network.graph_from_lines` for the meaning of each.  For the regional
-    Travel Mapping layer: ``layer="routes", class_column="system"``; the built-in profile
-    excludes the duplicating E-roads (``eure``).
+    :func:`coverage.network.graph_from_lines` for the meaning of each.  For the Travel
+    Mapping layers: ``layer="routes", class_column="system"``; the built-in profile
+    excludes the E-roads (``eure``) and the tourist routes (``fratr``), which duplicate
+    A/N and D roads.
+
+    With ``within`` (a territory) only the lines at most ``buffer_m`` metres from it
+    (30 km by default) are read and routed, each whole: see :class:`RoadLayer`.  The
+    lines left out are never classified, so classes the profile does not know elsewhere
+    in a national file raise no error.
     """
     spec = _road_layer(road_layer, options)
     if spec.class_column is None:
         raise InputDataError(f"road layer {path}: a line layer needs the name of its road-class column")
     path = existing(path, "road layer")
-    lines = read_vector(path, "road layer", spec.layer)
-    check_finite_coordinates(lines.geometry, where=f"road layer {path}")
+    if spec.within is not None:
+        lines = _read_lines_near(path, spec)
+    else:
+        lines = read_vector(path, "road layer", spec.layer)
+        check_finite_coordinates(lines.geometry, where=f"road layer {path}")
     return graph_from_lines(
         lines,
         class_column=spec.class_column,
@@ -362,6 +605,12 @@ def read_roads(path: str | Path, road_layer: RoadLayer | None = None, /, **optio
     spec = _road_layer(road_layer, options)
     path = existing(path, "road network")
     name = path.name.lower()
+    graph_file = name.endswith((".graphml", ".osm", ".pbf", ".osm.bz2", ".osm.xml"))
+    if graph_file and spec.within is not None:
+        raise InputDataError(
+            f"road network {path}: within (keep the roads near a territory) applies to line layers, "
+            "not to GraphML or OSM files"
+        )
     if name.endswith(".graphml"):
         return read_graphml(path, profile=spec.profile)
     if name.endswith((".osm", ".pbf", ".osm.bz2", ".osm.xml")):
