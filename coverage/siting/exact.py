@@ -159,6 +159,18 @@ def _solve_binary_program(
     """
     import highspy
 
+    shapes = {
+        "cost": len(cost),
+        "a's columns": a.shape[1],
+        **({} if start is None else {"start": len(start)}),
+        **({} if x_lower is None else {"x_lower": len(x_lower) + n_y}),
+    }
+    if set(shapes.values()) != {n_x + n_y} or not len(row_lower) == len(row_upper) == a.shape[0]:
+        # HiGHS reads as many values as it has columns and rows and ignores the rest
+        raise ValueError(
+            f"model of {n_x} + {n_y} columns and {a.shape[0]} rows given {shapes}, "
+            f"{len(row_lower)} row lower and {len(row_upper)} row upper bounds"
+        )
     lp = highspy.HighsLp()
     lp.num_col_ = n_x + n_y
     lp.num_row_ = a.shape[0]
