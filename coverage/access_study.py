@@ -32,7 +32,7 @@ from coverage.errors import InputDataError
 from coverage.matrix import CoverageMatrix, analysis_matrix
 from coverage.pool import PoolAllocation, allocate_pool
 from coverage.scenarios import ABOVE, PRIORITY, AccessSettings, Scenario
-from coverage.stats import AREA_LEVELS, NO_CODE, area_codes, common_name, report_missing_codes
+from coverage.stats import AREA_LEVELS, NO_CODE, area_codes, common_names, report_missing_codes
 
 __all__ = ["AccessStudy", "study_access"]
 
@@ -464,7 +464,7 @@ def _by_area(units: pd.DataFrame, settings: AccessSettings) -> pd.DataFrame:
         grouped = frame.groupby(key, sort=True)
         agg = grouped[["population", "demand", "_d0", "_d1", "_p0", "_p1"]].sum()
         named = bool(name_col and name_col in frame)
-        names = grouped[name_col].agg(lambda n: common_name(n.astype("string"))) if named else agg["population"] * pd.NA
+        names = pd.Series(common_names(key, frame[name_col])).reindex(agg.index) if named else agg["population"] * pd.NA
         names = names.where(names.index != NO_CODE, f"(no {level} code)")
         with np.errstate(divide="ignore", invalid="ignore"):
             a0 = np.where(agg["demand"] > 0, agg["_d0"] / agg["demand"], np.nan)

@@ -30,7 +30,7 @@ import coverage as cov
 from coverage.access_study import study_access
 from coverage.accessibility import DEFAULT_BANDS, accessibility_by_area, floating_catchment
 from coverage.matrix import CoverageMatrix
-from coverage.stats import coverage_by_area, coverage_summary
+from coverage.stats import common_name, common_names, coverage_by_area, coverage_summary
 
 THRESHOLDS = (10.0, 20.0)
 MISSING = [None, np.nan, pd.NA, ""]
@@ -349,3 +349,25 @@ def test_study_by_area_matches_a_groupby(missing: object, caplog: pytest.LogCapt
         f"department rows hold {counted:g} of {DEMAND.sum():g} inhabitants: unit 'x9' without a department "
         "is neither in a row of its own nor reported"
     )
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_names_of_all_areas_at_once_are_those_of_each_area(seed: int) -> None:
+    """common_names (one sort for every area) gives each area the name common_name gives it
+    from that area's units alone, on random names with blanks, missing values, accents and
+    case variants (ties broken alphabetically)."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 60))
+    ids = pd.Series(rng.choice(["18", "28", "36", "37"], n))
+    pool = np.array(["Blois", "blois", " ", "", "Ézy", "Ezy", "Tours", None], dtype=object)
+    names = pd.Series(rng.choice(pool, n)).astype("string")
+    together = common_names(ids, names)
+    assert set(together) == set(ids)
+    for area in ids.unique():
+        assert together[area] == common_name(names[ids == area])
+
+
+def test_an_area_named_by_no_unit_has_an_empty_name() -> None:
+    ids = pd.Series(["a", "a", "b"])
+    names = pd.Series(["  ", None, "Bourges"]).astype("string")
+    assert common_names(ids, names) == {"a": "", "b": "Bourges"}
