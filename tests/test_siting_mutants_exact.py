@@ -922,3 +922,69 @@ def test_a_model_of_mismatched_lengths_is_refused(wrong: dict[str, np.ndarray]) 
     assert picked.tolist() == [True] and dual == pytest.approx(1.0)
     with pytest.raises(ValueError, match="model of 1 \\+ 1 columns and 2 rows"):
         exact_module._solve_binary_program(**{**model, **wrong})  # type: ignore[arg-type]
+
+
+def test_a_target_exactly_the_tolerance_above_the_required_needs_no_site() -> None:
+    """The required s0 reaches u0 (1e-9 of a person), s1 reaches u1 (as little); the target
+    is 2e-9.  What is missing, 2e-9 - 1e-9, is exactly the tolerance 1e-9 in floats (the
+    tolerance is inclusive): no new site is needed."""
+    matrix = matrix_from_dense(np.eye(2, dtype=bool))
+    result = fewest_sites(matrix, [1e-9, 1e-9], T, 2e-9, required=["s0"])
+    assert result.sites == () and result.status == "optimal"
+
+
+def test_a_target_exactly_the_tolerance_above_everyone_is_reached() -> None:
+    """s0 reaches u0 (one person), everyone there is; the target 1.000000001 is exactly
+    everyone plus the tolerance (1e-9 x the target) in floats: reached, not infeasible."""
+    result = fewest_sites(matrix_from_dense(np.eye(1, dtype=bool)), [1.0], T, 1.000000001)
+    assert result.sites == ("s0",) and result.status == "optimal"
+
+
+def test_start_sites_exactly_the_tolerance_short_are_accepted() -> None:
+    """Target 1 + 1e-9; s0 reaches u0 and u1 (half a person each): the start s0 covers 1.0,
+    exactly the tolerance short (see above), so it is a valid start, and optimal."""
+    matrix = matrix_from_dense(np.array([[1, 1, 0], [1, 0, 1], [0, 1, 0]], dtype=bool))
+    result = fewest_sites(matrix, [0.5, 0.5, 1e-9], T, 1 + 1e-9, start_sites=["s0"])
+    assert result.sites == ("s0",) and result.status == "optimal"
+
+
+@pytest.mark.parametrize("scale", [1.0, 0.1])
+def test_an_unproven_second_step_leaves_the_answer_unproven(monkeypatch: pytest.MonkeyPatch, scale: float) -> None:
+    """GREEDY_TRAP, k = 2, people of `scale` each: the first step proves B and C.  If the
+    second step had only proved 1 site for the 2 it found, the answer is feasible; and
+    with the first step's bound 7 x scale (unproven), the gap is 1/7 whether the bound is
+    above one person or below (0.7)."""
+    real_most = lexicographic_module.mclp_exact
+    real_fewest = lexicographic_module.fewest_sites
+
+    def unproven_most(*args: object, **kwargs: object) -> object:
+        return dataclasses.replace(real_most(*args, **kwargs), bound=7.0 * scale, status="feasible")  # type: ignore[arg-type]
+
+    def unproven_fewest(*args: object, **kwargs: object) -> object:
+        return dataclasses.replace(real_fewest(*args, **kwargs), bound=1.0, status="feasible")  # type: ignore[arg-type]
+
+    monkeypatch.setattr(lexicographic_module, "fewest_sites", unproven_fewest)
+    result = most_then_fewest(matrix_from_dense(GREEDY_TRAP), [scale] * 6, T, 2)
+    assert sorted(result.sites) == ["s1", "s2"] and result.status == "feasible"
+    assert result.gap == 0.0  # the coverage is proven; only the count is not
+    monkeypatch.setattr(lexicographic_module, "mclp_exact", unproven_most)
+    result = most_then_fewest(matrix_from_dense(GREEDY_TRAP), [scale] * 6, T, 2)
+    assert result.status == "feasible" and result.gap == pytest.approx(1 / 7)
+
+
+def test_a_clock_near_its_origin_still_shares_the_time_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    """perf_counter's origin is arbitrary: a clock stopped at 1 s (deadline 61 s) gives the
+    Lagrangian bound a quarter of the 60 s left, 15 s."""
+    frozen_clock(monkeypatch, at=1.0)
+    bound: list[dict[str, object]] = []
+    spy(monkeypatch, "_lagrangian_bound", bound)
+    mclp_exact(matrix_from_dense(NEEDS_HIGHS), np.ones(8), T, 2)
+    assert [call["max_seconds"] for call in bound] == [pytest.approx(15.0)]
+
+
+def test_lscp_seconds_from_a_clock_near_its_origin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clock that reads 1 s at the start and 5 s afterwards: the call took 4 s."""
+    readings = iter([1.0])
+    monkeypatch.setattr(exact_module, "time", types.SimpleNamespace(perf_counter=lambda: next(readings, 5.0)))
+    result = lscp(matrix_from_dense(GREEDY_TRAP), [1.0] * 6, T)
+    assert result.seconds == 4.0
