@@ -977,9 +977,13 @@ def test_a_clock_near_its_origin_still_shares_the_time_out(monkeypatch: pytest.M
     Lagrangian bound a quarter of the 60 s left, 15 s."""
     frozen_clock(monkeypatch, at=1.0)
     bound: list[dict[str, object]] = []
+    improve: list[dict[str, object]] = []
     spy(monkeypatch, "_lagrangian_bound", bound)
+    spy(monkeypatch, "_improve_cover", improve)
     mclp_exact(matrix_from_dense(NEEDS_HIGHS), np.ones(8), T, 2)
     assert [call["max_seconds"] for call in bound] == [pytest.approx(15.0)]
+    # the exchanges from the relaxed answers: until 1 + 15 = 16 s, 15 s each on a stopped clock
+    assert len(improve) > 1 and all(call["max_seconds"] == pytest.approx(15.0) for call in improve[1:])
 
 
 def test_lscp_seconds_from_a_clock_near_its_origin(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -988,3 +992,9 @@ def test_lscp_seconds_from_a_clock_near_its_origin(monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(exact_module, "time", types.SimpleNamespace(perf_counter=lambda: next(readings, 5.0)))
     result = lscp(matrix_from_dense(GREEDY_TRAP), [1.0] * 6, T)
     assert result.seconds == 4.0
+
+
+def test_a_false_bound_below_a_maximum_is_replaced_by_the_trivial_one() -> None:
+    """A maximum of 5 people and a solver bound of 3 (below it: false): the bound that
+    needs no solver, 10, takes its place, and 5 is not proven."""
+    assert _certify(5.0, 3.0, 10.0, maximize=True) == (10.0, "feasible")
