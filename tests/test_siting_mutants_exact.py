@@ -579,16 +579,18 @@ def test_a_solver_answer_with_more_sites_is_not_taken(monkeypatch: pytest.Monkey
     assert result.sites == ("s0",) and result.status == "optimal"
 
 
-def test_a_solver_answer_short_of_the_target_is_not_taken(monkeypatch: pytest.MonkeyPatch) -> None:
-    """s0 reaches u0, s1 u1; the target is both.  A solver that hands back s0 alone (fewer
-    sites, but 1 person short) is not taken: the greedy's two sites stay."""
+@pytest.mark.parametrize("people", [1.0, 1000.0])
+def test_a_solver_answer_short_of_the_target_is_not_taken(monkeypatch: pytest.MonkeyPatch, people: float) -> None:
+    """s0 reaches u0, s1 u1 (`people` each); the target is both.  A solver that hands back
+    s0 alone (fewer sites, but a unit short) is not taken: the greedy's two sites stay."""
 
     def short(**kwargs: object) -> tuple[np.ndarray, float, str]:
         return np.array([True, False]), 1.0, "HiGHS: stub"
 
     monkeypatch.setattr(lexicographic_module, "_solve_binary_program", short)
-    result = fewest_sites(matrix_from_dense(np.array([[1, 0], [0, 1]], dtype=bool)), [1.0, 1.0], T, 2.0)
-    assert sorted(result.sites) == ["s0", "s1"] and result.population_covered_after == 2.0
+    matrix = matrix_from_dense(np.array([[1, 0], [0, 1]], dtype=bool))
+    result = fewest_sites(matrix, [people, people], T, 2 * people)
+    assert sorted(result.sites) == ["s0", "s1"] and result.population_covered_after == 2 * people
 
 
 def test_fewest_sites_asks_the_solver_for_no_gap(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -713,20 +715,21 @@ def test_a_solver_answer_exactly_the_tolerance_short_is_taken(monkeypatch: pytes
     assert result.sites == ("s0",) and result.status == "optimal"
 
 
-def test_an_unproven_first_step_leaves_the_answer_unproven(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("stated", [7.0, 13.0])
+def test_an_unproven_first_step_leaves_the_answer_unproven(monkeypatch: pytest.MonkeyPatch, stated: float) -> None:
     """GREEDY_TRAP, k = 2: B and C cover all six, and the second step proves two sites.  If
     the first step had only proved a bound of 7 (a time limit, say), the answer stays
-    feasible with that bound and a gap of (7 - 6) / 7."""
+    feasible with that bound and a gap of (7 - 6) / 7; with 13, (13 - 6) / 13."""
     real = lexicographic_module.mclp_exact
 
     def unproven(*args: object, **kwargs: object) -> object:
-        return dataclasses.replace(real(*args, **kwargs), bound=7.0, gap=1 / 7, status="feasible")  # type: ignore[arg-type]
+        return dataclasses.replace(real(*args, **kwargs), bound=stated, status="feasible")  # type: ignore[arg-type]
 
     monkeypatch.setattr(lexicographic_module, "mclp_exact", unproven)
     result = most_then_fewest(matrix_from_dense(GREEDY_TRAP), [1.0] * 6, T, 2)
     assert sorted(result.sites) == ["s1", "s2"] and result.sites_bound == 2.0
-    assert result.objective_value == 6.0 and result.bound == 7.0
-    assert result.status == "feasible" and result.gap == pytest.approx(1 / 7)
+    assert result.objective_value == 6.0 and result.bound == stated
+    assert result.status == "feasible" and result.gap == pytest.approx((stated - 6.0) / stated)
 
 
 def test_below_one_person_everyone_is_reached_within_one_billionth() -> None:
@@ -998,3 +1001,45 @@ def test_a_false_bound_below_a_maximum_is_replaced_by_the_trivial_one() -> None:
     """A maximum of 5 people and a solver bound of 3 (below it: false): the bound that
     needs no solver, 10, takes its place, and 5 is not proven."""
     assert _certify(5.0, 3.0, 10.0, maximize=True) == (10.0, "feasible")
+
+
+def test_candidates_ruled_out_by_the_bound_are_not_called_dominated(monkeypatch: pytest.MonkeyPatch) -> None:
+    """s0, s1, s2 reach u0, u1, u2 (3, 2 and 1 people); k = 1; the exchanges keep s0 (3).
+    A Lagrangian stub (costs 3, 2, 1, L = 3.5, not met) rules out s1 and s2 (3.5 - 3 + 2 =
+    2.5 and 1.5 < 3) and forces s0 (3.5 - 3 + 2 = 2.5 < 3); none is dominated (no unit
+    shared), so the status says so and names no dominated candidate."""
+    monkeypatch.setattr(exact_module, "_improve_cover", lambda problem, chosen, k, **_: ([0], 0, True))
+
+    def stub(a: object, *args: object, **kwargs: object) -> _Lagrangian:
+        return _Lagrangian(
+            bound=3.5,
+            costs=np.array([3.0, 2.0, 1.0]),
+            raw=3.5,
+            whole=False,
+            best_sites=np.arange(0),
+            best_value=-np.inf,
+            iterations=1,
+        )
+
+    monkeypatch.setattr(exact_module, "_lagrangian_bound", stub)
+    result = mclp_exact(matrix_from_dense(np.eye(3, dtype=bool)), [3.0, 2.0, 1.0], T, 1)
+    assert list(result.sites) == ["s0"] and result.status == "optimal"
+    assert "; 2 candidates excluded and 1 fixed by it; HiGHS" in result.solver_status
+    assert "dominated" not in result.solver_status
+
+
+def test_fewest_sites_seconds_from_a_clock_near_its_origin(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clock that reads 1 s at the start and 5 s afterwards: 4 s, for an answer and for
+    an infeasible target alike; most_then_fewest reads the same clock."""
+    for target, status in ((6.0, "optimal"), (7.0, "infeasible")):
+        readings = iter([1.0])
+        monkeypatch.setattr(
+            lexicographic_module,
+            "time",
+            types.SimpleNamespace(perf_counter=lambda readings=readings: next(readings, 5.0)),
+        )
+        result = fewest_sites(matrix_from_dense(GREEDY_TRAP), [1.0] * 6, T, target)
+        assert result.status == status and result.seconds == 4.0
+    readings = iter([1.0])
+    monkeypatch.setattr(lexicographic_module, "time", types.SimpleNamespace(perf_counter=lambda: next(readings, 5.0)))
+    assert most_then_fewest(matrix_from_dense(GREEDY_TRAP), [1.0] * 6, T, 2).seconds == 4.0
