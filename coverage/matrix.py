@@ -95,8 +95,9 @@ def aligned_values(
     """One number per id (a matrix's ``site_ids`` or ``unit_ids``).
 
     A Series indexed by the ids is aligned on them (an error names the ids it lacks when
-    only some of its labels are ids); anything else is taken in the ids' order.  Unless
-    ``allow_missing``, values must be non-negative numbers, none empty.
+    only some of its labels are ids); anything else is taken in the ids' order.  Values
+    must be finite non-negative numbers; with ``allow_missing``, empty (NaN) ones are
+    allowed too.  An error names the first id with a value that is not.
     """
     if isinstance(values, pd.Series):
         labels = set(values.index.astype(str))
@@ -108,8 +109,16 @@ def aligned_values(
     out = np.asarray(values, dtype=float)
     if out.shape != (len(ids),):
         raise InputDataError(f"{what} has {out.shape} values; the matrix has {len(ids)} {rows}")
-    if not allow_missing and (np.isnan(out).any() or (out < 0).any()):
-        raise InputDataError(f"{what} must be non-negative numbers (no empty values)")
+    bad = ~np.isfinite(out) | (out < 0)
+    if allow_missing:
+        bad &= ~np.isnan(out)
+    if bad.any():
+        first = int(np.flatnonzero(bad)[0])
+        raise InputDataError(
+            f"{what} must be finite non-negative numbers"
+            + ("" if allow_missing else " (no empty values)")
+            + f"; {ids[first]} has {out[first]:g}"
+        )
     return out
 
 

@@ -240,3 +240,12 @@ def test_nothing_to_gain_is_said_once(caplog: pytest.LogCaptureFixture) -> None:
     messages = [r.getMessage() for r in caplog.records]
     assert any("nothing to choose" in m for m in messages), messages
     assert not any("only" in m for m in messages), messages
+
+
+def test_the_greedy_goes_on_past_a_site_that_adds_no_one_any_more() -> None:
+    """s0 and s1 reach u0 (1 person), s2 reaches u1 (5e-10 of a person); k = 2.  The greedy
+    takes s0; s1, refreshed, adds no one, but s2, waiting within 1e-9 of it, still adds
+    5e-10: it is taken, and everyone is covered."""
+    matrix = matrix_of({"s0": {0: 1.0}, "s1": {0: 1.0}, "s2": {1: 1.0}}, 2)
+    result = mclp_greedy(matrix, [1.0, 5e-10], T, 2)
+    assert result.sites == ("s0", "s2") and result.population_covered_after == 1.0 + 5e-10

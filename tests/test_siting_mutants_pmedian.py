@@ -14,6 +14,7 @@ import pytest
 import scipy.sparse as sp
 
 import coverage.siting.pmedian as pmedian_module
+from coverage.errors import InputDataError
 from coverage.matrix import CoverageMatrix
 from coverage.siting import p_median
 
@@ -320,3 +321,250 @@ def test_a_proven_answer_has_no_gap_even_after_rounding() -> None:
     the proven answer's gap is exactly 0."""
     result = p_median(matrix_of(np.array([[0.1]])), [1.0], [0.7], 1)
     assert result.status == "optimal" and result.gap == 0.0
+
+
+def moving_clock(monkeypatch: pytest.MonkeyPatch, start: float, end: float) -> None:
+    """The module's clock reads ``start`` at its first call and ``end`` after."""
+    reads = iter([start])
+    monkeypatch.setattr(pmedian_module, "time", types.SimpleNamespace(perf_counter=lambda: next(reads, end)))
+
+
+def test_p_median_seconds_is_the_end_less_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The clock reads 5 s at the start and 12 s at the end: 7 s (not 12 mod 5 = 2)."""
+    moving_clock(monkeypatch, 5.0, 12.0)
+    result = p_median(matrix_of(HAND), HAND_WEIGHTS, HAND_TODAY, 2, exact=False)
+    assert result.seconds == 7.0
+
+
+def test_the_gap_is_on_the_mean_not_on_its_whole_part(monkeypatch: pytest.MonkeyPatch) -> None:
+    """HAND with a third unit u2 of 5 people, 10 min away, that no site serves: pop 25,
+    total today 250.  Greedy only: {m, p}, 160 saved, 90 person-minutes left, mean 3.6.  A
+    solver that proves 180 saved at most (the bound needing no solver is 190): the mean is
+    at least (250 - 180)/25 = 2.8, the gap (3.6 - 2.8)/3.6 = 2/9 (not (3 - 2.8)/3)."""
+    dense = np.array([[4.0, 4.0, INF], [0.0, INF, INF], [INF, 1.0, INF]])
+    monkeypatch.setattr(pmedian_module, "_solve_binary_program", weak_solver(180.0))
+    result = p_median(matrix_of(dense), [10.0, 10.0, 5.0], [10.0, 10.0, 10.0], 2, swap_passes=0)
+    assert sorted(result.sites) == ["s0", "s1"] and result.objective_value == pytest.approx(3.6)
+    assert result.status == "feasible" and result.bound == pytest.approx(2.8)
+    assert result.gap == pytest.approx(2.0 / 9.0)
+
+
+def test_a_solver_answer_worse_than_the_heuristic_is_not_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    """k = 1 on HAND: the greedy takes m (saves 120: mean 80/20 = 4).  A solver that hands
+    back p (saves 100: mean 5) and proves 120 at most is not followed: the answer stays m,
+    proven (120 saved meets the bound 120)."""
+
+    def worse(**kwargs: object) -> tuple[np.ndarray, float, str]:
+        return np.array([False, True, False]), 120.0, "HiGHS: stub"
+
+    monkeypatch.setattr(pmedian_module, "_solve_binary_program", worse)
+    result = p_median(matrix_of(HAND), HAND_WEIGHTS, HAND_TODAY, 1)
+    assert result.sites == ("s0",) and result.objective_value == pytest.approx(4.0)
+    assert result.status == "optimal"
+
+
+def test_an_exchange_is_not_charged_for_a_unit_the_new_site_serves_beyond_its_fallback() -> None:
+    """HAND (u0, u1: 10 people, 10 min today) with u2 (1 person, 10 min today) that m
+    serves at 4, p at 5 and q at 50 (beyond today).  Alone m saves 60 + 60 + 6 = 126, p
+    100 + 5, q 90; after m, p saves 40 and q 30: greedy {m, p}, 0 + 40 + 4 = 44
+    person-minutes.  Exchanging m for q: u1 goes from 4 to 1 (-30), u2 falls back from 4
+    to p's 5 (+1): 15 person-minutes, saving 29.  q being at 50 for u2 (beyond u2's
+    fallback, 5) costs nothing more: the exchange is made.  Then no exchange saves
+    (by hand: m back for q costs 29, m for p costs 39).  {p, q} is the best pair
+    (brute force): mean 15/21."""
+    dense = np.array([[4.0, 4.0, 4.0], [0.0, INF, 5.0], [INF, 1.0, 50.0]])
+    weights, today = np.array([10.0, 10.0, 1.0]), np.full(3, 10.0)
+    result = p_median(matrix_of(dense, 60.0), weights, today, 2, exact=False)
+    assert result.sites == ("s1", "s2") and result.objective_value == pytest.approx(15.0 / 21.0)
+    assert brute_best(dense, weights, today, 2) == pytest.approx(15.0 / 21.0)
+
+
+@pytest.mark.parametrize(
+    ("dense", "weights", "today"),
+    [
+        (np.array([[7.0]]), [1.0], [5.0]),  # slower than today: saves no one
+        (np.array([[1.0, INF]]), [0.0, 1.0], [5.0, 5.0]),  # nearer only for a unit of no one
+    ],
+    ids=["slower-than-today", "nearer-for-no-one"],
+)
+def test_no_solver_when_no_candidate_saves_anyone(dense: np.ndarray, weights: list[float], today: list[float]) -> None:
+    """s0 is either slower than today's 5 min for its only unit, or nearer (1 min) only
+    for a unit of 0 people: no one saves anything, the answer (no site, mean 5) needs no
+    solver."""
+    result = p_median(matrix_of(dense), weights, today, 1)
+    assert result.sites == () and result.objective_value == 5.0 and result.status == "optimal"
+    assert result.solver_status == "not needed: no candidate is nearer than today"
+
+
+# Four units of 1 person, 20 min from today's facility.  h (s0) serves all at 4 (saves
+# 64); a (s1) u0, u1 at 0 (40), b (s2) u2, u3 at 0 (40), d (s3) u0, u2 at 0 and u1 at
+# 3.5 (56.5).  Greedy, k = 3: h; then d saves 4 + 4 + 0.5 = 8.5 (a, b 8): d; then b 4
+# (a 3.5): b.  Minutes 0, 3.5, 0, 0: mean 0.875, while {a, b} alone has everyone at 0.
+TRAP = np.array([[4.0, 4.0, 4.0, 4.0], [0.0, 0.0, INF, INF], [INF, INF, 0.0, 0.0], [0.0, 3.5, 0.0, INF]])
+TRAP_WEIGHTS = np.ones(4)
+TRAP_TODAY = np.full(4, 20.0)
+
+
+def test_a_solver_answer_of_fewer_than_k_sites_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    """TRAP, k = 3, greedy only: {h, d, b}, mean 0.875.  A solver that hands back {a, b}
+    (two sites, fewer than k; everyone at 0) and proves 80 saved: that answer is taken,
+    proven optimal (80 saved, everything there was)."""
+    greedy = p_median(matrix_of(TRAP), TRAP_WEIGHTS, TRAP_TODAY, 3, swap_passes=0, exact=False)
+    assert greedy.sites == ("s0", "s3", "s2") and greedy.objective_value == 0.875
+
+    def pair(**kwargs: object) -> tuple[np.ndarray, float, str]:
+        return np.array([False, True, True, False]), 80.0, "HiGHS: stub"
+
+    monkeypatch.setattr(pmedian_module, "_solve_binary_program", pair)
+    result = p_median(matrix_of(TRAP), TRAP_WEIGHTS, TRAP_TODAY, 3, swap_passes=0)
+    assert sorted(result.sites) == ["s1", "s2"] and result.objective_value == 0.0
+    assert result.status == "optimal"
+
+
+def test_covered_counts_units_exactly_at_the_matrix_limit() -> None:
+    """max_minutes 5: u0 (2 people) is 5 min away today, u1 (3) 10 min; s0 serves u1 at 5.
+    Within 5 min: 2 people before, 5 after (both units at exactly 5)."""
+    result = p_median(matrix_of(np.array([[INF, 5.0]]), 5.0), [2.0, 3.0], [5.0, 10.0], 1)
+    assert result.sites == ("s0",)
+    assert result.population_covered_before == 2.0 and result.population_covered_after == 5.0
+
+
+def test_below_one_person_an_exchange_needs_to_save_one_billionth() -> None:
+    """One unit of 1.5e-9 people, 2 min today (3e-9 person-minutes in all: the tolerance
+    is 1e-9 x max(1, 3e-9) = 1e-9).  s0, chosen, is as near as today (2 min: serves no
+    one better); s1 is at 1 min.  Exchanging s0 for s1 saves 1.5e-9 x 1 = 1.5e-9
+    person-minutes, above 1e-9: it is made."""
+    from coverage.siting.pmedian import _exchanges
+
+    cand = sp.csr_array(matrix_of(np.array([[2.0], [1.0]])).minutes)
+    assert _exchanges(cand, np.array([1.5e-9]), np.array([2.0]), [0], max_moves=1) == [1]
+
+
+def test_the_pairs_are_frozen() -> None:
+    """The pairs handed to the MIP cannot be changed on the way."""
+    import dataclasses
+
+    from coverage.siting.pmedian import _Pairs
+
+    cand = sp.csr_array(matrix_of(HAND).minutes)
+    pairs = _Pairs.of(cand, HAND_TODAY, HAND_WEIGHTS, np.array([True, True]))
+    assert pairs.site.tolist() == [0, 0, 1, 2] and pairs.saving.tolist() == [60.0, 60.0, 100.0, 90.0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        pairs.n_units = 3  # type: ignore[misc]
+
+
+def test_the_lazy_greedy_takes_a_waiting_site_half_a_person_minute_better() -> None:
+    """Four units of 1 person, 10 min today.  s0 serves u0, u1 at 0 (saves 20), s1 u0 at 0
+    and u2 at 7 (13 alone, 3 after s0), s2 u3 at 6.5 (3.5).  After s0 the refreshed 3 of
+    s1 is half a person-minute below s2's 3.5: s2 is taken (minutes 0, 0, 10, 6.5: mean
+    4.125, the best pair by brute force; with s1: 4.25)."""
+    dense = np.array([[0.0, 0.0, INF, INF], [0.0, INF, 7.0, INF], [INF, INF, INF, 6.5]])
+    ones, today = np.ones(4), np.full(4, 10.0)
+    result = p_median(matrix_of(dense), ones, today, 2, swap_passes=0, exact=False)
+    assert result.sites == ("s0", "s2") and result.objective_value == 4.125
+    assert brute_best(dense, ones, today, 2) == 4.125
+
+
+def test_a_refreshed_saving_below_one_person_minute_waits_its_turn() -> None:
+    """u0 (1 person), u1 (0.5), u2 (0.8), all 10 min today.  s0 serves u0 at 0 (saves 10),
+    s1 u0 at 1 and u1 at 9 (9.5 alone), s2 u2 at 9 (0.8).  After s0, s1 saves only 0.5:
+    it waits behind s2 (0.8), then is taken third (k = 3): order s0, s2, s1."""
+    dense = np.array([[0.0, INF, INF], [1.0, 9.0, INF], [INF, INF, 9.0]])
+    result = p_median(matrix_of(dense), [1.0, 0.5, 0.8], np.full(3, 10.0), 3, swap_passes=0, exact=False)
+    assert result.sites == ("s0", "s2", "s1") and result.marginal == (10.0, 0.8, 0.5)
+
+
+def test_one_site_allows_swap_passes_exchanges(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At most swap_passes (2) x k exchanges: 2 for k = 1."""
+    seen: list[dict[str, object]] = []
+    spy(monkeypatch, "_exchanges", seen)
+    p_median(matrix_of(HAND), HAND_WEIGHTS, HAND_TODAY, 1, exact=False)
+    assert [call["max_moves"] for call in seen] == [2]
+
+
+def selection_partition(a: np.ndarray, kth: int, axis: int = -1) -> np.ndarray:
+    """np.partition with only what numpy promises: the kth smallest in place, the smaller
+    before it.  Like numpy's generic path for a small kth (``dumb_select``, taken without
+    the AVX2 dispatch, e.g. under NPY_DISABLE_CPU_FEATURES=X86_V3): the first kth + 1
+    minima are selected one by one (swapped to the front), the rest stay where they were."""
+    out = np.array(a, dtype=float, copy=True)
+    lanes = np.moveaxis(out, axis, -1)
+    for index in np.ndindex(lanes.shape[:-1]):
+        lane = lanes[index]
+        for i in range(kth + 1):
+            m = i + int(np.argmin(lane[i:]))
+            lane[i], lane[m] = lane[m], lane[i]
+    return out
+
+
+class NumpyWithSelection:
+    """numpy, with :func:`selection_partition` for ``partition``."""
+
+    partition = staticmethod(selection_partition)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(np, name)
+
+
+def test_the_second_nearest_time_needs_only_what_numpy_promises(monkeypatch: pytest.MonkeyPatch) -> None:
+    """u0 (1 person, 5 min today), u1 (2 people, 11 min).  s0 serves u0 at 0, s1 both at 3,
+    s2 u0 at 9 and u1 at 2.  Alone s1 and s2 save 18 (s1 first, by index), then s0 3 (s2
+    only 2): greedy {s1, s0}, 0 + 6 = 6 person-minutes.  Exchanging s1 for s2 brings u1 to
+    2: 4 person-minutes, mean 4/3, the best pair (brute force).  For u1 the times are s1's
+    3, s0's none and today's 11: its second nearest is 11, which a partition that only
+    selects the minimum would leave behind s0's none."""
+    monkeypatch.setattr(pmedian_module, "np", NumpyWithSelection())
+    dense = np.array([[0.0, INF], [3.0, 3.0], [9.0, 2.0]])
+    weights, today = np.array([1.0, 2.0]), np.array([5.0, 11.0])
+    result = p_median(matrix_of(dense), weights, today, 2, exact=False)
+    assert result.sites == ("s2", "s0") and result.objective_value == pytest.approx(4.0 / 3.0)
+    assert brute_best(dense, weights, today, 2) == pytest.approx(4.0 / 3.0)
+
+
+def test_a_one_site_solver_answer_lower_in_floats_is_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    """u0 (1 person) 0.7 min today, s0 serves it at 0; u1 (1 person) 0.9 min today, s1
+    serves it at 0.2.  Both save 0.7 (0.9 - 0.2 is 0.7 in floats): the greedy takes s0,
+    leaving 0 + 0.9 = 0.9 person-minutes.  With s1 they are 0.7 + 0.2, which rounds to
+    0.8999999999999999: lower, so a solver that hands back s1 alone is followed."""
+    assert 0.9 - 0.2 == 0.7 and 0.7 + 0.2 < 0.9  # the float facts the test stands on
+
+    def other(**kwargs: object) -> tuple[np.ndarray, float, str]:
+        return np.array([False, True]), 0.7, "HiGHS: stub"
+
+    monkeypatch.setattr(pmedian_module, "_solve_binary_program", other)
+    dense = np.array([[0.0, INF], [INF, 0.2]])
+    result = p_median(matrix_of(dense), [1.0, 1.0], [0.7, 0.9], 1)
+    assert result.sites == ("s1",) and result.status == "optimal"
+
+
+def test_the_greedy_goes_on_past_a_site_that_saves_nothing_any_more() -> None:
+    """s0 and s1 save u0 (1 person, 2 -> 1 min), s2 saves u1 (5e-10 of a person, 2 -> 1); k =
+    2, no exchanges.  The greedy takes s0; s1, refreshed, saves nothing, but s2, waiting
+    within 1e-9 of it, still saves 5e-10 person-minutes: it is taken (mean 1 minute)."""
+    d = np.array([[1.0, INF], [1.0, INF], [INF, 1.0]])
+    result = p_median(matrix_of(d), [1.0, 5e-10], [2.0, 2.0], 2, exact=False, swap_passes=0)
+    assert result.sites == ("s0", "s2")
+    assert result.objective_value == pytest.approx(1.0, abs=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("population", "today", "message"),
+    [
+        ([1.0, np.inf], [2.0, 2.0], "population must be finite non-negative numbers"),
+        ([1.0, 1.0], [2.0, -1.0], "current_minutes must be finite non-negative numbers; u1 has -1"),
+        ([1.0, 1.0], [2.0, np.inf], "current_minutes must be finite non-negative numbers; u1 has inf"),
+    ],
+)
+def test_infinite_people_and_negative_times_are_refused(
+    population: list[float], today: list[float], message: str
+) -> None:
+    d = np.array([[1.0, INF], [INF, 1.0]])
+    with pytest.raises(InputDataError, match=message):
+        p_median(matrix_of(d), population, today, 1)
+
+
+def test_an_unreachable_unit_today_is_allowed() -> None:
+    """u1 has no facility today (NaN): it is left out of the mean, not refused."""
+    d = np.array([[1.0, INF], [INF, 1.0]])
+    result = p_median(matrix_of(d), [1.0, 1.0], [2.0, np.nan], 1)
+    assert result.sites == ("s0",) and result.objective_value == 1.0

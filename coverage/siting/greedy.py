@@ -45,7 +45,7 @@ def _greedy_order(problem: _Problem, k: int) -> tuple[list[int], list[float]]:
                 heapq.heappush(heap, (-gain, j))
             continue
         if gain <= 0:
-            break
+            continue  # this one adds no one now; a waiting one within 1e-9 of it still may
         chosen.append(j)
         marginal.append(gain)
         covered[units] = True

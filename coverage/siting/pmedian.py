@@ -94,7 +94,7 @@ def p_median(
                 heapq.heappush(heap, (-gain, j))
             continue
         if gain <= 0:
-            break
+            continue  # this one saves nothing now; a waiting one within 1e-9 of it still may
         chosen.append(j)
         current = np.fmin(current, apply([j]))
     best = total(apply(chosen))
