@@ -899,7 +899,9 @@ def test_the_coverage_model_is_frozen() -> None:
 @pytest.mark.parametrize(
     "wrong",
     [
-        {"row_lower": np.full(3, -np.inf)},
+        {"row_lower": np.full(4, -np.inf)},
+        {"row_lower": np.full(1, -np.inf)},
+        {"row_lower": np.full(2, -np.inf), "row_upper": np.zeros(2)},
         {"row_upper": np.zeros(1)},
         {"cost": np.ones(3)},
         {"start": np.zeros(1)},
@@ -907,15 +909,16 @@ def test_the_coverage_model_is_frozen() -> None:
     ],
 )
 def test_a_model_of_mismatched_lengths_is_refused(wrong: dict[str, np.ndarray]) -> None:
-    """One binary x and one y, two rows (y - x <= 0, x <= 1): every array must have one
-    value per column or row; HiGHS would silently ignore extra values."""
+    """One binary x and one y, three rows (y - x <= 0, x <= 1, y <= 1): every array must
+    have one value per column or row, too many or too few; HiGHS would silently ignore
+    extra values."""
     model: dict[str, object] = {
         "n_x": 1,
         "n_y": 1,
         "cost": np.array([0.0, 1.0]),
-        "a": sp.csc_array(np.array([[-1.0, 1.0], [1.0, 0.0]])),
-        "row_lower": np.full(2, -np.inf),
-        "row_upper": np.array([0.0, 1.0]),
+        "a": sp.csc_array(np.array([[-1.0, 1.0], [1.0, 0.0], [0.0, 1.0]])),
+        "row_lower": np.full(3, -np.inf),
+        "row_upper": np.array([0.0, 1.0, 1.0]),
         "maximize": True,
         "start": np.array([1.0, 1.0]),
         "time_limit_s": 10.0,
@@ -923,7 +926,7 @@ def test_a_model_of_mismatched_lengths_is_refused(wrong: dict[str, np.ndarray]) 
     }
     picked, dual, _ = exact_module._solve_binary_program(**model)  # type: ignore[arg-type]
     assert picked.tolist() == [True] and dual == pytest.approx(1.0)
-    with pytest.raises(ValueError, match="model of 1 \\+ 1 columns and 2 rows"):
+    with pytest.raises(ValueError, match="model of 1 \\+ 1 columns and 3 rows"):
         exact_module._solve_binary_program(**{**model, **wrong})  # type: ignore[arg-type]
 
 
