@@ -24,6 +24,7 @@ from coverage.errors import InputDataError
 from coverage.siting import fewest_sites, lscp, mclp_exact, most_then_fewest
 from coverage.siting.exact import _certify
 from coverage.siting.lagrange import _Lagrangian
+from coverage.siting.result import SitingResult
 
 T = 5.0  # minutes; every stored pair of matrix_from_dense is at 1 minute
 
@@ -221,11 +222,11 @@ def test_dominance_is_tested_up_to_its_limit_of_candidates() -> None:
     assert not _dominated(over, np.zeros(n + 1, dtype=bool)).any()  # above the limit: skipped
 
 
-def test_the_time_limit_is_shared_out_from_the_start_of_the_call(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Clock stopped at 1000 s, default limit 60 s: the deadline is 1060, 60 s remain at every
-    step.  The exchanges from the greedy get a tenth (6 s), the Lagrangian bound a
-    quarter (15 s), the exchanges from its relaxed answers the next quarter (until 1015:
-    15 s each), HiGHS what remains (60 s)."""
+def budgets_on_a_stopped_clock(
+    monkeypatch: pytest.MonkeyPatch, **options: float
+) -> tuple[SitingResult, list[dict[str, object]], list[dict[str, object]], list[dict[str, object]]]:
+    """mclp_exact on NEEDS_HIGHS, k = 2, with exact.py's clock stopped at 1000 s: the result
+    and the keyword arguments of each call of the exchanges, the Lagrangian bound and HiGHS."""
     frozen_clock(monkeypatch)
     improve: list[dict[str, object]] = []
     bound: list[dict[str, object]] = []
@@ -233,7 +234,16 @@ def test_the_time_limit_is_shared_out_from_the_start_of_the_call(monkeypatch: py
     spy(monkeypatch, "_improve_cover", improve)
     spy(monkeypatch, "_lagrangian_bound", bound)
     spy(monkeypatch, "_solve_binary_program", solve)
-    result = mclp_exact(matrix_from_dense(NEEDS_HIGHS), np.ones(8), T, 2)  # the default limit
+    result = mclp_exact(matrix_from_dense(NEEDS_HIGHS), np.ones(8), T, 2, **options)  # type: ignore[arg-type]
+    return result, improve, bound, solve
+
+
+def test_the_time_limit_is_shared_out_from_the_start_of_the_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Clock stopped at 1000 s, default limit 60 s: the deadline is 1060, 60 s remain at every
+    step.  The exchanges from the greedy get a tenth (6 s), the Lagrangian bound a
+    quarter (15 s), the exchanges from its relaxed answers the next quarter (until 1015:
+    15 s each), HiGHS what remains (60 s)."""
+    result, improve, bound, solve = budgets_on_a_stopped_clock(monkeypatch)  # the default limit
     assert result.population_covered_after == 7.0 and result.status == "optimal"
     assert improve[0]["max_seconds"] == pytest.approx(6.0)
     assert len(improve) > 1 and all(call["max_seconds"] == pytest.approx(15.0) for call in improve[1:])
@@ -676,14 +686,7 @@ def test_a_short_time_limit_gives_each_step_its_floor(monkeypatch: pytest.Monkey
     """Clock stopped, a limit of 0.2 s on NEEDS_HIGHS: the exchanges from the greedy get
     max(0.1, 0.02) = 0.1 s, the Lagrangian bound max(0.1, 0.05) = 0.1 s, HiGHS
     max(0.05, 0.2) = 0.2 s."""
-    frozen_clock(monkeypatch)
-    improve: list[dict[str, object]] = []
-    bound: list[dict[str, object]] = []
-    solve: list[dict[str, object]] = []
-    spy(monkeypatch, "_improve_cover", improve)
-    spy(monkeypatch, "_lagrangian_bound", bound)
-    spy(monkeypatch, "_solve_binary_program", solve)
-    result = mclp_exact(matrix_from_dense(NEEDS_HIGHS), np.ones(8), T, 2, time_limit_s=0.2)
+    result, improve, bound, solve = budgets_on_a_stopped_clock(monkeypatch, time_limit_s=0.2)
     assert result.population_covered_after == 7.0 and result.status == "optimal"
     assert improve[0]["max_seconds"] == pytest.approx(0.1)
     assert [call["max_seconds"] for call in bound] == [pytest.approx(0.1)]
