@@ -152,6 +152,17 @@ def lagrangian_stub(bound: float, *, iterations: int) -> Callable[..., object]:
     return stub
 
 
+def spy_calls(monkeypatch: pytest.MonkeyPatch, module: object, name: str, seen: list[dict[str, object]]) -> None:
+    """Record the keyword arguments of each call of ``module.<name>``, then call it."""
+    real = getattr(module, name)
+
+    def recording(*args: object, **kwargs: object) -> object:
+        seen.append(kwargs)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, recording)
+
+
 def matrix_from_dense(present: np.ndarray) -> CoverageMatrix:
     """Sites ``s0``… x units ``u0``…; every present pair at 1 minute."""
     cover = sp.csr_array(present.astype(float))

@@ -16,7 +16,7 @@ import types
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import lagrangian_stub, matrix_from_dense
+from conftest import lagrangian_stub, matrix_from_dense, spy_calls
 
 import coverage.siting.exact as exact_module
 import coverage.siting.lexicographic as lexicographic_module
@@ -92,13 +92,7 @@ def ticking_clock(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def spy(monkeypatch: pytest.MonkeyPatch, name: str, seen: list[dict[str, object]]) -> None:
     """Record the keyword arguments of each call of exact.<name>, then call it."""
-    real = getattr(exact_module, name)
-
-    def recording(*args: object, **kwargs: object) -> object:
-        seen.append(kwargs)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(exact_module, name, recording)
+    spy_calls(monkeypatch, exact_module, name, seen)
 
 
 def no_solver(**kwargs: object) -> tuple[np.ndarray, float, str]:
@@ -607,13 +601,7 @@ def test_fewest_sites_asks_the_solver_for_no_gap(monkeypatch: pytest.MonkeyPatch
     """The MIP is solved to a proven optimum (relative gap 0), with y binary, within the
     default minute: GREEDY_TRAP, target 6."""
     seen: list[dict[str, object]] = []
-    real = lexicographic_module._solve_binary_program
-
-    def recording(**kwargs: object) -> object:
-        seen.append(kwargs)
-        return real(**kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(lexicographic_module, "_solve_binary_program", recording)
+    spy_calls(monkeypatch, lexicographic_module, "_solve_binary_program", seen)
     result = fewest_sites(matrix_from_dense(GREEDY_TRAP), [1.0] * 6, T, 6.0)
     assert sorted(result.sites) == ["s1", "s2"] and result.status == "optimal"
     assert [call["mip_rel_gap"] for call in seen] == [0.0]
@@ -806,13 +794,7 @@ def test_an_infeasible_target_names_ten_units_beyond_every_site(caplog: pytest.L
 def test_most_then_fewest_gives_each_step_a_minute_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[dict[str, object]] = []
     for name in ("mclp_exact", "fewest_sites"):
-        real = getattr(lexicographic_module, name)
-
-        def recording(*args: object, _real: object = real, **kwargs: object) -> object:
-            seen.append(kwargs)
-            return _real(*args, **kwargs)  # type: ignore[operator]
-
-        monkeypatch.setattr(lexicographic_module, name, recording)
+        spy_calls(monkeypatch, lexicographic_module, name, seen)
     most_then_fewest(matrix_from_dense(GREEDY_TRAP), [1.0] * 6, T, 2)
     assert [call["time_limit_s"] for call in seen] == [60.0, 60.0]
 

@@ -12,6 +12,7 @@ import types
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from conftest import spy_calls
 
 import coverage.siting.pmedian as pmedian_module
 from coverage.errors import InputDataError
@@ -47,13 +48,7 @@ def brute_best(dense: np.ndarray, weights: np.ndarray, current: np.ndarray, k: i
 
 def spy(monkeypatch: pytest.MonkeyPatch, name: str, seen: list[dict[str, object]]) -> None:
     """Record the keyword arguments of each call of pmedian.<name>, then call it."""
-    real = getattr(pmedian_module, name)
-
-    def recording(*args: object, **kwargs: object) -> object:
-        seen.append(kwargs)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(pmedian_module, name, recording)
+    spy_calls(monkeypatch, pmedian_module, name, seen)
 
 
 # Six candidates, five units (found by a random search where the exchanges matter; the

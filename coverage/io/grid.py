@@ -35,6 +35,8 @@ import shapely
 from coverage.config import DEFAULT_METRIC_CRS
 from coverage.errors import InputDataError, InputFileNotFoundError
 from coverage.io.population import UNIT_COLUMNS
+from coverage.io.territory import _checked_buffer
+from coverage.numbers import is_number
 
 __all__ = ["GRID_AGE_COLUMNS", "GridTiling", "population_from_grid", "read_grid_tiles", "read_tiling"]
 
@@ -131,9 +133,9 @@ def read_tiling(folder: str | Path, *, crs: str | None = None) -> GridTiling:
 
 
 def _finite(value: object, name: str, where: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+    if not is_number(value):
         raise InputDataError(f"{where}: {name} must be a finite number, got {value!r}")
-    return float(value)
+    return float(value)  # type: ignore[arg-type]
 
 
 def _positive(value: object, name: str, where: str) -> float:
@@ -178,10 +180,7 @@ def read_grid_tiles(
     corner, as INSEE names its grid cells).
     """
     tiling = read_tiling(folder, crs=crs)
-    if not (isinstance(buffer_m, int | float) and not isinstance(buffer_m, bool) and math.isfinite(buffer_m)):
-        raise InputDataError(f"population grid: buffer_m must be a finite number of metres, got {buffer_m!r}")
-    if buffer_m < 0:
-        raise InputDataError(f"population grid: buffer_m must be 0 or more metres, got {buffer_m!r}")
+    buffer_m = _checked_buffer(buffer_m, "population grid: buffer_m")
     shape = None
     if area is not None:
         if area.crs is None:
