@@ -163,7 +163,7 @@ def test_the_default_time_limit_is_a_minute(monkeypatch: pytest.MonkeyPatch) -> 
 # ------------------------------------------------------------------ lagrange.py: fixing
 
 
-def lagrangian(costs: list[float], raw: float, *, whole: bool = False) -> _Lagrangian:
+def lagrangian(costs: list[float], raw: float, *, whole: bool = False, slack: float = 0.0) -> _Lagrangian:
     return _Lagrangian(
         bound=raw,
         costs=np.asarray(costs, dtype=float),
@@ -172,6 +172,7 @@ def lagrangian(costs: list[float], raw: float, *, whole: bool = False) -> _Lagra
         best_sites=np.arange(0),
         best_value=-np.inf,
         iterations=0,
+        slack=slack,
     )
 
 
@@ -218,12 +219,33 @@ def test_fixing_with_whole_weights_rounds_the_bounds_down() -> None:
 
 
 def test_fixing_rounds_a_bound_just_below_a_whole_number_up_to_it() -> None:
-    """L = 10 - 1e-12 (float noise below 10): with s2 the bound is 9 - 1e-12, which is 9
-    people (whole weights), not 8; so against an incumbent of 9, s2 is not ruled out."""
-    out, forced, rest = lagrangian([5.0, 4.0, 3.0, 1.0], 10.0 - 1e-12, whole=True).fixing(2, 9.0)
+    """L = 10 - 1e-12 (float noise below 10, within a slack of 1e-9): with s2 the bound is
+    9 - 1e-12, which is 9 people (whole weights), not 8; so against an incumbent of 9, s2 is
+    not ruled out."""
+    out, forced, rest = lagrangian([5.0, 4.0, 3.0, 1.0], 10.0 - 1e-12, whole=True, slack=1e-9).fixing(2, 9.0)
     assert out.tolist() == [False, False, False, True]
     assert forced.tolist() == [True, False, False, False]
     assert rest == 8.0
+
+
+@pytest.mark.parametrize(
+    ("slack", "out", "forced", "rest"),
+    [
+        # slack 0.3: 9.6 + 0.3, 7.6 + 0.3, 8.6 + 0.3, 9.6 + 0.3 round down to 9, 7, 8, 9
+        (0.3, [False, False, True, True], [True, True, False, False], 9.0),
+        # slack 0.5 (half a person or more): the bounds as computed, 9.6, 7.6, 8.6, 9.6
+        (0.5, [False, False, False, True], [True, False, False, False], 8.6),
+    ],
+)
+def test_fixing_rounds_only_while_the_slack_is_below_half_a_person(
+    slack: float, out: list[bool], forced: list[bool], rest: float
+) -> None:
+    """L = 10.6, costs 5, 4, 3, 1, k = 2, incumbent 9.5, whole weights (the by-hand case
+    above): rounding down after adding the slack, or not at all once the slack is half a
+    person (it could then move a bound by a whole person)."""
+    got = lagrangian([5.0, 4.0, 3.0, 1.0], 10.6, whole=True, slack=slack).fixing(2, 9.5)
+    assert got[0].tolist() == out and got[1].tolist() == forced
+    assert got[2] == pytest.approx(rest, abs=1e-12)
 
 
 @pytest.mark.parametrize("k", [0, 4, 5])
@@ -340,8 +362,10 @@ def documented_mclp_bound(
     (groups x candidates).
 
     - start: lambda_g = w_g / (number of candidates reaching g, at least 1);
-    - each step: the k candidates of highest cost (the relaxed answer), L, and L rounded
-      down (after a nudge of 1e-9, relative above 1) when the weights are whole numbers;
+    - each step: the k candidates of highest cost (the relaxed answer), L, and, when the
+      weights are whole numbers, L plus its slack (1e-10 of the total weight, the sum of
+      the multipliers and the costs of the relaxed answer) rounded down if that slack is
+      below one half;
       the answer's coverage, the best answer, the distinct answers seen;
     - the best bound improves when it drops by more than 1e-9 of the total weight (at
       least 1e-9), or when it does not rise and L itself drops; after 20 steps in a row
@@ -383,7 +407,8 @@ def documented_mclp_bound(
         c = costs()
         chosen = relaxed_answer(c)
         raw = sum(w[g] - lam[g] for g in range(groups)) + sum(c[j] for j in chosen)
-        bound = float(math.floor(raw + 1e-9 * max(1.0, raw))) if whole else raw
+        slack = 1e-10 * (total + sum(lam) + sum(c[j] for j in chosen))
+        bound = float(math.floor(raw + slack)) if whole and slack < 0.5 else raw
         reaching = [sum(1 for j in chosen if present[g][j]) for g in range(groups)]
         value = sum(w[g] for g in range(groups) if reaching[g] > 0)
         if all(seen != chosen for seen, _ in answers):
@@ -718,13 +743,37 @@ def test_a_negative_step_limit_takes_no_step(monkeypatch: pytest.MonkeyPatch) ->
 )
 def test_lagrangian_bound_rounds_only_whole_weights_below_2_to_the_52(weights: list[float], whole: bool) -> None:
     """Two units with a candidate each, k = 1: one step proves w_0 (see the hand-worked
-    case above); the result says whether the bound was rounded.  (Above 10**9 people the
-    rounding nudge, 1e-9 of L, is more than one person: the whole bound of 2**51 comes out
-    2,251,799 people above L; still a bound, so only that is asserted.)"""
+    case above); the result says whether the weights are whole.  The bound is w_0 exactly
+    in every case: rounded with a slack far below one person for small weights, and left
+    as computed for 2**51 (its slack, 1e-10 of the magnitudes summed, is about a million
+    people: rounding after it would overstate the bound)."""
     relaxed = _lagrangian_bound(sp.csr_array(np.eye(2)), np.asarray(weights), 1, 0.0)
     assert relaxed.whole == whole
     assert relaxed.raw == weights[0] and relaxed.iterations == 1
-    assert relaxed.bound >= weights[0] if whole else relaxed.bound == weights[0]
+    assert relaxed.bound == weights[0]
+
+
+def test_a_whole_bound_is_not_rounded_below_an_answer_by_the_weight_of_an_unreached_group() -> None:
+    """g0 (1 person) reached by all six candidates, g1 (16,777,217 people) by none; k = 1:
+    any site covers 1 person, and L = 1 (lambda_1 = w_1 cancels g1; c_j = 1/6 each, and
+    the 5/6 of g0 left out comes back).  In floats 16,777,218 - (16,777,217 + 1/6) + 1/6
+    is about 1.2e-9 below 1: rounding down after a nudge of 1e-9 of L gave 0, a bound below
+    the answer.  The slack counts the magnitudes summed: total, multipliers and the chosen cost, 3.4e-3 here), and the
+    bound is 1."""
+    present = np.array([[1.0] * 6, [0.0] * 6])
+    relaxed = _lagrangian_bound(sp.csr_array(present), np.array([1.0, 16_777_217.0]), 1, 0.0)
+    assert relaxed.raw < 1.0 and relaxed.raw == pytest.approx(1.0, abs=1e-8)
+    assert relaxed.bound == relaxed.best_value == 1.0
+    assert relaxed.slack == pytest.approx(1e-10 * (16_777_218 + (16_777_217 + 1 / 6) + 1 / 6), rel=1e-12)
+
+
+def test_a_whole_bound_of_billions_is_not_rounded_up_by_people() -> None:
+    """Two units of 3,000,000,000 and 3,000,000,001 people, a candidate each, k = 1: L =
+    3,000,000,001 exactly, the answer.  A nudge of 1e-9 of L (3 people) rounded it to
+    3,000,000,004; the slack (1e-10 of 6e9 + 6e9 + 3e9, 1.5 people, above one half)
+    leaves it as computed."""
+    relaxed = _lagrangian_bound(sp.csr_array(np.eye(2)), np.array([3e9 + 1, 3e9]), 1, 0.0)
+    assert relaxed.bound == relaxed.raw == relaxed.best_value == 3e9 + 1
 
 
 def test_a_whole_bound_one_rounding_below_the_answer_is_the_answer() -> None:
@@ -733,8 +782,8 @@ def test_a_whole_bound_one_rounding_below_the_answer_is_the_answer() -> None:
     50,000,002 / 3), so c = (6e7 + 50,000,002 / 3, 50,000,002 / 3, same) and the relaxed
     answer {s0} covers g0 and g2: 110,000,002 people, which is also L (the 1e8 of g1 cancels,
     the third of g2 left out comes back with c_0).  In floats L comes out one rounding
-    (1.5e-8) below; rounded down it is still 110,000,002 (the nudge is 1e-9 of L, 0.11
-    people), and the answer is proved in one step."""
+    (1.5e-8) below; rounded down it is still 110,000,002 (after a slack of 1e-10 of the
+    magnitudes summed, 0.04 people), and the answer is proved in one step."""
     present = np.array([[1, 0, 0], [0, 0, 0], [1, 1, 1]], dtype=float)
     weights = np.array([60_000_000.0, 100_000_000.0, 50_000_002.0])
     relaxed = _lagrangian_bound(sp.csr_array(present), weights, 1, 0.0)

@@ -41,11 +41,19 @@ class _Lagrangian:
     bound: float  # an upper bound on the coverage of any k sites (of the model's groups)
     costs: np.ndarray  # c_j at the multipliers of that bound
     raw: float  # L at those multipliers, before rounding (the fixing bounds derive from it)
-    whole: bool  # whole-number weights: bounds may be rounded down
+    whole: bool  # whole-number weights: bounds may be rounded down (while ``slack`` < 1/2)
     best_sites: np.ndarray  # the k candidates of highest c_j whose coverage was the highest seen
     best_value: float  # their coverage
     iterations: int
     starts: tuple[np.ndarray, ...] = ()  # the distinct relaxed answers that covered most, best first
+    slack: float = 0.0  # the most ``raw`` (and the fixing bounds) may be below their exact value
+
+    def _round_down(self, bounds: np.ndarray) -> np.ndarray:
+        """Whole-number weights: a bound below a whole number by less than the slack
+        becomes that number, any other is rounded down (a coverage is then whole)."""
+        if self.whole and self.slack < 0.5:
+            return np.floor(bounds + self.slack)
+        return bounds
 
     def fixing(self, k: int, incumbent: float) -> tuple[np.ndarray, np.ndarray, float]:
         """Candidates out of, and in, every answer that covers more than ``incumbent``.
@@ -64,13 +72,16 @@ class _Lagrangian:
         kth, next_ = c[order[k - 1]], c[order[k]]
         with_j = self.raw - kth + c  # best answer that includes j (j outside the top k)
         without_j = self.raw - c + next_  # best answer that leaves j out (j in the top k)
-        if self.whole:
-            with_j = np.floor(with_j + 1e-9 * np.maximum(1.0, np.abs(with_j)))
-            without_j = np.floor(without_j + 1e-9 * np.maximum(1.0, np.abs(without_j)))
+        with_j, without_j = self._round_down(with_j), self._round_down(without_j)
         out = ~top & (with_j < incumbent)
         forced = top & (without_j < incumbent)
         excluded = np.concatenate([with_j[out], without_j[forced]])
         return out, forced, float(excluded.max()) if len(excluded) else -np.inf
+
+
+#: The rounding error of ``L`` in floats is taken to be at most this fraction of the sum of
+#: the magnitudes it is made of (total weight, multipliers, costs of the chosen candidates).
+ROUNDING = 1e-10
 
 
 def _top_k(c: np.ndarray, k: int) -> np.ndarray:
@@ -92,7 +103,9 @@ def _lagrangian_bound(
     Polyak's rule).  Stops when the bound meets it, when the step has shrunk to nothing,
     when the last ``STALL_WINDOW`` steps moved it by less than a relative 1e-5, or at
     either limit.  With whole-number weights the bound is rounded down (the coverage of
-    any set of sites is then a whole number).
+    any set of sites is then a whole number) after adding the most its rounding error in
+    floats can be (``ROUNDING`` of the magnitudes it sums), and only while that is less
+    than half a person; above, the bound is L as computed.
     """
     a = sp.csr_array(a, dtype=float)
     a_t = sp.csr_array(a.T)
@@ -102,7 +115,7 @@ def _lagrangian_bound(
     degree = np.diff(a.indptr)
     lam = w / np.maximum(degree, 1)
     deadline = time.perf_counter() + max_seconds
-    best_bound, best_raw, best_costs = np.inf, np.inf, a_t @ lam
+    best_bound, best_raw, best_costs, best_slack = np.inf, np.inf, a_t @ lam, 0.0
     best_sites, best_value = _top_k(best_costs, k), -np.inf
     theta, stall, iterations = 1.0, 0, 0
     tolerance = 1e-9 * max(1.0, total)
@@ -112,8 +125,10 @@ def _lagrangian_bound(
         iterations += 1
         c = a_t @ lam
         sites = _top_k(c, k)
-        raw = total - float(lam.sum()) + float(c[sites].sum())
-        bound = math.floor(raw + 1e-9 * max(1.0, raw)) if whole else raw
+        lam_sum, top_sum = float(lam.sum()), float(c[sites].sum())
+        raw = total - lam_sum + top_sum
+        slack = ROUNDING * (total + lam_sum + top_sum)
+        bound = math.floor(raw + slack) if whole and slack < 0.5 else raw
         # the chosen candidates' rows of a_t, counted: k rows, not a pass over the matrix
         count = np.bincount(
             np.concatenate([a_t.indices[a_t.indptr[j] : a_t.indptr[j + 1]] for j in sites]), minlength=a.shape[0]
@@ -123,7 +138,7 @@ def _lagrangian_bound(
         if value > best_value:
             best_sites, best_value = sites, value
         if bound < best_bound - tolerance or (bound <= best_bound and raw < best_raw):
-            best_bound, best_raw, best_costs, stall = bound, raw, c, 0
+            best_bound, best_raw, best_costs, best_slack, stall = bound, raw, c, slack, 0
         else:
             stall += 1
             if stall >= 20:
@@ -153,6 +168,7 @@ def _lagrangian_bound(
             np.frombuffer(key, dtype=np.intp).copy()
             for key in sorted(pool, key=pool.__getitem__, reverse=True)[:STARTS]
         ),
+        slack=best_slack,
     )
 
 
