@@ -825,6 +825,20 @@ def test_the_stall_window_needs_a_move_of_less_than_a_relative_1e_5(monkeypatch:
     assert [s.tolist() for s in relaxed.starts] == [[0]]
 
 
+def test_a_set_cover_value_rising_by_exactly_1e_12_is_no_progress(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One row covered by three candidates and a known cover of 1 + 2e-12 (so the bound, 1,
+    never meets it), no stall window: the steps run until theta falls below 1e-5.  At step
+    37 the value, 1, is the best so far (0.999999999999) plus 1e-12 exactly in floats: that
+    is not progress (more than 1e-12 is needed), so it counts towards halving theta, and
+    the run takes the 343 steps of the documented transcription (357 if it counted)."""
+    clock = use_clock(monkeypatch)
+    monkeypatch.setattr(lagrange_module, "STALL_WINDOW", 10**6)
+    upper = 1.0 + 2e-12
+    bound = _set_cover_bound(sp.csr_array(np.ones((1, 3))), upper)
+    assert (bound, clock.readings - 1) == documented_set_cover_bound([[True] * 3], upper, window=10**6) == (1.0, 343)
+    assert 0.999999999999 + 1e-12 == 1.0
+
+
 def test_a_set_cover_bound_stuck_at_zero_has_not_stalled(monkeypatch: pytest.MonkeyPatch) -> None:
     """Four rows, both candidates cover all of them, a known cover of 2; a stall window of
     one step.  u starts at 1/2: both reduced costs are -1, L = 2 - 2 = 0, and the step

@@ -311,6 +311,33 @@ def test_the_lazy_greedy_compares_a_refreshed_gain_with_the_best_waiting() -> No
     assert brute_best(dense, ones, today, 2) == 4.0
 
 
+def test_a_refreshed_gain_1e_9_below_the_next_key_is_taken() -> None:
+    """The lazy greedy takes a refreshed site unless it saves more than 1e-9 less than the
+    best one waiting (so float noise does not reorder it).  Today 10 min for all; u0 (4
+    people) served by c at 0 and a at 9, u1 (1 person) by a at 9, u2 (x = 1 + 1e-9 people)
+    by b at 9.  Keys: c 40, a 5, b x.  After c, a saves 1 exactly, and x - 1e-9 is 1 in
+    floats: a is taken, not pushed back behind b (which would give {c, b})."""
+    x = 1.0 + 1e-9
+    assert x - 1e-9 == 1.0
+    dense = np.array([[0.0, INF, INF], [9.0, 9.0, INF], [INF, INF, 9.0]])  # c, a, b
+    result = p_median(matrix_of(dense), [4.0, 1.0, x], np.full(3, 10.0), 2, swap_passes=0, exact=False)
+    assert result.sites == ("s0", "s1")
+
+
+def test_an_exchange_saving_exactly_the_tolerance_is_not_made() -> None:
+    """An exchange must save more than 1e-9 of today's person-minutes, and at least 1e-9
+    person-minutes (a tolerance that keeps float noise from moving sites).  One unit of
+    1e-9 people 2 min from today's facility (2e-18 person-minutes: the tolerance is then
+    1e-9); s0 serves it at 2, s1 at 1.  Exchanging s0 for s1 saves 1e-9 x (2 - 1) = 1e-9,
+    the tolerance exactly: not made."""
+    cand = sp.csr_array(np.array([[2.0], [1.0]]))
+    sites = pmedian_module._exchanges(cand, np.array([1e-9]), np.array([2.0]), [0], max_moves=1)
+    assert sites == [0]
+    # with 1.5e-9 people the saving (1.5e-9) is above it: made
+    sites = pmedian_module._exchanges(cand, np.array([1.5e-9]), np.array([2.0]), [0], max_moves=1)
+    assert sites == [1]
+
+
 def test_a_proven_answer_has_no_gap_even_after_rounding() -> None:
     """One unit, 0.7 min today, 0.1 with s0: 0.7 - (0.7 - 0.1) is not 0.1 in floats, but
     the proven answer's gap is exactly 0."""

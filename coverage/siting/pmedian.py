@@ -43,7 +43,8 @@ def p_median(
     unreachable; those units are left out of the mean).  A new site serves a unit when it
     is nearer than that; pairs beyond the matrix's ``max_minutes`` are never nearer
     (so choose ``max_minutes`` above the times that matter).  Greedy on the savings
-    (lazy: savings are submodular), then the best exchange of one chosen site for one
+    (lazy: savings are submodular; a refreshed saving no more than 1e-9 below the best
+    waiting one is taken), then the best exchange of one chosen site for one
     candidate while one lowers the mean (at most ``swap_passes`` x k exchanges; 0: none).
     ``exact`` then solves the MILP (:func:`_p_median_milp`) from that answer under
     ``time_limit_s``: status ``"optimal"`` when the person-minutes saved meet the proven
@@ -162,7 +163,8 @@ def _exchanges(cand: sp.csr_array, w: np.ndarray, base: np.ndarray, chosen: list
     ``gain_j - loss_r + extra_rj`` person-minutes, where ``gain_j`` is what ``j`` saves
     alone, ``loss_r`` what the units served by ``r`` lose falling back to ``d2``, and
     ``extra_rj`` what ``j`` gives back to those units.  One move costs a few passes over
-    the matrix."""
+    the matrix.  An exchange is made only when it saves more than 1e-9 of today's
+    person-minutes (and more than 1e-9 person-minutes), so float noise moves no site."""
     sites = list(chosen)
     n = cand.shape[0]
     csc = sp.csc_array(cand)
