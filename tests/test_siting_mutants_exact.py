@@ -887,6 +887,7 @@ def test_the_coverage_model_is_frozen() -> None:
         {"row_lower": np.full(4, -np.inf)},
         {"row_lower": np.full(1, -np.inf)},
         {"row_lower": np.full(2, -np.inf), "row_upper": np.zeros(2)},
+        {"row_lower": np.full(4, -np.inf), "row_upper": np.zeros(4)},
         {"row_upper": np.zeros(1)},
         {"cost": np.ones(3)},
         {"start": np.zeros(1)},
@@ -913,6 +914,9 @@ def test_a_model_of_mismatched_lengths_is_refused(wrong: dict[str, np.ndarray]) 
     assert picked.tolist() == [True] and dual == pytest.approx(1.0)
     with pytest.raises(ValueError, match="model of 1 \\+ 1 columns and 3 rows"):
         exact_module._solve_binary_program(**{**model, **wrong})  # type: ignore[arg-type]
+    # every array agrees with the others, but not with the columns announced (1 + 2)
+    with pytest.raises(ValueError, match="model of 1 \\+ 2 columns and 3 rows"):
+        exact_module._solve_binary_program(**{**model, "n_y": 2})  # type: ignore[arg-type]
 
 
 def test_a_target_exactly_the_tolerance_above_the_required_needs_no_site() -> None:
