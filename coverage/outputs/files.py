@@ -223,10 +223,11 @@ def write_layer(
 
 
 def save_graphml(graph: nx.MultiDiGraph, path: str | Path) -> None:
-    """Write the graph as GraphML that OSMnx and NetworkX read back."""
-    import osmnx as ox
+    """Write the graph as GraphML that OSMnx and NetworkX read back (the file
+    :func:`osmnx.save_graphml` writes, see :mod:`coverage.outputs.graphml`)."""
+    from coverage.outputs.graphml import write_graphml
 
-    ox.save_graphml(graph, path)
+    write_graphml(graph, path)
 
 
 def with_lonlat(frame: gpd.GeoDataFrame) -> pd.DataFrame:
