@@ -158,6 +158,15 @@ def _add_population_units(p: argparse.ArgumentParser) -> None:
         default="communes",
         help="regional data: people at commune town halls (default), or on the 1 km census grid with ages",
     )
+    p.add_argument(
+        "--road-buffer",
+        type=float,
+        default=0.0,
+        metavar="METRES",
+        help="regional data: also route on the roads of France within this many metres of the region (e.g. "
+        "30000, from the national Travel Mapping file), so that a road leaving the region and coming back "
+        "is used; 0 (default): the region's own roads",
+    )
 
 
 def _add_source_options(p: argparse.ArgumentParser) -> None:

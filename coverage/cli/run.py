@@ -177,6 +177,8 @@ def _run(args: argparse.Namespace) -> int:
         return _run_data(args)
     start = time.perf_counter()
     regional = _regional(args)
+    if getattr(args, "road_buffer", 0.0) and (not regional or getattr(args, "source", "shipped") == "official"):
+        raise CoverageError("--road-buffer widens the regional roads: not with your own inputs or --source")
     if args.command == "access" and args.out is None:
         if not regional:
             raise CoverageError("give the output folder with --out")
@@ -312,6 +314,7 @@ def _regional_inputs(args: argparse.Namespace, profile: SpeedProfile, config: An
         keep_status=("open", "planned", "under_construction") if args.all_statuses else ("open",),
         metric_crs=config.metric_crs,
         population=getattr(args, "population_units", "communes"),
+        road_buffer_m=getattr(args, "road_buffer", 0.0),
     )
 
 

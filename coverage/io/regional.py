@@ -21,9 +21,13 @@ from coverage.io.grid import population_from_grid
 from coverage.io.population import population_from_communes, with_area_names
 from coverage.io.roads import RoadLayer, read_road_lines
 from coverage.io.settings import load_speed_profile, resolve_data_dir
+from coverage.numbers import is_number
 from coverage.speeds import SpeedProfile
 
 __all__ = ["POPULATION_UNITS", "REGIONAL_FILES", "RegionalInputs", "load_regional_inputs", "regional_paths"]
+
+#: Metres of roads kept around the region (read from the national file); 0: the regional file.
+DEFAULT_ROAD_BUFFER_M = 30_000.0
 
 #: Where the demo places its people: commune town halls (default) or 1 km census grid cells.
 POPULATION_UNITS = ("communes", "grid")
@@ -31,6 +35,7 @@ POPULATION_UNITS = ("communes", "grid")
 #: Files of the data folder used by the demo, relative to it.
 REGIONAL_FILES = {
     "roads": "roads/travelmapping_fra_cvl_routes.gpkg",
+    "roads_france": "roads/travelmapping_fra_routes.gpkg",
     "facilities": "facilities/cvl_primary_care_facilities_compiled.csv",
     "facility_additions": "facilities/cvl_facilities_additions_turn2.csv",
     "population_grid": "population/eurostat_census2021_1km_tiles/1000",
@@ -67,11 +72,16 @@ def load_regional_inputs(
     max_edge_length_m: float = 500.0,
     metric_crs: str = DEFAULT_METRIC_CRS,
     population: str = "communes",
+    road_buffer_m: float = 0.0,
 ) -> RegionalInputs:
     """Read the regional road network, facilities and population.
 
     Roads: the Travel Mapping layer (``routes``, class column ``system``, E-roads
-    excluded by the profile).  Facilities: the compiled list and its additions (turn 2),
+    excluded by the profile): with ``road_buffer_m`` 0 (the default) the regional file,
+    the region's own routes; above 0, every route of the national file that passes within
+    ``road_buffer_m`` metres of the region's departments (30 km:
+    :data:`DEFAULT_ROAD_BUFFER_M`), so that a route leaving the region and coming back is
+    used.  Facilities: the compiled list and its additions (turn 2),
     ``status`` in ``keep_status``.  Population (``population``):
 
     - ``"communes"`` (default): the COG 2026 communes placed at their town hall, or at a
@@ -84,9 +94,18 @@ def load_regional_inputs(
     """
     if population not in POPULATION_UNITS:
         raise InputDataError(f"unknown population units {population!r}; expected one of {', '.join(POPULATION_UNITS)}")
+    if not is_number(road_buffer_m) or not 0 <= float(road_buffer_m) < float("inf"):
+        raise InputDataError(f"road buffer: expected metres, 0 or more, got {road_buffer_m!r}")
     paths = regional_paths(data_dir)
     if population == "communes":
         del paths["population_grid"]
+    departments = read_departments(paths["departments"])
+    if road_buffer_m > 0:
+        paths["roads"] = paths.pop("roads_france")
+        area = {"within": departments.geometry, "buffer_m": float(road_buffer_m)}
+    else:
+        del paths["roads_france"]
+        area = {}
     profile = profile or load_speed_profile()
     graph = read_road_lines(
         paths["roads"],
@@ -97,6 +116,7 @@ def load_regional_inputs(
             name_column="route",
             max_edge_length_m=max_edge_length_m,
             metric_crs=metric_crs,
+            **area,  # type: ignore[arg-type]
         ),
     )
     facilities = read_facilities([paths["facilities"], paths["facility_additions"]], keep_status=keep_status)
@@ -108,7 +128,6 @@ def load_regional_inputs(
         town_halls_layer="mairies",
         metric_crs=metric_crs,
     )
-    departments = read_departments(paths["departments"])
     if population == "grid":
         units = population_from_grid(paths["population_grid"], communes, metric_crs=metric_crs)
     else:
