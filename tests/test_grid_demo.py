@@ -1,0 +1,76 @@
+"""The demo on the 1 km census grid (``--population-units grid``), re-checked independently:
+minutes of every cell by NetworkX on the exported network, totals against the data README,
+area tables against a plain groupby of the cells."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pytest
+
+from coverage.cli import main
+from tests.test_regional import reversed_digraph
+
+pytestmark = pytest.mark.regional
+
+SOURCE = "__facilities__"
+
+
+@pytest.fixture(scope="module")
+def grid_out(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
+    out = tmp_path_factory.mktemp("grid") / "cvl"
+    args = ["demo", "--data-dir", str(data_dir), "--out", str(out), "-q", "--population-units", "grid"]
+    assert main([*args, "--no-siting", "--no-isochrones", "--no-map", "--no-report"]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def cells(grid_out: Path) -> pd.DataFrame:
+    return pd.read_csv(grid_out / "population_access.csv", dtype={"unit_id": str, "node": str, "commune": str})
+
+
+def test_the_cells_are_the_data_readmes(cells: pd.DataFrame) -> None:
+    """27,391 populated cells whose centre lies in the region, 2,569,309 inhabitants (data
+    README, section 10), each named by its INSPIRE id and in one commune."""
+    assert len(cells) == 27_391 and cells["unit_id"].is_unique
+    assert cells["population"].sum() == 2_569_309
+    assert cells["unit_id"].str.fullmatch(r"CRS3035RES1000mN\d+E\d+").all()
+    assert cells["commune"].notna().all()
+
+
+def test_every_cells_minutes_recomputed_with_networkx(grid_out: Path, cells: pd.DataFrame) -> None:
+    """Dijkstra on the exported GraphML, reversed, from one source joined to every
+    facility's node by its access leg: the minutes to the nearest facility of each cell,
+    its own access leg added, are the demo's."""
+    reverse = reversed_digraph(nx.read_graphml(grid_out / "network.graphml"))
+    facilities = pd.read_csv(grid_out / "facilities.csv", dtype={"node": str})
+    for row in facilities.dropna(subset=["node"]).itertuples():
+        leg = row.access_minutes * 60
+        if not reverse.has_edge(SOURCE, row.node) or reverse[SOURCE][row.node]["t"] > leg:
+            reverse.add_edge(SOURCE, row.node, t=leg)
+    seconds = nx.single_source_dijkstra_path_length(reverse, SOURCE, weight="t")
+    expected = (cells["node"].map(seconds) + cells["access_minutes"] * 60) / 60
+    assert expected.notna().all()
+    assert cells["minutes_to_nearest"].to_numpy() == pytest.approx(expected.to_numpy(), rel=1e-9, abs=1e-9)
+
+
+def test_the_tables_by_area_add_the_cells_up(grid_out: Path, cells: pd.DataFrame) -> None:
+    """Every level of coverage_by_area is a groupby of the cells: population and people
+    within 20 minutes per commune, EPCI and department, and the region's total."""
+    table = pd.read_csv(grid_out / "coverage_by_area.csv", dtype={"area_id": str})
+    assert set(table["level"]) == {"commune", "epci", "department"}
+    for level in ("commune", "epci", "department"):
+        got = table[(table["level"] == level) & (table["threshold_min"] == 20)].set_index("area_id")
+        by = cells.groupby(cells[level].astype(str))
+        assert got["population_total"].to_dict() == pytest.approx(by["population"].sum().to_dict())
+        within = cells["population"].where(cells["minutes_to_nearest"] <= 20, 0.0)
+        assert got["population_covered"].to_dict() == pytest.approx(
+            within.groupby(cells[level].astype(str)).sum().to_dict()
+        )
+    summary = pd.read_csv(grid_out / "coverage_summary.csv").set_index("threshold_min")
+    for t in (10, 20, 30):
+        assert summary.loc[t, "population_covered"] == cells.loc[cells["minutes_to_nearest"] <= t, "population"].sum()
+    assert np.isclose(summary["population_total"], 2_569_309).all()
