@@ -74,3 +74,23 @@ def test_the_tables_by_area_add_the_cells_up(grid_out: Path, cells: pd.DataFrame
     for t in (10, 20, 30):
         assert summary.loc[t, "population_covered"] == cells.loc[cells["minutes_to_nearest"] <= t, "population"].sum()
     assert np.isclose(summary["population_total"], 2_569_309).all()
+
+
+def test_the_siting_candidates_are_the_communes_town_halls(tmp_path: Path, data_dir: Path) -> None:
+    """On the grid, the demo still chooses among the town halls of the communes that host
+    no facility (not among the 27,391 cells): one candidate per commune code, the codes of
+    the commune table (current communes) less those of the open facilities' communes."""
+    out = tmp_path / "cvl"
+    args = ["demo", "--data-dir", str(data_dir), "--out", str(out), "-q", "--population-units", "grid"]
+    assert main([*args, "--no-isochrones", "--no-map", "--no-report", "--sites", "2", "--curve-max", "2"]) == 0
+    candidates = pd.read_csv(out / "candidates.csv", dtype={"candidate_id": str})
+    communes = pd.read_csv(data_dir / "admin/cvl_communes_cog2026_decoupage_administratif.csv", dtype=str)
+    facilities = pd.concat(
+        pd.read_csv(data_dir / f"facilities/{name}.csv", dtype=str)
+        for name in ("cvl_primary_care_facilities_compiled", "cvl_facilities_additions_turn2")
+    )
+    hosting = set(facilities.loc[facilities["status"] == "open", "code_insee"].str.zfill(5))
+    communes = communes[communes["type"] == "commune-actuelle"]  # not the former (déléguées, associées)
+    assert set(candidates["candidate_id"]) == set(communes["code_insee"]) - hosting
+    assert candidates["source"].eq("town hall").all()
+    assert len(pd.read_csv(out / "selection.csv")) == 2

@@ -233,11 +233,11 @@ def _analyse_and_write(
     ages = None
     if access_setup is not None and access_setup[0].age_weights and access_setup[0].age_table is not None:
         ages = read_age_table(access_setup[0].age_table)
+    town_halls = None  # the regional data's siting candidates: its communes' town halls, whatever the units
     if regional:
         inputs = _regional_inputs(args, profile, config)
-        graph, facilities, units = inputs.graph, inputs.facilities, inputs.units
-        departments = inputs.departments
-        sources = {k: str(v) for k, v in inputs.paths.items()}
+        graph, facilities, units, town_halls = inputs.graph, inputs.facilities, inputs.units, inputs.town_halls
+        departments, sources = inputs.departments, {k: str(v) for k, v in inputs.paths.items()}
     else:
         logger.info("reading the road network")
         graph = _read_graph(args, profile, config)
@@ -245,19 +245,15 @@ def _analyse_and_write(
         facilities = _read_facilities(args, None if access_setup is None else access_setup[0])
         departments = read_departments(args.departments_file) if args.departments_file else None
         units = _read_units(args, config, departments)
-        sources = {
-            "roads": str(args.roads or args.osm_place or args.osm_bbox),
-            "facilities": "; ".join(map(str, args.facilities)),
-            "population": str(args.population),
-        }
+        roads, facility_files = args.roads or args.osm_place or args.osm_bbox, "; ".join(map(str, args.facilities))
+        sources = {"roads": str(roads), "facilities": facility_files, "population": str(args.population)}
     logger.info("analysing")
     result = analyse(graph, facilities, units, config, progress=not args.quiet)
     plan = None
     if siting is not None:
         logger.info("choosing new sites")
-        plan = plan_sites(
-            result, _candidates(args, result, candidate_points), siting, workers=args.workers, progress=not args.quiet
-        )
+        candidates = _candidates(args, result, candidate_points, town_halls)
+        plan = plan_sites(result, candidates, siting, workers=args.workers, progress=not args.quiet)
     study = None
     if access_setup is not None:
         from coverage.access_study import study_access
@@ -391,11 +387,13 @@ def _candidate_points(args: argparse.Namespace) -> gpd.GeoDataFrame | None:
         ) from None
 
 
-def _candidates(args: argparse.Namespace, result: GapAnalysis, points: gpd.GeoDataFrame | None) -> gpd.GeoDataFrame:
+def _candidates(
+    args: argparse.Namespace, result: GapAnalysis, points: gpd.GeoDataFrame | None, town_halls: gpd.GeoDataFrame | None
+) -> gpd.GeoDataFrame:
     if points is not None:
         candidates = candidates_from_points(points, result.units)
     elif args.candidates == "communes":
-        candidates = candidates_from_units(result.units)
+        candidates = candidates_from_units(result.units if town_halls is None else town_halls)
     else:
         candidates = candidates_from_network(
             result.network, result.node_minutes, args.threshold, spacing_m=args.candidate_spacing, units=result.units

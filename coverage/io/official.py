@@ -30,7 +30,7 @@ from coverage.io import _download as dl
 from coverage.io._common import read_vector
 from coverage.io.admin import read_communes, read_departments
 from coverage.io.finess import FINESS_CATEGORIES, read_finess
-from coverage.io.population import attach_communes, read_filosofi, with_area_names
+from coverage.io.population import attach_communes, population_from_communes, read_filosofi, with_area_names
 from coverage.io.regional import RegionalInputs
 from coverage.io.roads import read_osm
 from coverage.io.settings import load_speed_profile
@@ -426,6 +426,7 @@ def load_official_inputs(
         departments=department_polygons,
         paths=paths,
         profile=profile,
+        town_halls=with_area_names(population_from_communes(communes, metric_crs=metric_crs), department_polygons),
     )
 
 

@@ -56,6 +56,9 @@ class RegionalInputs:
     departments: gpd.GeoDataFrame
     paths: dict[str, Path]
     profile: SpeedProfile
+    #: The communes at their town halls, as units (the demo's siting candidates, also when
+    #: the population is on the grid); None where the source has no such points.
+    town_halls: gpd.GeoDataFrame | None = None
 
 
 def regional_paths(data_dir: str | Path | None = None) -> dict[str, Path]:
@@ -128,11 +131,13 @@ def load_regional_inputs(
         town_halls_layer="mairies",
         metric_crs=metric_crs,
     )
+    town_halls = with_area_names(population_from_communes(communes, metric_crs=metric_crs), departments)
     if population == "grid":
-        units = population_from_grid(paths["population_grid"], communes, metric_crs=metric_crs)
+        units = with_area_names(
+            population_from_grid(paths["population_grid"], communes, metric_crs=metric_crs), departments
+        )
     else:
-        units = population_from_communes(communes, metric_crs=metric_crs)
-    units = with_area_names(units, departments)
+        units = town_halls
     return RegionalInputs(
         graph=graph,
         facilities=facilities,
@@ -141,4 +146,5 @@ def load_regional_inputs(
         departments=departments,
         paths=paths,
         profile=profile,
+        town_halls=town_halls,
     )
