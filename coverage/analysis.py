@@ -123,6 +123,7 @@ def analyse(
     config: AnalysisConfig | None = None,
     *,
     progress: bool = False,
+    workers: int | None = None,
 ) -> GapAnalysis:
     """Run the gap analysis.
 
@@ -141,6 +142,8 @@ def analyse(
         Parameters; the defaults of :class:`AnalysisConfig` when None.
     progress
         Show progress bars on long steps (on a terminal only).
+    workers
+        Processes drawing the isochrones (default: every core; 1: none forked).
     """
     config = config or AnalysisConfig()
     _check_table(facilities, "facilities", "facility_id", {"facility_id", "name", "type"})
@@ -223,6 +226,7 @@ def analyse(
                 config.thresholds_min,
                 buffer_m=config.isochrone_buffer_m,
                 progress=progress,
+                workers=workers,
             )
             iso = iso.merge(out_fac[["facility_id", "name", "type"]], on="facility_id", how="left")
             iso = gpd.GeoDataFrame(iso, geometry="geometry", crs=network.metric_crs)

@@ -7,10 +7,13 @@ merged.  No convex hull is ever taken, so a polygon follows the roads.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import sys
 import types
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 import geopandas as gpd
@@ -27,6 +30,14 @@ __all__ = ["SIMPLIFY_RATIO", "isochrones", "reached_edges"]
 #: Polygons are simplified with a tolerance of this fraction of the buffer (25 m for
 #: 500 m): outlines move by at most that much, which keeps files and maps light.
 SIMPLIFY_RATIO = 0.05
+#: Facilities per task of the worker processes.
+_CHUNK = 4
+#: Below this many facilities per worker, or nodes in the network, no process is forked
+#: (starting them costs more than the polygons of a small case).
+_MIN_FACILITIES_PER_WORKER = 8
+_MIN_NODES_FOR_WORKERS = 5_000
+#: What the worker processes need, set before they are forked (inherited, not pickled).
+_STATE: dict[str, Any] = {}
 
 
 def reached_edges(network: RoutingNetwork, seconds: np.ndarray, limit_s: float) -> np.ndarray:
@@ -76,6 +87,7 @@ def isochrones(
     *,
     buffer_m: float = 500.0,
     progress: bool = False,
+    workers: int | None = None,
 ) -> gpd.GeoDataFrame:
     """One polygon per facility and threshold, in the network's metric CRS.
 
@@ -94,23 +106,65 @@ def isochrones(
         with a tolerance of ``buffer_m * SIMPLIFY_RATIO``.
     progress
         Show a progress bar (on a terminal only).
+    workers
+        Processes drawing the polygons, a few facilities each (default: every core; 1: in
+        this process; small cases are drawn here whatever it says).  The same polygons
+        in the same order either way.
     """
     thresholds = sorted(float(t) for t in thresholds_min)
-    records: list[dict[str, object]] = []
-    seconds = np.full(network.n_nodes, np.inf)
-    searches = bounded_times_to_facilities(network, node_index, access_s, thresholds[-1] * 60.0)
-    for pos, nodes, times in tqdm(
-        searches, total=len(node_index), desc="isochrones", unit="facility", disable=not progress or None
-    ):
-        seconds[nodes] = times
-        for t in thresholds:
-            pieces = reached_edges(network, seconds, t * 60.0)
-            shape = _band(pieces, buffer_m) if len(pieces) else shapely.Polygon()
-            records.append({"facility_id": facility_ids[pos], "threshold_min": t, "geometry": shape})
-        seconds[nodes] = np.inf
+    chunks = [np.arange(a, min(a + _CHUNK, len(node_index))) for a in range(0, len(node_index), _CHUNK)]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(node_index) // _MIN_FACILITIES_PER_WORKER))
+    if network.n_nodes < _MIN_NODES_FOR_WORKERS:
+        workers = 1
+    _STATE.update(network=network, node_index=node_index, access_s=access_s, thresholds=thresholds, buffer_m=buffer_m)
+    shapes: dict[int, list[shapely.Geometry]] = {}
+    bar = tqdm(total=len(node_index), desc="isochrones", unit="facility", disable=not progress or None)
+    try:
+        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+                _collect(pool.map(_chunk_shapes, chunks), shapes, bar)
+        else:
+            _collect(map(_chunk_shapes, chunks), shapes, bar)
+    finally:
+        bar.close()
+        _STATE.clear()
+    records = [
+        {"facility_id": facility_ids[pos], "threshold_min": t, "geometry": shape}
+        for pos in range(len(node_index))
+        for t, shape in zip(thresholds, shapes[pos], strict=True)
+    ]
     frame = gpd.GeoDataFrame(records, columns=["facility_id", "threshold_min", "geometry"], crs=network.metric_crs)
     frame["area_km2"] = frame.geometry.area / 1e6
     return frame
+
+
+def _chunk_shapes(positions: np.ndarray) -> list[tuple[int, list[shapely.Geometry]]]:
+    """The polygons of the facilities at ``positions``, one per threshold (in a worker)."""
+    state = _STATE
+    network: RoutingNetwork = state["network"]
+    seconds = np.full(network.n_nodes, np.inf)
+    out = []
+    searches = bounded_times_to_facilities(
+        network, state["node_index"][positions], state["access_s"][positions], state["thresholds"][-1] * 60.0
+    )
+    for pos, nodes, times in searches:
+        seconds[nodes] = times
+        shapes = []
+        for t in state["thresholds"]:
+            pieces = reached_edges(network, seconds, t * 60.0)
+            shapes.append(_band(pieces, state["buffer_m"]) if len(pieces) else shapely.Polygon())
+        out.append((int(positions[pos]), shapes))
+        seconds[nodes] = np.inf
+    return out
+
+
+def _collect(
+    results: Iterable[list[tuple[int, list[shapely.Geometry]]]], shapes: dict[int, list[shapely.Geometry]], bar: Any
+) -> None:
+    for chunk in results:
+        for pos, polygons in chunk:
+            shapes[pos] = polygons
+        bar.update(len(chunk))
 
 
 class _CallableModule(types.ModuleType):

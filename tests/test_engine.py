@@ -210,6 +210,33 @@ def test_isochrones_include_facility_access_leg() -> None:
     assert not one.contains(cov.snapping.gpd.points_from_xy([600], [0])[0])
 
 
+def test_isochrones_in_worker_processes_are_the_same_polygons(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Ten facilities along a line of 40 nodes, drawn here and by two forked processes
+    (the small-case guards lowered so that they fork): the same polygons, in the same
+    order, and each facility's own (a facility's polygon contains its node)."""
+    import coverage.isochrones as iso_module
+
+    nodes = {f"n{i}": (i * 500.0, (i % 3) * 200.0) for i in range(40)}
+    graph = make_graph(nodes, [(f"n{i}", f"n{i + 1}", 30) for i in range(39)])
+    network = compile_network(graph, metric_crs=LOCAL_CRS)
+    at = np.array([network.index_of(f"n{i}") for i in range(0, 40, 4)])
+    args = (network, at, np.zeros(len(at)), [f"f{i}" for i in range(len(at))], [1.0, 2.0])
+    here = isochrones(*args, buffer_m=100, workers=1)
+    monkeypatch.setattr(iso_module, "_MIN_FACILITIES_PER_WORKER", 1)
+    monkeypatch.setattr(iso_module, "_MIN_NODES_FOR_WORKERS", 1)
+    monkeypatch.setattr(iso_module, "_CHUNK", 3)
+    forked: list[int] = []
+    real_pool = iso_module.ProcessPoolExecutor
+    monkeypatch.setattr(iso_module, "ProcessPoolExecutor", lambda n, **kw: forked.append(n) or real_pool(n, **kw))
+    there = isochrones(*args, buffer_m=100, workers=2)
+    assert forked == [2]
+    assert there["facility_id"].tolist() == here["facility_id"].tolist() == [f"f{i}" for i in range(10) for _ in "ab"]
+    assert there["threshold_min"].tolist() == here["threshold_min"].tolist() == [1.0, 2.0] * 10
+    assert all(a.equals_exact(b, 0.0) for a, b in zip(here.geometry, there.geometry, strict=True))
+    for row, i in zip(there.itertuples(), np.repeat(np.arange(0, 40, 4), 2), strict=True):
+        assert row.geometry.contains(cov.snapping.gpd.points_from_xy([nodes[f"n{i}"][0]], [nodes[f"n{i}"][1]])[0])
+
+
 def test_bounded_searches_agree_with_the_full_search(network: RoutingNetwork) -> None:
     nodes = np.array([network.index_of("A"), network.index_of("D")])
     access = np.array([0.0, 12.0])

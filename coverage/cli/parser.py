@@ -352,7 +352,9 @@ def _add_access_options(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="town halls of communes of at least N inhabitants only, as pool candidates (default 0: all)",
     )
-    g.add_argument("--workers", type=int, help="processes for the travel-time matrix (default: all cores)")
+    g.add_argument(
+        "--workers", type=int, help="processes for the travel-time matrix and the isochrones (default: all cores)"
+    )
 
 
 def _add_siting_options(p: argparse.ArgumentParser, *, default_exclude: bool) -> None:
@@ -401,4 +403,6 @@ def _add_siting_options(p: argparse.ArgumentParser, *, default_exclude: bool) ->
     )
     g.add_argument("--curve-max", type=int, help="largest number of new sites on the coverage curve")
     g.add_argument("--no-exact-curve", action="store_true", help="greedy values only on the coverage curve")
-    g.add_argument("--workers", type=int, help="processes for the coverage matrix (default: all cores)")
+    g.add_argument(
+        "--workers", type=int, help="processes for the coverage matrix and the isochrones (default: all cores)"
+    )

@@ -248,7 +248,7 @@ def _analyse_and_write(
         roads, facility_files = args.roads or args.osm_place or args.osm_bbox, "; ".join(map(str, args.facilities))
         sources = {"roads": str(roads), "facilities": facility_files, "population": str(args.population)}
     logger.info("analysing")
-    result = analyse(graph, facilities, units, config, progress=not args.quiet)
+    result = analyse(graph, facilities, units, config, progress=not args.quiet, workers=getattr(args, "workers", None))
     plan = None
     if siting is not None:
         logger.info("choosing new sites")
