@@ -95,8 +95,11 @@ def mclp_local_search(
 
     Each step makes the exchange of one chosen site for one candidate that covers the most
     people more, until no exchange covers more (a local optimum: no bound, status
-    ``"heuristic"``) or ``max_seconds`` have passed.  Never covers fewer people than its
-    start.  See :func:`~coverage.siting.mclp_exact` for an answer with a proven gap.
+    ``"heuristic"``) or ``max_seconds`` have passed (time runs out once the clock reads
+    past the deadline).  An exchange, or an addition while fewer than k sites are chosen,
+    is made only when it covers more than 1e-9 of the people the required sites leave out
+    (and more than 1e-9 of a person), so float noise moves no site.  Never covers fewer
+    people than its start.  See :func:`~coverage.siting.mclp_exact` for an answer with a proven gap.
     """
     start = time.perf_counter()
     problem = _prepare(matrix, population, threshold_min, required, candidates)
