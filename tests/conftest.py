@@ -173,3 +173,15 @@ def matrix_from_dense(present: np.ndarray) -> CoverageMatrix:
         minutes=cover,
         max_minutes=10.0,
     )
+
+
+class FakeClock:
+    """``time.perf_counter`` for a module under test (set as its ``time``): it moves on
+    ``step`` seconds at each reading."""
+
+    def __init__(self, step: float) -> None:
+        self.now, self.step = 0.0, step
+
+    def perf_counter(self) -> float:
+        self.now += self.step
+        return self.now

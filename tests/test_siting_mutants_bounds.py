@@ -16,7 +16,7 @@ import types
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import matrix_from_dense
+from conftest import FakeClock, matrix_from_dense
 
 import coverage.siting.lagrange as lagrange_module
 import coverage.siting.local as local_module
@@ -121,17 +121,6 @@ def test_more_than_256_sites_are_never_more_than_k() -> None:
     result = mclp_local_search(matrix_from_dense(np.eye(258, dtype=bool)), weights, T, 257)
     assert len(result.sites) == 257 and "s257" not in result.sites
     assert result.population_covered_after == 514
-
-
-class FakeClock:
-    """``time.perf_counter`` for local.py that moves on ``step`` seconds at each reading."""
-
-    def __init__(self, step: float) -> None:
-        self.now, self.step = 0.0, step
-
-    def perf_counter(self) -> float:
-        self.now += self.step
-        return self.now
 
 
 @pytest.mark.parametrize(

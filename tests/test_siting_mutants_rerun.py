@@ -14,7 +14,7 @@ import types
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from conftest import matrix_from_dense
+from conftest import FakeClock, matrix_from_dense
 
 import coverage.siting.local as local_module
 from coverage.siting import mclp_greedy, mclp_local_search
@@ -122,17 +122,6 @@ def test_an_addition_must_cover_more_than_the_tolerance(extra: float, sites: tup
     result = mclp_local_search(matrix, [0.5, extra], T, 2, start_sites=["s0"])
     assert result.sites == sites
     assert result.solver_status == f"none: the start sites, then {moves} moves to a 1-swap local optimum"
-
-
-class FakeClock:
-    """``time.perf_counter`` for local.py that moves on ``step`` seconds at each reading."""
-
-    def __init__(self, step: float) -> None:
-        self.now, self.step = 0.0, step
-
-    def perf_counter(self) -> float:
-        self.now += self.step
-        return self.now
 
 
 def test_a_clock_reading_exactly_the_deadline_is_still_in_time(monkeypatch: pytest.MonkeyPatch) -> None:
