@@ -112,11 +112,11 @@ def isochrones(
         in the same order either way.
     """
     thresholds = sorted(float(t) for t in thresholds_min)
+    node_index, access_s = np.asarray(node_index), np.asarray(access_s, dtype=float)
     chunks = [np.arange(a, min(a + _CHUNK, len(node_index))) for a in range(0, len(node_index), _CHUNK)]
     workers = max(1, min(workers or os.cpu_count() or 1, len(node_index) // _MIN_FACILITIES_PER_WORKER))
     if network.n_nodes < _MIN_NODES_FOR_WORKERS:
         workers = 1
-    node_index, access_s = np.asarray(node_index), np.asarray(access_s, dtype=float)
     if len(node_index):
         _ = network.edge_geometries  # built once here (a cached property), inherited by the workers
     _STATE.update(network=network, node_index=node_index, access_s=access_s, thresholds=thresholds, buffer_m=buffer_m)

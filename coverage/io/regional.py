@@ -97,7 +97,7 @@ def load_regional_inputs(
     """
     if population not in POPULATION_UNITS:
         raise InputDataError(f"unknown population units {population!r}; expected one of {', '.join(POPULATION_UNITS)}")
-    if not is_number(road_buffer_m) or not 0 <= float(road_buffer_m) < float("inf"):
+    if not (is_number(road_buffer_m) and float(road_buffer_m) >= 0):  # type: ignore[arg-type]
         raise InputDataError(f"road buffer: expected metres, 0 or more, got {road_buffer_m!r}")
     paths = regional_paths(data_dir)
     if population == "communes":

@@ -32,8 +32,6 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 _ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\r": "&#13;"})
 #: Values whose text never needs escaping.
 _PLAIN = (int, float)
-#: Lines per write: the text of a few thousand edges at a time, never the whole file.
-_CHUNK = 20_000
 
 
 def _text(value: object) -> str:
@@ -54,39 +52,33 @@ def _keys(items: Iterable[dict[str, Any]]) -> list[str]:
 
 def _elements(graph: nx.MultiDiGraph, node_keys: dict[str, str], edge_keys: dict[str, str]) -> Iterator[str]:
     for node, data in graph.nodes(data=True):
-        inner = "".join(f'  <data key="{node_keys[a]}">{_text(v)}</data>\n' for a, v in data.items())
+        inner = "".join(f'  <data key="{node_keys[a]}">{_text(value)}</data>\n' for a, value in data.items())
         yield f'<node id="{_text(node)}">\n{inner}</node>\n' if inner else f'<node id="{_text(node)}"/>\n'
     multi = graph.is_multigraph()
     edges = graph.edges(keys=True, data=True) if multi else ((u, v, None, d) for u, v, d in graph.edges(data=True))
     for u, v, key, data in edges:
         ident = f' id="{_text(key)}"' if multi else ""
-        inner = "".join(f'  <data key="{edge_keys[a]}">{_text(v)}</data>\n' for a, v in data.items())
+        inner = "".join(f'  <data key="{edge_keys[a]}">{_text(value)}</data>\n' for a, value in data.items())
         head = f'<edge source="{_text(u)}" target="{_text(v)}"{ident}'
         yield f"{head}>\n{inner}</edge>\n" if inner else f"{head}/>\n"
 
 
 def _write(out: TextIO, graph: nx.MultiDiGraph) -> None:
-    graph_names = list(graph.graph)
-    node_names = _keys(data for _, data in graph.nodes(data=True))
-    edge_names = _keys(data for _, _, data in graph.edges(data=True))
-    ids = iter(range(len(graph_names) + len(node_names) + len(edge_names)))
-    graph_keys = {name: f"d{next(ids)}" for name in graph_names}
-    node_keys = {name: f"d{next(ids)}" for name in node_names}
-    edge_keys = {name: f"d{next(ids)}" for name in edge_names}
+    names = {
+        "graph": list(graph.graph),
+        "node": _keys(data for _, data in graph.nodes(data=True)),
+        "edge": _keys(data for _, _, data in graph.edges(data=True)),
+    }
+    ids = iter(range(sum(map(len, names.values()))))
+    keys = {kind: {name: f"d{next(ids)}" for name in kind_names} for kind, kind_names in names.items()}
     out.write(_HEADER)
-    for kind, keys in (("graph", graph_keys), ("node", node_keys), ("edge", edge_keys)):
-        for name, key in keys.items():
+    for kind, kind_keys in keys.items():
+        for name, key in kind_keys.items():
             out.write(f'<key id="{key}" for="{kind}" attr.name="{_text(name)}" attr.type="string"/>\n')
     out.write(f'<graph edgedefault="{"directed" if graph.is_directed() else "undirected"}">\n')
-    for name, key in graph_keys.items():
+    for name, key in keys["graph"].items():
         out.write(f'<data key="{key}">{_text(graph.graph[name])}</data>\n')
-    chunk: list[str] = []
-    for element in _elements(graph, node_keys, edge_keys):
-        chunk.append(element)
-        if len(chunk) >= _CHUNK:
-            out.write("".join(chunk))
-            chunk.clear()
-    out.write("".join(chunk))
+    out.writelines(_elements(graph, keys["node"], keys["edge"]))  # the file's buffer gathers them
     out.write("</graph></graphml>\n")
 
 

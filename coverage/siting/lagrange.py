@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -48,13 +49,6 @@ class _Lagrangian:
     starts: tuple[np.ndarray, ...] = ()  # the distinct relaxed answers that covered most, best first
     slack: float = 0.0  # the most ``raw`` (and the fixing bounds) may be below their exact value
 
-    def _round_down(self, bounds: np.ndarray) -> np.ndarray:
-        """Whole-number weights: a bound below a whole number by less than the slack
-        becomes that number, any other is rounded down (a coverage is then whole)."""
-        if self.whole and self.slack < 0.5:
-            return np.floor(bounds + self.slack)
-        return bounds
-
     def fixing(self, k: int, incumbent: float) -> tuple[np.ndarray, np.ndarray, float]:
         """Candidates out of, and in, every answer that covers more than ``incumbent``.
 
@@ -72,7 +66,7 @@ class _Lagrangian:
         kth, next_ = c[order[k - 1]], c[order[k]]
         with_j = self.raw - kth + c  # best answer that includes j (j outside the top k)
         without_j = self.raw - c + next_  # best answer that leaves j out (j in the top k)
-        with_j, without_j = self._round_down(with_j), self._round_down(without_j)
+        with_j, without_j = _round_down(with_j, self.whole, self.slack), _round_down(without_j, self.whole, self.slack)
         out = ~top & (with_j < incumbent)
         forced = top & (without_j < incumbent)
         excluded = np.concatenate([with_j[out], without_j[forced]])
@@ -82,6 +76,13 @@ class _Lagrangian:
 #: The rounding error of ``L`` in floats is taken to be at most this fraction of the sum of
 #: the magnitudes it is made of (total weight, multipliers, costs of the chosen candidates).
 ROUNDING = 1e-10
+
+
+def _round_down(bounds: Any, whole: bool, slack: float) -> Any:
+    """Whole-number weights and a slack below half a person: a bound below a whole number
+    by less than the slack becomes that number, any other is rounded down (a coverage is
+    then whole).  Otherwise the bounds as computed."""
+    return np.floor(bounds + slack) if whole and slack < 0.5 else bounds
 
 
 def _top_k(c: np.ndarray, k: int) -> np.ndarray:
@@ -128,7 +129,7 @@ def _lagrangian_bound(
         lam_sum, top_sum = float(lam.sum()), float(c[sites].sum())
         raw = total - lam_sum + top_sum
         slack = ROUNDING * (total + lam_sum + top_sum)
-        bound = math.floor(raw + slack) if whole and slack < 0.5 else raw
+        bound = _round_down(raw, whole, slack)
         # the chosen candidates' rows of a_t, counted: k rows, not a pass over the matrix
         count = np.bincount(
             np.concatenate([a_t.indices[a_t.indptr[j] : a_t.indptr[j + 1]] for j in sites]), minlength=a.shape[0]
