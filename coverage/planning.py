@@ -98,6 +98,9 @@ class SitingOptions:
         Largest k of the coverage curve (default: the number of sites chosen).
     exact_curve
         Solve the exact MCLP for each k of the curve, beside the greedy values.
+    curve_time_limit_s
+        Time limit of each exact solve of the curve (default: ``time_limit_s``); a point
+        not proven within it is reported ``"feasible"`` with its gap.
     """
 
     threshold_min: float
@@ -108,6 +111,7 @@ class SitingOptions:
     time_limit_s: float = DEFAULT_TIME_LIMIT_S
     curve_k_max: int | None = None
     exact_curve: bool = True
+    curve_time_limit_s: float | None = None
 
     def __post_init__(self) -> None:
         if self.solver not in SOLVERS:
@@ -124,6 +128,9 @@ class SitingOptions:
             )
         if not (is_number(self.time_limit_s) and self.time_limit_s > 0):
             raise InputDataError(f"the time limit must be a positive number of seconds, got {self.time_limit_s!r}")
+        limit = self.curve_time_limit_s
+        if limit is not None and not (is_number(limit) and limit > 0):
+            raise InputDataError(f"the curve's time limit must be a positive number of seconds, got {limit!r}")
         if self.target_share is not None and not (is_number(self.target_share) and 0 < self.target_share <= 1):
             raise InputDataError(f"the target share must be in (0, 1], got {self.target_share}")
 
@@ -152,7 +159,8 @@ def plan_sites(
         What to choose: a :class:`SitingOptions`, or its fields as keywords
         (``threshold_min=20, k=25, solver="exact"``); keywords override ``options``.
     workers
-        Processes for the coverage matrix.
+        Processes for the coverage matrix and the exact points of the coverage curve
+        (default: every core).
     progress
         Show progress bars (on a terminal only).
 
@@ -244,7 +252,8 @@ def plan_sites(
         curve_k_max if curve_k_max is not None else k,
         required=required,
         exact=opts.exact_curve,
-        time_limit_s=time_limit_s,
+        time_limit_s=time_limit_s if opts.curve_time_limit_s is None else opts.curve_time_limit_s,
+        workers=workers,
     )
     timings["coverage curve"] = time.perf_counter() - t0
     frag = fragility(matrix, population, required, thresholds)

@@ -31,6 +31,9 @@ DEFAULT_POOL = 300
 DEFAULT_TEAM_SIZE = 3
 #: The Region's aim: 125 MSP or grouped structures for a complete mesh of the territory.
 DEFAULT_TARGET_STRUCTURES = 125
+#: The demo's time limit of each exact point of the coverage curve, in seconds: the
+#: scenario's own answer is proven under --time-limit; the curve's points show their gaps.
+DEMO_CURVE_TIME_LIMIT_S = 1.0
 #: What happens to an existing output folder (see coverage.outputs.folder).
 OUT_RULE = "a previous run's folder is replaced; one holding other files is refused"
 #: DREES counts a GP farther than 20 minutes as inaccessible.
@@ -401,8 +404,17 @@ def _add_siting_options(p: argparse.ArgumentParser, *, default_exclude: bool) ->
         default=DEFAULT_TIME_LIMIT_S,
         help=f"seconds for each exact solve (default {DEFAULT_TIME_LIMIT_S:g})",
     )
+    g.add_argument(
+        "--curve-time-limit",
+        type=_finite,
+        default=DEMO_CURVE_TIME_LIMIT_S if p.prog.endswith("demo") else None,
+        help="seconds for each exact solve of the coverage curve; a point not proven within it is shown "
+        f"with its gap (default: --time-limit; demo default {DEMO_CURVE_TIME_LIMIT_S:g})",
+    )
     g.add_argument("--curve-max", type=int, help="largest number of new sites on the coverage curve")
     g.add_argument("--no-exact-curve", action="store_true", help="greedy values only on the coverage curve")
     g.add_argument(
-        "--workers", type=int, help="processes for the coverage matrix and the isochrones (default: all cores)"
+        "--workers",
+        type=int,
+        help="processes for the coverage matrix, the isochrones and the curve's exact points (default: all cores)",
     )

@@ -424,6 +424,7 @@ def _siting(args: argparse.Namespace) -> SitingOptions:
         solver=args.solver,
         time_limit_s=args.time_limit,
         curve_k_max=args.curve_max,
+        curve_time_limit_s=args.curve_time_limit,
         exact_curve=not args.no_exact_curve,
     )
 

@@ -1,13 +1,19 @@
 """Coverage against the number of new sites, and the fragility of the existing facilities.
 
-:func:`coverage_curve` runs the MCLP solvers for k = 0..k_max; :func:`fragility` gives,
+:func:`coverage_curve` runs the MCLP solvers for k = 0..k_max (in several processes if
+asked); :func:`fragility` gives,
 for each facility, the population that falls beyond each threshold if it closes.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import multiprocessing
+import os
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,6 +24,14 @@ from coverage.siting.greedy import mclp_greedy
 from coverage.siting.result import _population, _row_units, _split_sites
 
 __all__ = ["coverage_curve", "fragility"]
+
+logger = logging.getLogger("coverage.siting")
+
+#: Below this many entries in the matrix, the exact points are solved in this process
+#: (starting workers costs more than the solves of a small case).
+_MIN_ENTRIES_FOR_WORKERS = 20_000
+#: The problem of the exact points, set before the workers are forked (inherited, not pickled).
+_STATE: dict[str, Any] = {}
 
 
 def coverage_curve(
@@ -30,11 +44,22 @@ def coverage_curve(
     candidates: Sequence[str] | None = None,
     exact: bool = True,
     time_limit_s: float = 30.0,
+    workers: int | None = 1,
 ) -> pd.DataFrame:
     """Population covered against the number of new sites, k = 0..k_max.
 
-    Greedy values come from one greedy run (its prefixes); exact values from one MILP
-    per k (each under ``time_limit_s``), with their gaps.
+    Greedy values come from one greedy run (its prefixes); exact values from one MCLP
+    per k (:func:`~coverage.siting.exact.mclp_exact`, each under ``time_limit_s``), in
+    ``workers`` processes (default 1: in this one; None: every core; forked, where the
+    system can; small cases stay in this one), with the same values either way.
+
+    The exact values are then made to agree across k, which can only narrow the gaps:
+    an answer with fewer sites, plus any other site, is an answer with k sites, so the
+    value at k is raised to the best at any smaller k (and to the greedy value at k); and
+    the best possible with k sites is at most the best with more, so the bound at k is
+    lowered to the smallest bound at any larger k.  ``bound_exact`` holds that bound,
+    ``gap_exact`` is ``(bound - value) / bound``, and ``status_exact`` is ``"optimal"``
+    only where the value meets the bound (to a relative 1e-9), else ``"feasible"``.
     """
     weights = _population(matrix, population)
     k_max = min(k_max, len(_split_sites(matrix, required, candidates)[1]))
@@ -43,28 +68,92 @@ def coverage_curve(
     covered = np.concatenate(
         [[greedy.population_covered_before], greedy.population_covered_before + np.cumsum(greedy.marginal)]
     )
-    rows = []
-    for k in range(k_max + 1):
-        g = covered[min(k, len(covered) - 1)]
-        row: dict[str, object] = {
-            "k": k,
-            "population_covered_greedy": g,
-            "share_greedy": g / total if total else math.nan,
-        }
-        if exact:
-            e = mclp_exact(
-                matrix, weights, threshold_min, k, required=required, candidates=candidates, time_limit_s=time_limit_s
-            )
-            row.update(
-                {
-                    "population_covered_exact": e.population_covered_after,
-                    "share_exact": e.share_covered_after,
-                    "gap_exact": e.gap,
-                    "status_exact": e.status,
-                }
-            )
-        rows.append(row)
-    return pd.DataFrame(rows)
+    g = covered[np.minimum(np.arange(k_max + 1), len(covered) - 1)]
+    table = pd.DataFrame({"k": np.arange(k_max + 1), "population_covered_greedy": g})
+    table["share_greedy"] = g / total if total else math.nan
+    if not exact:
+        return table
+    ks = list(range(k_max + 1))
+    n = max(1, min((os.cpu_count() or 1) if workers is None else workers, len(ks)))
+    _STATE.update(
+        matrix=matrix,
+        weights=weights,
+        threshold_min=threshold_min,
+        required=required,
+        candidates=candidates,
+        time_limit_s=time_limit_s,
+    )
+    try:
+        small = matrix.minutes.nnz < _MIN_ENTRIES_FOR_WORKERS
+        if n > 1 and not small and "fork" in multiprocessing.get_all_start_methods() and _stop_highs_threads():
+            # the big k first: they take longest
+            with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork")) as pool:
+                found = dict(zip(ks[::-1], pool.map(_exact_point, ks[::-1]), strict=True))
+            points = [found[k] for k in ks]
+        else:
+            points = [_exact_point(k) for k in ks]
+    finally:
+        _STATE.clear()
+    value, bound, met = _agreeing([p[0] for p in points], [p[1] for p in points], g)
+    table["population_covered_exact"] = value
+    table["share_exact"] = value / total if total else math.nan
+    table["bound_exact"] = bound
+    with np.errstate(invalid="ignore", divide="ignore"):
+        table["gap_exact"] = np.where(bound > 0, (bound - value) / bound, np.where(np.isnan(bound), np.nan, 0.0))
+    table["status_exact"] = np.where(met, "optimal", "feasible")
+    return table
+
+
+def _agreeing(
+    values: Sequence[float] | np.ndarray, bounds: Sequence[float] | np.ndarray, greedy: Sequence[float] | np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Values and bounds for k = 0, 1, ... made to agree across k.
+
+    The value at k becomes the best value at any k' <= k (greedy values included), the
+    bound at k the smallest bound at any k' >= k.  Where the value meets the bound (to a
+    relative 1e-9) it is proven optimal and the bound is set to the value.  A bound
+    below a value known to be reached is false (a solver's error): it is not trusted,
+    and NaN is reported in its place.  Returns value, bound, met.
+    """
+    value = np.maximum.accumulate(np.maximum(np.asarray(values, dtype=float), np.asarray(greedy, dtype=float)))
+    bound = np.minimum.accumulate(np.asarray(bounds, dtype=float)[::-1])[::-1]
+    tolerance = 1e-9 * np.maximum(1.0, np.abs(value))
+    false = value > bound + tolerance
+    if false.any():
+        logger.warning(
+            "coverage curve: the bounds at k = %s lie below answers found; not trusted",
+            ", ".join(map(str, np.flatnonzero(false)[:10])),
+        )
+    met = ~false & (value >= bound - tolerance)
+    return value, np.where(met, value, np.where(false, np.nan, bound)), met
+
+
+def _stop_highs_threads() -> bool:
+    """Stop HiGHS's worker threads, so that forked processes can start their own; False
+    if this HiGHS cannot.  A process forked while they run inherits their state without
+    the threads, and its first MILP waits for them for ever (measured with HiGHS 1.16)."""
+    import highspy
+
+    reset = getattr(highspy.Highs, "resetGlobalScheduler", None)
+    if reset is None:
+        return False
+    reset(True)
+    return True
+
+
+def _exact_point(k: int) -> tuple[float, float]:
+    """The people covered with at most k new sites, and the proven bound on it (the
+    problem is in ``_STATE``, inherited by forked workers rather than sent to them)."""
+    e = mclp_exact(
+        _STATE["matrix"],
+        _STATE["weights"],
+        _STATE["threshold_min"],
+        k,
+        required=_STATE["required"],
+        candidates=_STATE["candidates"],
+        time_limit_s=_STATE["time_limit_s"],
+    )
+    return e.population_covered_after, float(e.population_covered_after if e.bound is None else e.bound)
 
 
 def fragility(

@@ -82,6 +82,21 @@ class _CoverageModel:
         return np.concatenate([x, np.minimum(1.0, self.a_xy @ x)])
 
 
+def _reduced_model(model: _CoverageModel, keep: np.ndarray) -> _CoverageModel:
+    """The model on the candidates ``keep`` (column positions) only: the groups that none
+    of them reaches are dropped (their y can only be 0) and the groups they reach alike
+    are merged again, weights summed.  Same optimum, same bound: merged groups have the
+    same row, so in an optimum their y are equal."""
+    a = sp.csc_array(model.a_xy[:, keep])
+    reached = np.flatnonzero(np.diff(sp.csr_array(a).indptr) > 0)
+    groups, group_of = _column_groups(sp.csr_array(a.T), reached)
+    return _CoverageModel(
+        useful=model.useful[keep],
+        a_xy=sp.csc_array(groups.T),
+        group_weight=np.bincount(group_of, weights=model.group_weight[reached]),
+    )
+
+
 def _coverage_model(problem: _Problem, open_units: np.ndarray) -> _CoverageModel:
     groups, group_of = _column_groups(problem.cover, open_units)
     useful = np.flatnonzero(np.diff(sp.csr_array(groups).indptr) > 0)
@@ -332,9 +347,7 @@ def _solve_mclp(
     forced &= in_best
     dominated = _dominated(model.a_xy, in_best) & ~out
     keep = np.flatnonzero(~out & ~dominated)
-    reduced = _CoverageModel(
-        useful=model.useful[keep], a_xy=sp.csc_array(model.a_xy[:, keep]), group_weight=model.group_weight
-    )
+    reduced = _reduced_model(model, keep)
     lower = forced[keep].astype(float)
     picked, dual, solver_status = _solve_binary_program(  # last row: sum_j x_j <= k
         n_x=reduced.n_x,
