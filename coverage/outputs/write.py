@@ -9,7 +9,10 @@ caller already staged (the command line stages it before the computation).
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import traceback
 from collections.abc import Mapping
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +45,12 @@ if TYPE_CHECKING:
 __all__ = ["write_analysis", "write_outputs"]
 
 logger = logging.getLogger(__name__)
+
+#: From this many population units on, the map and the network file are written by a
+#: forked process beside this one (below, starting it costs more than it saves).
+_MIN_UNITS_FOR_A_SIDE_PROCESS = 1000
+#: What that process needs, set before it is forked (inherited, not pickled).
+_SIDE: dict[str, Any] = {}
 
 
 def write_analysis(
@@ -116,6 +125,99 @@ def write_outputs(
     """
     crs = result.config.metric_crs
     units = result.units
+    # The page and the network file, the slowest outputs that need nothing of the others,
+    # are written by a forked process while this one writes the rest.
+    _SIDE.update(result=result, folder=folder, map=map, plan=plan, departments=departments, access=access)
+    side = None
+    try:
+        if len(units) >= _MIN_UNITS_FOR_A_SIDE_PROCESS and "fork" in multiprocessing.get_all_start_methods():
+            side = _SideProcess()
+        else:
+            _side_files()
+        _main_files(result, folder, crs, plan, access)
+        info = run_record(result, plan=plan, access=access, run_info=run_info)
+        if report:
+            pngs = figure_pngs(result, plan=plan, departments=departments)
+            (folder / "figures").mkdir()
+            for name, png in pngs.items():
+                (folder / "figures" / f"{name}.png").write_bytes(png)
+            write_report(result, folder, plan=plan, run_info=info, figures=pngs, departments=departments, access=access)
+        if side is not None:
+            side.wait()
+    finally:
+        _SIDE.clear()
+        if side is not None:
+            side.stop()
+    # run.json last, with the list of what the run wrote: a later run replaces these files only
+    written = sorted({*files_below(folder), RUN_FILE} - {STAGING_MARKER})
+    (folder / RUN_FILE).write_text(record_json({**info, "files": written}), "utf-8")
+    return written
+
+
+def _side_files() -> None:
+    """``network.graphml`` and, if asked, ``map.html`` (the run's values are in ``_SIDE``)."""
+    state = _SIDE
+    result, folder = state["result"], state["folder"]
+    save_graphml(result.network.graph, folder / "network.graphml")
+    if state["map"]:
+        page = gap_map(
+            result, plan=state["plan"], departments=state["departments"], offline=True, access=state["access"]
+        )
+        page.save(str(folder / "map.html"))
+
+
+class _SideProcess:
+    """:func:`_side_files` in a forked process; :meth:`wait` raises here what it raised there."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("fork")
+        self._reader, writer = context.Pipe(duplex=False)
+        self._process = context.Process(target=_run_side, args=(writer,), name="coverage-outputs", daemon=True)
+        self._process.start()
+        writer.close()  # the child's end: when the child dies, recv() here ends
+
+    def wait(self) -> None:
+        try:
+            failure = self._reader.recv()
+        except EOFError:  # it died without sending (killed, or a crash of the interpreter)
+            self._process.join()
+            raise RuntimeError(
+                f"the process writing map.html and network.graphml ended without a word "
+                f"(exit code {self._process.exitcode}); the output folder is not complete"
+            ) from None
+        self._process.join()
+        if failure is not None:
+            error, where = failure
+            error.add_note(f"(raised in the process writing map.html and network.graphml)\n{where}")
+            raise error
+
+    def stop(self) -> None:
+        if self._process.is_alive():
+            self._process.terminate()
+        self._process.join()
+        self._reader.close()
+
+
+def _run_side(writer: Connection) -> None:
+    """In the forked process: write the side files, then send None, or what was raised and where."""
+    try:
+        _side_files()
+        failure: tuple[BaseException, str] | None = None
+    except BaseException as error:  # sent back, raised again in the parent
+        failure = (error, traceback.format_exc())
+    try:
+        writer.send(failure)
+    except Exception:  # an exception that cannot be pickled: its text
+        assert failure is not None
+        writer.send((RuntimeError(f"{type(failure[0]).__name__}: {failure[0]}"), failure[1]))
+    writer.close()
+
+
+def _main_files(
+    result: GapAnalysis, folder: Path, crs: str, plan: SitingPlan | None, access: AccessStudy | None
+) -> None:
+    """The tables (CSV and workbook) and the GeoPackage layers."""
+    units = result.units
     access_columns = [
         "unit_id",
         "name",
@@ -166,18 +268,3 @@ def write_outputs(
         write_plan_layers(plan, folder, crs)
     if access is not None:
         write_access_layers(access, folder, crs)
-
-    save_graphml(result.network.graph, folder / "network.graphml")
-    if map:
-        gap_map(result, plan=plan, departments=departments, offline=True, access=access).save(str(folder / "map.html"))
-    info = run_record(result, plan=plan, access=access, run_info=run_info)
-    if report:
-        pngs = figure_pngs(result, plan=plan, departments=departments)
-        (folder / "figures").mkdir()
-        for name, png in pngs.items():
-            (folder / "figures" / f"{name}.png").write_bytes(png)
-        write_report(result, folder, plan=plan, run_info=info, figures=pngs, departments=departments, access=access)
-    # run.json last, with the list of what the run wrote: a later run replaces these files only
-    written = sorted({*files_below(folder), RUN_FILE} - {STAGING_MARKER})
-    (folder / RUN_FILE).write_text(record_json({**info, "files": written}), "utf-8")
-    return written
