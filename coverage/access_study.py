@@ -13,13 +13,14 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
+from coverage.access_tables import areas_table, sites_table, units_table
 from coverage.accessibility import (
     FloatingCatchment,
     age_weighted_demand,
@@ -27,12 +28,10 @@ from coverage.accessibility import (
     floating_catchment,
 )
 from coverage.analysis import GapAnalysis
-from coverage.candidates import attach_unit_areas
 from coverage.errors import InputDataError
 from coverage.matrix import CoverageMatrix, analysis_matrix
 from coverage.pool import PoolAllocation, allocate_pool
 from coverage.scenarios import ABOVE, PRIORITY, AccessSettings, Scenario
-from coverage.stats import AREA_LEVELS, NO_CODE, area_codes, common_names, report_missing_codes
 
 __all__ = ["AccessStudy", "study_access"]
 
@@ -69,7 +68,10 @@ class AccessStudy:
         The floating-catchment results (``result`` is the baseline when the scenario is
         empty).
     matrix
-        Minutes from units to sites up to the decay's last band.
+        Minutes from units to sites up to the decay's last band (the units around the
+        territory, if any, after its own).
+    outside_population
+        People around the territory whose demand competed for its sites (0: none given).
     """
 
     settings: AccessSettings
@@ -83,6 +85,7 @@ class AccessStudy:
     result: FloatingCatchment
     matrix: CoverageMatrix
     timings: dict[str, float] = field(default_factory=dict)
+    outside_population: float = 0.0
 
     def summary(self) -> dict[str, Any]:
         """Key figures, for run.json and the terminal."""
@@ -104,6 +107,7 @@ class AccessStudy:
             "population_priority_after": float(classes.loc[PRIORITY, "population_scenario"]),
             "population_without_gp_in_reach_before": float(pop[self.baseline.accessibility <= 0].sum()),
             "population_without_gp_in_reach_after": float(pop[self.result.accessibility <= 0].sum()),
+            "population_around_competing": self.outside_population,
             "sites_receiving": int((added > 0).sum()),
             "teams_placed": len(self.allocation_steps),
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
@@ -213,6 +217,7 @@ def study_access(
     facilities_source: str = "facilities",
     workers: int | None = None,
     progress: bool = False,
+    outside: gpd.GeoDataFrame | None = None,
 ) -> AccessStudy:
     """Accessibility of every unit before and after ``scenario``.
 
@@ -233,6 +238,15 @@ def study_access(
         ``"facilities file path.csv"``).
     workers
         Processes for the minutes from units to sites.
+    outside
+        Population units around the territory (``unit_id``, ``population``, points; the
+        age columns too with age weights), e.g. the grid cells within the road buffer:
+        their demand competes for the sites' doctors (step 1 of the floating catchment,
+        the usual correction of edge effects), but they get no accessibility, count in no
+        table or figure, and the pool is shared out for the territory's people only.
+        Doctors outside the territory are not known: near its border, the correction
+        counts these people's demand on the territory's doctors only, and so lowers the
+        border's accessibility more than their own doctors would.
     """
     settings = settings or AccessSettings()
     scenario = scenario or Scenario(name="baseline")
@@ -257,6 +271,10 @@ def study_access(
             f"population unit: {', '.join(unknown[:20])}"
         )
     demand = _demand(analysis, settings, ages)
+    n_units = len(demand)
+    outside = outside if outside is not None and len(outside) else None
+    if outside is not None:
+        demand = pd.concat([demand, _outside_demand(outside, settings, demand.attrs.get("standard"))])
     new, of_addition = _new_sites(analysis, scenario, set(facilities["facility_id"]))
 
     # minutes from units to every site, up to the decay's last band
@@ -269,6 +287,7 @@ def study_access(
         what="new sites",
         workers=workers,
         progress=progress,
+        outside=outside,
     )
     site_ids = matrix.site_ids
     timings["matrix"] = time.perf_counter() - t0
@@ -284,6 +303,7 @@ def study_access(
     steps = pd.DataFrame(columns=["step", "site_id", "supply_added", "people_lifted", "shortfall_reduced"])
     teams = np.zeros(len(site_ids), dtype=int)
     people = analysis.units["population"].to_numpy(dtype=float)
+    counted = np.arange(len(demand)) < n_units  # the territory's units, not those around it
     if scenario.pool is not None:
         pool = scenario.pool
         excluded = set(pool.exclude)
@@ -304,8 +324,9 @@ def study_access(
             priority_line=settings.priority_line_value / settings.scale,
             decay=settings.decay,
             sites=eligible,
-            people=people,
+            people=np.concatenate([people, np.zeros(len(demand) - n_units)]),
             max_per_site=pool.max_per_site,
+            counted=None if outside is None else counted,
         )
         after = allocation.supply
         steps = allocation.steps
@@ -313,10 +334,11 @@ def study_access(
         teams[counts.index.to_numpy(dtype=int)] = counts.to_numpy()
     result = floating_catchment(matrix, after, demand, settings.decay) if not scenario.is_empty else baseline
     timings["floating catchment and scenario"] = time.perf_counter() - t0
+    baseline, result = _territory_only(baseline, n_units), _territory_only(result, n_units)
 
-    sites = _sites_table(facilities, new, supply, source, before, after, teams, of_addition, analysis.units)
-    units = _units_table(analysis, settings, baseline, result, people)
-    by_area = _by_area(units, settings)
+    sites = sites_table(facilities, new, supply, source, before, after, teams, of_addition, analysis.units)
+    units = units_table(analysis, settings, baseline, result, people)
+    by_area = areas_table(units, settings)
     classes = pd.DataFrame(
         {
             "class": [PRIORITY, ABOVE],
@@ -343,158 +365,32 @@ def study_access(
         result=result,
         matrix=matrix,
         timings=timings,
+        outside_population=0.0 if outside is None else float(outside["population"].sum()),
     )
 
 
-def _sites_table(
-    facilities: gpd.GeoDataFrame,
-    new: gpd.GeoDataFrame,
-    supply: pd.Series,
-    source: pd.Series,
-    before: np.ndarray,
-    after: np.ndarray,
-    teams: np.ndarray,
-    of_addition: dict[int, str],
-    units: gpd.GeoDataFrame,
-) -> gpd.GeoDataFrame:
-    fac = pd.DataFrame(
-        {
-            "site_id": facilities["facility_id"].to_numpy(),
-            "name": facilities["name"].astype(str).to_numpy(),
-            "kind": "facility",
-            "type": facilities["type"].astype(str).to_numpy(),
-            "commune": facilities["code_insee"].astype("string").to_numpy() if "code_insee" in facilities else pd.NA,
-            "supply_source": source.to_numpy(),
-            "node": facilities["node"].to_numpy(dtype=object),
-            "access_minutes": facilities["access_minutes"].to_numpy(dtype=float),
-        }
+def _outside_demand(outside: gpd.GeoDataFrame, settings: AccessSettings, standard: float | None) -> pd.Series:
+    """The demand of the units around the territory, weighted by age as the territory's
+    (against the territory's standardised inhabitant, ``standard``)."""
+    where = "units around the territory"
+    if "unit_id" not in outside or "population" not in outside:
+        raise InputDataError(f"{where}: expected the columns unit_id and population")
+    if settings.age_weights:
+        return age_weighted_demand(outside, settings.age_weights, where=where, standard=standard)
+    values = pd.to_numeric(outside["population"], errors="coerce").to_numpy(dtype=float)
+    if not np.isfinite(values).all() or (values < 0).any():
+        raise InputDataError(f"{where}: population must be a finite number, 0 or more, in every row")
+    return pd.Series(values, index=pd.Index(outside["unit_id"].astype(str).to_numpy(), name="unit_id"), name="demand")
+
+
+def _territory_only(catchment: FloatingCatchment, n_units: int) -> FloatingCatchment:
+    """The result for the territory's units (the first ``n_units``); the sites' ratios
+    keep the demand of every unit."""
+    if len(catchment.unit_ids) == n_units:
+        return catchment
+    return replace(
+        catchment,
+        unit_ids=catchment.unit_ids[:n_units],
+        accessibility=catchment.accessibility[:n_units],
+        demand=catchment.demand[:n_units],
     )
-    fresh = pd.DataFrame(
-        {
-            "site_id": new["site_id"].to_numpy(),
-            "name": new["name"].astype(str).to_numpy(),
-            "kind": "new site",
-            "type": new["source"].to_numpy(),
-            "commune": [
-                s if str(src).endswith(("(commune)", "(town hall)")) else pd.NA
-                for s, src in zip(new["site_id"], new["source"], strict=True)
-            ],
-            "supply_source": "new",
-            "node": new["node"].to_numpy(dtype=object) if len(new) else np.empty(0, dtype=object),
-            "access_minutes": new["access_minutes"].to_numpy(dtype=float) if len(new) else np.empty(0),
-        }
-    )
-    table = pd.concat([fac, fresh], ignore_index=True)
-    added_by: dict[str, list[str]] = {}
-    for n, site in of_addition.items():
-        added_by.setdefault(site, []).append(f"addition {n + 1}")
-    table["supply_before"] = before
-    table["supply_added"] = after - before
-    table["supply_after"] = after
-    table["teams"] = teams
-    pooled = [[f"pool ({t} team{'s' if t > 1 else ''})"] if t else [] for t in teams]
-    table["added_by"] = [", ".join(added_by.get(s, []) + p) for s, p in zip(table["site_id"], pooled, strict=True)]
-    geometry = list(facilities.geometry.to_crs("EPSG:4326")) + list(new.geometry)
-    out = gpd.GeoDataFrame(table, geometry=geometry, crs="EPSG:4326")
-    # commune name and department: from the commune code where known, else the unit
-    # area holding the site
-    placed = attach_unit_areas(out[["geometry"]], units)
-    code = out["commune"].astype("string").fillna(placed["commune"].astype("string"))
-    lookup = pd.DataFrame()
-    if "commune" in units:
-        lookup = pd.DataFrame(units.drop(columns=[c for c in ("geometry", "area") if c in units]))
-        lookup = lookup.assign(commune=lookup["commune"].astype("string")).dropna(subset=["commune"])
-        lookup = lookup.drop_duplicates("commune").set_index("commune")
-    out["commune"] = code
-    for col in ("commune_name", "department", "department_name"):
-        if col == "department_name" and col not in lookup and col not in placed:
-            continue
-        from_code = lookup[col].reindex(code.to_numpy()).to_numpy() if col in lookup else pd.NA
-        value = pd.Series(from_code, index=out.index, dtype="string")
-        out[col] = value.fillna(placed[col].astype("string")) if col in placed else value
-    return out
-
-
-def _units_table(
-    analysis: GapAnalysis,
-    settings: AccessSettings,
-    baseline: FloatingCatchment,
-    result: FloatingCatchment,
-    people: np.ndarray,
-) -> gpd.GeoDataFrame:
-    units = analysis.units
-    scale, line = settings.scale, settings.priority_line_value
-    a0 = baseline.accessibility * scale
-    a1 = result.accessibility * scale
-    keep = [
-        c
-        for c in ("unit_id", "name", "commune", "commune_name", "epci", "epci_name", "department", "department_name")
-        if c in units.columns
-    ]
-    table = pd.DataFrame(units[keep]).assign(unit_id=units["unit_id"].astype(str))
-    table["population"] = people
-    table["demand"] = baseline.demand
-    table["minutes_to_nearest"] = units["minutes_to_nearest"].to_numpy(dtype=float)
-    table["accessibility"] = a0
-    table["accessibility_scenario"] = a1
-    table["change"] = a1 - a0
-    table["class"] = np.where(a0 < line, PRIORITY, ABOVE)
-    table["class_scenario"] = np.where(a1 < line, PRIORITY, ABOVE)
-    out = gpd.GeoDataFrame(table, geometry=units.geometry.to_numpy(), crs=units.crs)
-    if "area" in units:
-        out["area"] = gpd.GeoSeries(units["area"].to_numpy(), crs=units.crs)
-    return out
-
-
-def _by_area(units: pd.DataFrame, settings: AccessSettings) -> pd.DataFrame:
-    rows = []
-    frame = pd.DataFrame(units.drop(columns=[c for c in ("geometry", "area") if c in units.columns]))
-    frame["_d0"] = frame["demand"] * frame["accessibility"]
-    frame["_d1"] = frame["demand"] * frame["accessibility_scenario"]
-    frame["_p0"] = np.where(frame["class"] == PRIORITY, frame["population"], 0.0)
-    frame["_p1"] = np.where(frame["class_scenario"] == PRIORITY, frame["population"], 0.0)
-    for level, (id_col, name_col) in AREA_LEVELS.items():
-        if id_col not in frame:
-            continue
-        codes = area_codes(frame[id_col])
-        if codes.isna().all():
-            continue
-        report_missing_codes(codes, frame.get("unit_id"), level)
-        key = codes.fillna(NO_CODE)
-        grouped = frame.groupby(key, sort=True)
-        agg = grouped[["population", "demand", "_d0", "_d1", "_p0", "_p1"]].sum()
-        named = bool(name_col and name_col in frame)
-        names = pd.Series(common_names(key, frame[name_col])).reindex(agg.index) if named else agg["population"] * pd.NA
-        names = names.where(names.index != NO_CODE, f"(no {level} code)")
-        with np.errstate(divide="ignore", invalid="ignore"):
-            a0 = np.where(agg["demand"] > 0, agg["_d0"] / agg["demand"], np.nan)
-            a1 = np.where(agg["demand"] > 0, agg["_d1"] / agg["demand"], np.nan)
-        rows.append(
-            pd.DataFrame(
-                {
-                    "level": level,
-                    "area_id": agg.index.astype(str),
-                    "area_name": names.reindex(agg.index).to_numpy(),
-                    "population": agg["population"].to_numpy(),
-                    "demand": agg["demand"].to_numpy(),
-                    "accessibility": a0,
-                    "accessibility_scenario": a1,
-                    "change": a1 - a0,
-                    "population_priority": agg["_p0"].to_numpy(),
-                    "population_priority_scenario": agg["_p1"].to_numpy(),
-                }
-            )
-        )
-    columns = [
-        "level",
-        "area_id",
-        "area_name",
-        "population",
-        "demand",
-        "accessibility",
-        "accessibility_scenario",
-        "change",
-        "population_priority",
-        "population_priority_scenario",
-    ]
-    return pd.concat(rows, ignore_index=True)[columns] if rows else pd.DataFrame(columns=columns)

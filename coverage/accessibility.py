@@ -392,6 +392,7 @@ def age_weighted_demand(
     ages: pd.DataFrame | None = None,
     id_column: str = "unit_id",
     where: str = "age table",
+    standard: float | None = None,
 ) -> pd.Series:
     """Standardised demand: each unit's population weighted by its age-specific consumption.
 
@@ -401,7 +402,11 @@ def age_weighted_demand(
     times the mean weight of its own age structure, rescaled so that the total demand
     equals the total population: a "standardised inhabitant" consumes the territory's
     average.  Units absent from the age table, or with no one in the age columns, are an
-    error naming them.  Returns a Series indexed by ``unit_id``.
+    error naming them.  Returns a Series indexed by ``unit_id``, with the consumption of
+    the standardised inhabitant in ``attrs["standard"]``.
+
+    ``standard``: that consumption, given (e.g. the territory's, for people around it),
+    instead of these units' average: demand is then ``population * mean weight / standard``.
     """
     if not weights:
         raise InputDataError(f"{where}: no age column given a weight")
@@ -439,7 +444,15 @@ def age_weighted_demand(
     with np.errstate(divide="ignore", invalid="ignore"):
         mean_weight = np.where(counts.sum(axis=1) > 0, counts @ w / counts.sum(axis=1), 0.0)
     raw = population * mean_weight
-    if raw.sum() <= 0:
+    if standard is not None:
+        if not (is_number(standard) and standard > 0):
+            raise InputDataError(f"{where}: the standard consumption must be a positive number, got {standard!r}")
+        demand = raw / float(standard)
+    elif raw.sum() <= 0:
         raise InputDataError(f"{where}: the weighted demand is zero everywhere (all weights zero?)")
-    demand = raw * population.sum() / raw.sum()
-    return pd.Series(demand, index=pd.Index(unit_ids.to_numpy(), name="unit_id"), name="demand")
+    else:
+        demand = raw * population.sum() / raw.sum()
+        standard = float(raw.sum() / population.sum())
+    series = pd.Series(demand, index=pd.Index(unit_ids.to_numpy(), name="unit_id"), name="demand")
+    series.attrs["standard"] = float(standard)
+    return series

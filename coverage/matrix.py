@@ -265,8 +265,13 @@ def analysis_matrix(
     what: str,
     workers: int | None = None,
     progress: bool = False,
+    outside: gpd.GeoDataFrame | None = None,
 ) -> CoverageMatrix:
     """The matrix of an analysis' units against its facilities and ``new_sites``.
+
+    ``outside``: more population units (``unit_id``, points), joined to the network like
+    the analysis' units and put after them (e.g. the people around the territory, whose
+    demand competes for its doctors); their ids must differ from the analysis' units'.
 
     ``new_sites`` (points with ids in ``id_column``) are joined to the network with the
     analysis' snapping parameters; their ``node``, ``access_minutes`` and
@@ -296,6 +301,25 @@ def analysis_matrix(
         new_nodes, new_access = snap.node_index, np.nan_to_num(snap.access_seconds)
     fac_nodes, fac_access = _snapped(analysis.network, analysis.facilities)
     unit_nodes, unit_access = _snapped(analysis.network, analysis.units)
+    unit_ids = analysis.units["unit_id"].astype(str).to_numpy()
+    if outside is not None and len(outside):
+        config = analysis.config
+        ids = outside["unit_id"].astype(str)
+        if clash := sorted(set(ids) & set(unit_ids)):
+            raise InputDataError(f"units around the territory with the ids of its own units: {', '.join(clash[:10])}")
+        snap = snap_points(
+            outside,
+            analysis.network,
+            access_speed_kph=config.access_speed_kph,
+            max_snap_m=config.max_snap_m,
+            what="units around the territory",
+            labels=pd.Index(ids),
+        )
+        unit_nodes = np.concatenate([unit_nodes, snap.node_index])
+        unit_access = np.concatenate(
+            [unit_access, np.where(snap.node_index >= 0, np.nan_to_num(snap.access_seconds), 0.0)]
+        )
+        unit_ids = np.concatenate([unit_ids, ids.to_numpy()])
     fac_ids = analysis.facilities["facility_id"].astype(str).to_numpy()
     new_ids = new_sites[id_column].to_numpy() if len(new_sites) else np.empty(0, dtype=object)
     groups = [(new_nodes, new_access, new_ids), (fac_nodes, fac_access, fac_ids)]
@@ -309,7 +333,7 @@ def analysis_matrix(
         unit_access,
         max_minutes,
         site_ids=np.concatenate([g[2] for g in groups]),
-        unit_ids=analysis.units["unit_id"].astype(str).to_numpy(),
+        unit_ids=unit_ids,
         workers=workers,
         progress=progress,
     )

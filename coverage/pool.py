@@ -62,6 +62,7 @@ def allocate_pool(
     sites: Sequence[str] | None = None,
     people: Sequence[float] | np.ndarray | pd.Series | None = None,
     max_per_site: float | None = None,
+    counted: Sequence[bool] | np.ndarray | None = None,
 ) -> PoolAllocation:
     """Share a pool of doctors out across sites, one team at a time, greedily.
 
@@ -87,6 +88,10 @@ def allocate_pool(
         Population per unit, counted for "people lifted" (default: the demand).
     max_per_site
         Most supply a site may receive from the pool.
+    counted
+        Per unit (column order), whether it counts in the objective (people lifted,
+        shortfall, people above); default: all.  The others only add their demand to the
+        sites' catchments (e.g. the people around the territory).
     """
     if not (pool > 0 and team_size > 0):
         raise InputDataError(f"the pool ({pool}) and the team size ({team_size}) must be positive")
@@ -97,6 +102,13 @@ def allocate_pool(
     base = floating_catchment(matrix, supply, demand, decay)
     d = base.demand
     pop = d if people is None else aligned_values(people, matrix.unit_ids, "people")
+    if counted is not None:
+        mask = np.asarray(counted, dtype=bool)
+        if mask.shape != d.shape:
+            raise InputDataError(f"counted: expected one value per unit ({len(d)}), got {mask.shape}")
+        pop, d_counted = np.where(mask, pop, 0.0), np.where(mask, d, 0.0)
+    else:
+        d_counted = d
     w = decay_weights(matrix, decay)
     weighted_demand = w @ d
     eligible = np.zeros(len(matrix.site_ids), dtype=bool)
@@ -121,7 +133,7 @@ def allocate_pool(
         gain = np.bincount(row_of, weights=pop[w.indices] * lifted, minlength=n_sites)
         reduced = np.bincount(
             row_of,
-            weights=d[w.indices] * (np.minimum(after, priority_line) - np.minimum(before, priority_line)),
+            weights=d_counted[w.indices] * (np.minimum(after, priority_line) - np.minimum(before, priority_line)),
             minlength=n_sites,
         )
         gain[~ok], reduced[~ok] = -1.0, -1.0

@@ -33,7 +33,7 @@ DEFAULT_TEAM_SIZE = 3
 DEFAULT_TARGET_STRUCTURES = 125
 #: The demo's time limit of each exact point of the coverage curve, in seconds: the
 #: scenario's own answer is proven under --time-limit; the curve's points show their gaps.
-DEMO_CURVE_TIME_LIMIT_S = 1.0
+DEMO_CURVE_TIME_LIMIT_S = 0.5
 #: What happens to an existing output folder (see coverage.outputs.folder).
 OUT_RULE = "a previous run's folder is replaced; one holding other files is refused"
 #: DREES counts a GP farther than 20 minutes as inaccessible.
@@ -170,6 +170,13 @@ def _add_population_units(p: argparse.ArgumentParser) -> None:
         "30000, from the national Travel Mapping file), so that a road leaving the region and coming back "
         "is used; 0 (default): the region's own roads",
     )
+    if p.prog.endswith("access"):
+        p.add_argument(
+            "--no-outside-demand",
+            action="store_true",
+            help="with --population-units grid and --road-buffer: leave out the people around the region (by "
+            "default their demand competes for the region's doctors; doctors outside the region are not known)",
+        )
 
 
 def _add_source_options(p: argparse.ArgumentParser) -> None:

@@ -30,6 +30,7 @@ from coverage.candidates import (
     communes_with_facility,
     exclude_candidates,
 )
+from coverage.cli.inputs import _list, _regional_inputs
 from coverage.cli.parser import (
     DEFAULT_ACCESS_OUT,
     DEFAULT_POOL,
@@ -40,7 +41,7 @@ from coverage.cli.parser import (
 from coverage.config import AnalysisConfig
 from coverage.errors import CoverageError, InputFileNotFoundError
 from coverage.io.admin import read_departments
-from coverage.io.facilities import FINESS_CATEGORIES, read_candidates, read_facilities
+from coverage.io.facilities import read_candidates, read_facilities
 from coverage.io.population import read_population
 from coverage.io.roads import RoadLayer, download_osm, read_roads
 from coverage.io.settings import load_config, load_scenario, load_speed_profile, read_age_table
@@ -60,7 +61,6 @@ from coverage.speeds import SpeedProfile
 
 if TYPE_CHECKING:
     from coverage.access_study import AccessStudy
-    from coverage.io.regional import RegionalInputs
 
 logger = logging.getLogger("coverage")
 
@@ -121,11 +121,6 @@ def _read_facilities(args: argparse.Namespace, settings: AccessSettings | None =
         supply_column=None if settings is None else settings.supply_column,
         default_supply=None if settings is None else settings.default_supply,
     )
-
-
-def _list(text: str | None) -> tuple[str, ...] | None:
-    """``"a, b"`` -> ``("a", "b")``; None stays None."""
-    return None if text is None else tuple(t.strip() for t in text.split(","))
 
 
 def _read_units(
@@ -233,10 +228,11 @@ def _analyse_and_write(
     ages = None
     if access_setup is not None and access_setup[0].age_weights and access_setup[0].age_table is not None:
         ages = read_age_table(access_setup[0].age_table)
-    town_halls = None  # the regional data's siting candidates: its communes' town halls, whatever the units
+    town_halls = outside = None  # the regional data's siting candidates, and the people around it
     if regional:
         inputs = _regional_inputs(args, profile, config)
         graph, facilities, units, town_halls = inputs.graph, inputs.facilities, inputs.units, inputs.town_halls
+        outside = inputs.outside
         departments, sources = inputs.departments, {k: str(v) for k, v in inputs.paths.items()}
     else:
         logger.info("reading the road network")
@@ -268,6 +264,7 @@ def _analyse_and_write(
             facilities_source=f"facilities file {sources['facilities']}",
             workers=args.workers,
             progress=not args.quiet,
+            outside=outside,
         )
     logger.info("writing outputs")
     write_outputs(
@@ -287,31 +284,6 @@ def _analyse_and_write(
         access=study,
     )
     return result, plan, study
-
-
-def _regional_inputs(args: argparse.Namespace, profile: SpeedProfile, config: AnalysisConfig) -> RegionalInputs:
-    """The region's inputs: the cache of official sources (``--source official``), else the data folder."""
-    if getattr(args, "source", "shipped") == "official":
-        from coverage.io.official import load_official_inputs
-
-        logger.info("reading the official sources of the cache")
-        return load_official_inputs(
-            args.cache,
-            profile=profile,
-            finess_categories=_list(getattr(args, "finess_categories", None)) or tuple(FINESS_CATEGORIES),
-            metric_crs=config.metric_crs,
-        )
-    from coverage.io.regional import load_regional_inputs
-
-    logger.info("reading the regional data")
-    return load_regional_inputs(
-        args.data_dir,
-        profile=profile,
-        keep_status=("open", "planned", "under_construction") if args.all_statuses else ("open",),
-        metric_crs=config.metric_crs,
-        population=getattr(args, "population_units", "communes"),
-        road_buffer_m=getattr(args, "road_buffer", 0.0),
-    )
 
 
 def _access_setup(args: argparse.Namespace, regional: bool) -> tuple[AccessSettings, Scenario]:

@@ -344,3 +344,38 @@ def population_from_grid(
         len(polygons),
     )
     return units[[*UNIT_COLUMNS, *[c for c in units.columns if c not in UNIT_COLUMNS]]]
+
+
+def population_around(
+    folder: str | Path,
+    communes: gpd.GeoDataFrame,
+    buffer_m: float,
+    *,
+    age_columns: Sequence[str] | None = GRID_AGE_COLUMNS,
+    metric_crs: str = DEFAULT_METRIC_CRS,
+) -> gpd.GeoDataFrame:
+    """The grid cells around a territory: centre within ``buffer_m`` metres of
+    ``communes``' polygons, in none of them (the people just outside, who also use the
+    territory's doctors).  Their ``unit_id`` is the cell code; they carry no commune.
+
+    ``communes`` as for :func:`population_from_grid`.
+    """
+    if not (is_number(buffer_m) and float(buffer_m) > 0):  # type: ignore[arg-type]
+        raise InputDataError(f"the band around the territory must be a positive number of metres, got {buffer_m!r}")
+    has_polygon = communes.geometry.notna() & ~communes.geometry.is_empty
+    if not has_polygon.any():
+        raise InputDataError("the population grid needs commune polygons to know which cells are in the territory")
+    territory = gpd.GeoSeries([communes.loc[has_polygon].geometry.to_crs(metric_crs).union_all()], crs=metric_crs)
+    cells = read_grid_tiles(
+        folder, area=territory, buffer_m=float(buffer_m), age_columns=age_columns, metric_crs=metric_crs
+    )
+    centres = cells.geometry.to_crs(metric_crs)
+    outside = ~centres.within(territory.iloc[0]).to_numpy()
+    around = cells.loc[outside].reset_index(drop=True)
+    logger.info(
+        "%d grid cells (%s people) lie within %s m around the territory",
+        len(around),
+        f"{around['population'].sum():,.0f}",
+        f"{float(buffer_m):,.0f}",
+    )
+    return around

@@ -17,7 +17,7 @@ from coverage.config import DEFAULT_METRIC_CRS
 from coverage.errors import InputDataError
 from coverage.io.admin import read_communes, read_departments
 from coverage.io.facilities import read_facilities
-from coverage.io.grid import population_from_grid
+from coverage.io.grid import population_around, population_from_grid
 from coverage.io.population import population_from_communes, with_area_names
 from coverage.io.roads import RoadLayer, read_road_lines
 from coverage.io.settings import load_speed_profile, resolve_data_dir
@@ -59,6 +59,9 @@ class RegionalInputs:
     #: The communes at their town halls, as units (the demo's siting candidates, also when
     #: the population is on the grid); None where the source has no such points.
     town_halls: gpd.GeoDataFrame | None = None
+    #: Grid cells around the region, within the road buffer (grid units and a road buffer
+    #: only): demand that competes for the region's doctors in the floating catchment.
+    outside: gpd.GeoDataFrame | None = None
 
 
 def regional_paths(data_dir: str | Path | None = None) -> dict[str, Path]:
@@ -76,6 +79,7 @@ def load_regional_inputs(
     metric_crs: str = DEFAULT_METRIC_CRS,
     population: str = "communes",
     road_buffer_m: float = 0.0,
+    outside_demand: bool = False,
 ) -> RegionalInputs:
     """Read the regional road network, facilities and population.
 
@@ -94,6 +98,10 @@ def load_regional_inputs(
     - ``"grid"``: the cells of the Eurostat census 2021 grid at 1 km whose centre lies in
       a commune of the region (27,391 cells, 2,569,309 people, with three age bands),
       each with its commune (:func:`coverage.io.grid.population_from_grid`).
+
+    With ``outside_demand``, grid units and a road buffer, the cells around the region
+    within the buffer are read too, as ``outside``
+    (:func:`coverage.io.grid.population_around`), for the floating catchment.
     """
     if population not in POPULATION_UNITS:
         raise InputDataError(f"unknown population units {population!r}; expected one of {', '.join(POPULATION_UNITS)}")
@@ -138,6 +146,9 @@ def load_regional_inputs(
         )
     else:
         units = town_halls
+    outside = None
+    if outside_demand and population == "grid" and road_buffer_m > 0:
+        outside = population_around(paths["population_grid"], communes, road_buffer_m, metric_crs=metric_crs)
     return RegionalInputs(
         graph=graph,
         facilities=facilities,
@@ -147,4 +158,5 @@ def load_regional_inputs(
         paths=paths,
         profile=profile,
         town_halls=town_halls,
+        outside=outside,
     )

@@ -1,0 +1,44 @@
+"""The command line's regional inputs: the data folder, or the cache of official sources."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from coverage.config import AnalysisConfig
+from coverage.io.facilities import FINESS_CATEGORIES
+from coverage.io.regional import RegionalInputs
+from coverage.speeds import SpeedProfile
+
+logger = logging.getLogger("coverage")
+
+
+def _list(text: str | None) -> tuple[str, ...] | None:
+    """``"a, b"`` -> ``("a", "b")``; None stays None."""
+    return None if text is None else tuple(t.strip() for t in text.split(","))
+
+
+def _regional_inputs(args: argparse.Namespace, profile: SpeedProfile, config: AnalysisConfig) -> RegionalInputs:
+    """The region's inputs: the cache of official sources (``--source official``), else the data folder."""
+    if getattr(args, "source", "shipped") == "official":
+        from coverage.io.official import load_official_inputs
+
+        logger.info("reading the official sources of the cache")
+        return load_official_inputs(
+            args.cache,
+            profile=profile,
+            finess_categories=_list(getattr(args, "finess_categories", None)) or tuple(FINESS_CATEGORIES),
+            metric_crs=config.metric_crs,
+        )
+    from coverage.io.regional import load_regional_inputs
+
+    logger.info("reading the regional data")
+    return load_regional_inputs(
+        args.data_dir,
+        profile=profile,
+        keep_status=("open", "planned", "under_construction") if args.all_statuses else ("open",),
+        metric_crs=config.metric_crs,
+        population=getattr(args, "population_units", "communes"),
+        road_buffer_m=getattr(args, "road_buffer", 0.0),
+        outside_demand=args.command == "access" and not getattr(args, "no_outside_demand", False),
+    )
