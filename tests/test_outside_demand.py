@@ -215,3 +215,16 @@ def test_the_access_command_asks_for_the_people_around(
     with pytest.raises(_StopError):
         main([*argv, "--out", str(tmp_path / "out"), "-q"])
     assert seen["outside_demand"] is wanted and seen["road_buffer_m"] == 30000.0
+
+
+def test_the_terminal_and_the_report_say_the_people_around_were_counted() -> None:
+    from coverage.outputs.report_scenarios import accessibility_section
+    from coverage.outputs.summaries import print_access
+
+    settings = AccessSettings(decay=BAND)
+    for outside, said in ((None, False), (_around(), True)):
+        study = study_access(_analysis(), settings, workers=1, outside=outside)
+        lines: list[str] = []
+        print_access(study, lines.append)
+        assert ("demand of 400 people around the territory" in "".join(lines)) is said
+        assert ("400 habitants autour du territoire" in accessibility_section(study)) is said

@@ -264,6 +264,7 @@ def accessibility_section(study: AccessStudy, n_sites: int = 15) -> str:
         f"{escape(summary['sites_receiving'])} sites. Accessibilité moyenne (mean) "
         f"{escape(fr_number(summary['mean_accessibility_before'], 2))} → "
         f"{escape(fr_number(summary['mean_accessibility_after'], 2))}.</p>",
+        _around_note(summary["population_around_competing"]),
         table(
             [
                 "Classe (class)",
@@ -308,3 +309,16 @@ def accessibility_section(study: AccessStudy, n_sites: int = 15) -> str:
         )
     parts.append("</section>")
     return "".join(parts)
+
+
+def _around_note(people: float) -> str:
+    """The note on the people around the territory whose demand was counted (none: nothing)."""
+    if not people:
+        return ""
+    return (
+        f'<p class="note">La demande de {escape(fr_int(people))} habitants autour du territoire (dans la zone '
+        "tampon des routes) est comptée sur ses médecins ; leurs propres médecins ne sont pas connus, ce qui "
+        'abaisse davantage l\'accessibilité près de la limite. <span class="en">(The demand of the people '
+        "around the territory, within the road buffer, is counted on its doctors; their own doctors are not "
+        "known, which lowers accessibility near the border further.)</span></p>"
+    )

@@ -216,6 +216,11 @@ def print_access(study: AccessStudy, w) -> None:  # type: ignore[no-untyped-def]
         f"  supply {summary['supply_total_before']:,.0f} doctors + {summary['supply_added']:,.0f} added "
         f"at {summary['sites_receiving']} sites\n"
     )
+    if summary["population_around_competing"]:
+        w(
+            f"  demand of {summary['population_around_competing']:,.0f} people around the territory counted "
+            "on its doctors (their own doctors are not known)\n"
+        )
     w(
         f"  mean {_share(summary['mean_accessibility_before'], '.2f')} -> "
         f"{_share(summary['mean_accessibility_after'], '.2f')}; "
