@@ -187,3 +187,35 @@ def test_the_reduced_model_merges_groups_again_and_drops_the_unreached() -> None
     rows = {tuple(r): w for r, w in zip(reduced.a_xy.toarray().astype(int).tolist(), reduced.group_weight, strict=True)}
     assert rows == {(1, 0): 3.0, (0, 1): 8.0, (1, 1): 16.0}
     assert reduced.n_y == 3 and reduced.n_x == 2
+
+
+def test_plan_sites_gives_the_curve_its_time_limit_and_workers(monkeypatch: pytest.MonkeyPatch) -> None:
+    import geopandas as gpd
+    from conftest import facilities_at, make_graph, units_at
+
+    import coverage
+    import coverage.planning as planning
+    from coverage.candidates import candidates_from_units
+    from coverage.cli.run import _siting_options
+
+    nodes = {f"N{i}": (1000.0 * i, 0.0) for i in range(4)}
+    graph = make_graph(nodes, [(f"N{i}", f"N{i + 1}", 120.0) for i in range(3)])
+    units: gpd.GeoDataFrame = units_at({f"u{i}": nodes[f"N{i}"] for i in range(4)}, [10.0, 20.0, 30.0, 40.0])
+    config = coverage.AnalysisConfig(thresholds_min=(3,), access_speed_kph=30, max_snap_m=500, isochrones=False)
+    analysis = coverage.analyse(graph, facilities_at({"f": nodes["N0"]}), units, config)
+    seen: list[dict[str, object]] = []
+    real = planning.coverage_curve
+
+    def spy(*args: object, **kwargs: object) -> object:
+        seen.append(kwargs)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(planning, "coverage_curve", spy)
+    candidates = candidates_from_units(units.iloc[1:])
+    for limit, expected in ((None, 7.0), (0.25, 0.25)):
+        planning.plan_sites(
+            analysis, candidates, threshold_min=3, k=1, time_limit_s=7.0, curve_time_limit_s=limit, workers=3
+        )
+        assert seen[-1]["time_limit_s"] == expected and seen[-1]["workers"] == 3
+    # and run.json records it
+    assert _siting_options(build_parser().parse_args(["demo"]))["curve_time_limit"] == DEMO_CURVE_TIME_LIMIT_S

@@ -338,6 +338,7 @@ def _siting_options(args: argparse.Namespace) -> dict[str, object]:
         "exclude_codes",
         "time_limit",
         "curve_max",
+        "curve_time_limit",
     )
     return {name: getattr(args, name) for name in names}
 
