@@ -122,6 +122,10 @@ def write_outputs(
 
     In the CSV tables and the workbook, text that a spreadsheet would run as a formula
     starts with ``'`` (:func:`~coverage.outputs.files.spreadsheet_safe`).
+
+    From 1,000 units on, ``map.html`` and ``network.graphml`` are written by a forked
+    process while this one writes the rest (where the system can fork); what it raises
+    is raised here, with its traceback as a note.
     """
     crs = result.config.metric_crs
     units = result.units
@@ -130,7 +134,11 @@ def write_outputs(
     _SIDE.update(result=result, folder=folder, map=map, plan=plan, departments=departments, access=access)
     side = None
     try:
-        if len(units) >= _MIN_UNITS_FOR_A_SIDE_PROCESS and "fork" in multiprocessing.get_all_start_methods():
+        if (
+            len(units) >= _MIN_UNITS_FOR_A_SIDE_PROCESS
+            and "fork" in multiprocessing.get_all_start_methods()
+            and not multiprocessing.current_process().daemon  # a daemon may not start processes
+        ):
             side = _SideProcess()
         else:
             _side_files()

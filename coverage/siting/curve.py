@@ -1,8 +1,8 @@
 """Coverage against the number of new sites, and the fragility of the existing facilities.
 
 :func:`coverage_curve` runs the MCLP solvers for k = 0..k_max (in several processes if
-asked); :func:`fragility` gives,
-for each facility, the population that falls beyond each threshold if it closes.
+asked); :func:`fragility` gives, for each facility, the population that falls beyond each
+threshold if it closes.
 """
 
 from __future__ import annotations
