@@ -94,3 +94,21 @@ def test_the_siting_candidates_are_the_communes_town_halls(tmp_path: Path, data_
     assert set(candidates["candidate_id"]) == set(communes["code_insee"]) - hosting
     assert candidates["source"].eq("town hall").all()
     assert len(pd.read_csv(out / "selection.csv")) == 2
+
+
+def test_the_town_halls_and_the_grid_side_by_side(grid_out: Path) -> None:
+    """The demo on the grid also places the people at their town halls and writes both
+    ways: the grid's shares are its own summary's, the town halls hold the communes'
+    2,587,031 inhabitants (data README), and the communes' mean minutes on the grid are
+    those of its table by area."""
+    shares = pd.read_csv(grid_out / "units_comparison.csv").set_index("threshold_min")
+    summary = pd.read_csv(grid_out / "coverage_summary.csv").set_index("threshold_min")
+    assert shares["share_covered_grid"].to_numpy() == pytest.approx(summary["share_covered"].to_numpy(), abs=1e-9)
+    assert (shares["population_town_halls"] == 2_587_031).all() and (shares["population_grid"] == 2_569_309).all()
+    # fewer people close to a facility on the grid (hamlets and farms away from the village centre)
+    assert shares.loc[10, "difference_points"] < 0
+    communes = pd.read_csv(grid_out / "communes_comparison.csv", dtype={"commune": str})
+    areas = pd.read_csv(grid_out / "coverage_by_area.csv", dtype={"area_id": str})
+    mean = areas[areas["level"] == "commune"].drop_duplicates("area_id").set_index("area_id")["mean_minutes"]
+    assert communes["mean_minutes_grid"].to_numpy() == pytest.approx(mean[communes["commune"]].to_numpy())
+    assert communes.loc[0, "commune"] == "45026" and communes.loc[0, "rank_town_halls"] == 1

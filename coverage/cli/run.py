@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -245,6 +246,13 @@ def _analyse_and_write(
         sources = {"roads": str(roads), "facilities": facility_files, "population": str(args.population)}
     logger.info("analysing")
     result = analyse(graph, facilities, units, config, progress=not args.quiet, workers=getattr(args, "workers", None))
+    comparison = None
+    if regional and getattr(args, "population_units", "communes") == "grid" and town_halls is not None:
+        from coverage.unit_comparison import compare_units
+
+        logger.info("the same analysis with the people at their town halls, for comparison")
+        halls = analyse(result.network, facilities, town_halls, replace(config, isochrones=False), workers=1)
+        comparison = compare_units(halls, result, names=("town_halls", "grid"))
     plan = None
     if siting is not None:
         logger.info("choosing new sites")
@@ -282,6 +290,7 @@ def _analyse_and_write(
         report=not args.no_report,
         departments=departments,
         access=study,
+        comparison=comparison,
     )
     return result, plan, study
 

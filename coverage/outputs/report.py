@@ -33,6 +33,7 @@ from coverage.outputs.report_sections import (
     worst_epci_section,
     written_at,
 )
+from coverage.outputs.report_units import units_section
 from coverage.outputs.style import fr_minutes
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from coverage.access_study import AccessStudy
     from coverage.analysis import GapAnalysis
     from coverage.planning import SitingPlan
+    from coverage.unit_comparison import UnitComparison
 
 __all__ = ["FIGURE_NAMES", "REPORT_FILE", "figure_pngs", "report_html", "write_report"]
 
@@ -93,6 +95,7 @@ def report_html(
     figures: bool | Mapping[str, bytes] = True,
     departments: gpd.GeoDataFrame | None = None,
     access: AccessStudy | None = None,
+    comparison: UnitComparison | None = None,
 ) -> str:
     """The run report as one HTML document (see :func:`write_report`)."""
     from coverage.outputs.summaries import plan_summary
@@ -111,6 +114,7 @@ def report_html(
         _header(result, info),
         key_figures_section(result, plan, info),
         thresholds_section(result),
+        units_section(comparison) if comparison is not None else "",
         maps_section(pngs, plan),
         departments_section(result),
         worst_epci_section(result),
@@ -130,6 +134,7 @@ def write_report(
     figures: bool | Mapping[str, bytes] = True,
     departments: gpd.GeoDataFrame | None = None,
     access: AccessStudy | None = None,
+    comparison: UnitComparison | None = None,
 ) -> Path:
     """Write the run report ``report.html`` into the existing ``folder``; returns its path.
 
@@ -155,11 +160,22 @@ def write_report(
     access
         An accessibility study, whose baseline and scenario get their own section
         (classes, departments, the sites receiving the most doctors).
+    comparison
+        The same territory with its people placed another way
+        (:func:`coverage.unit_comparison.compare_units`), in a section of its own.
     """
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"report folder {folder} does not exist or is not a folder")
     path = folder / REPORT_FILE
-    text = report_html(result, plan=plan, run_info=run_info, figures=figures, departments=departments, access=access)
+    text = report_html(
+        result,
+        plan=plan,
+        run_info=run_info,
+        figures=figures,
+        departments=departments,
+        access=access,
+        comparison=comparison,
+    )
     path.write_text(text, encoding="utf-8")
     return path

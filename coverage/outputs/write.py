@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from coverage.access_study import AccessStudy
     from coverage.analysis import GapAnalysis
     from coverage.planning import SitingPlan
+    from coverage.unit_comparison import UnitComparison
 
 __all__ = ["write_analysis", "write_outputs"]
 
@@ -63,6 +64,7 @@ def write_analysis(
     report: bool = False,
     departments: gpd.GeoDataFrame | None = None,
     access: AccessStudy | None = None,
+    comparison: UnitComparison | None = None,
 ) -> Path:
     """Write every output of a :class:`~coverage.analysis.GapAnalysis` into ``out_dir``.
 
@@ -82,6 +84,7 @@ def write_analysis(
             report=report,
             departments=departments,
             access=access,
+            comparison=comparison,
         )
     logger.info("outputs written to %s", out_dir)
     return Path(out_dir)
@@ -97,6 +100,7 @@ def write_outputs(
     report: bool = False,
     departments: gpd.GeoDataFrame | None = None,
     access: AccessStudy | None = None,
+    comparison: UnitComparison | None = None,
 ) -> list[str]:
     """Write every output of a run into ``folder``, an existing empty (staging) folder; the files written.
 
@@ -118,7 +122,10 @@ def write_outputs(
     ``accessibility_sites.csv`` (every site with doctors before or after),
     ``allocation_steps.csv`` (the pool's teams in order, with a pool) and the layers
     ``accessibility`` (unit polygons where every unit has one, else points) and
-    ``accessibility_sites``.
+    ``accessibility_sites``.  With a ``comparison`` of two placements of the people
+    (:func:`coverage.unit_comparison.compare_units`): ``units_comparison.csv`` (share
+    within each threshold both ways), ``communes_comparison.csv`` (the communes with the
+    longest mean drive either way) and a section of the report.
 
     In the CSV tables and the workbook, text that a spreadsheet would run as a formula
     starts with ``'`` (:func:`~coverage.outputs.files.spreadsheet_safe`).
@@ -142,7 +149,7 @@ def write_outputs(
             side = _SideProcess()
         else:
             _side_files()
-        _main_files(result, folder, crs, plan, access)
+        _main_files(result, folder, crs, plan, access, comparison)
         info = run_record(result, plan=plan, access=access, run_info=run_info)
         if report:
             pngs = figure_pngs(result, plan=plan, departments=departments)
@@ -222,7 +229,12 @@ def _run_side(writer: Connection) -> None:
 
 
 def _main_files(
-    result: GapAnalysis, folder: Path, crs: str, plan: SitingPlan | None, access: AccessStudy | None
+    result: GapAnalysis,
+    folder: Path,
+    crs: str,
+    plan: SitingPlan | None,
+    access: AccessStudy | None,
+    comparison: UnitComparison | None,
 ) -> None:
     """The tables (CSV and workbook) and the GeoPackage layers."""
     units = result.units
@@ -260,6 +272,9 @@ def _main_files(
         tables.update(plan_tables(plan))
     if access is not None:
         tables.update(access_tables(access))
+    if comparison is not None:
+        tables["units_comparison"] = comparison.shares
+        tables["communes_comparison"] = comparison.communes
     for name, table in tables.items():
         write_csv(table, folder / f"{name}.csv")
     write_workbook(tables, folder / WORKBOOK)
