@@ -1,9 +1,11 @@
-"""The demo on the 1 km census grid (``--population-units grid``), re-checked independently:
-minutes of every cell by NetworkX on the exported network, totals against the data README,
-area tables against a plain groupby of the cells."""
+"""The demo on its defaults, the 1 km census grid and the roads within 30 km of the region,
+re-checked independently: minutes of every cell by NetworkX on the exported (buffered)
+network, totals against the data README, area tables against a plain groupby of the cells,
+and the same analysis with the people at their town halls beside it."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import networkx as nx
@@ -22,8 +24,11 @@ SOURCE = "__facilities__"
 @pytest.fixture(scope="module")
 def grid_out(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     out = tmp_path_factory.mktemp("grid") / "cvl"
-    args = ["demo", "--data-dir", str(data_dir), "--out", str(out), "-q", "--population-units", "grid"]
+    # the demo's defaults: the census grid, and the roads of France within 30 km of the region
+    args = ["demo", "--data-dir", str(data_dir), "--out", str(out), "-q"]
     assert main([*args, "--no-siting", "--no-isochrones", "--no-map", "--no-report"]) == 0
+    run = json.loads((out / "run.json").read_text("utf-8"))
+    assert run["regional"] == {"source": "shipped", "population_units": "grid", "road_buffer_m": 30_000.0}
     return out
 
 
@@ -81,7 +86,7 @@ def test_the_siting_candidates_are_the_communes_town_halls(tmp_path: Path, data_
     no facility (not among the 27,391 cells): one candidate per commune code, the codes of
     the commune table (current communes) less those of the open facilities' communes."""
     out = tmp_path / "cvl"
-    args = ["demo", "--data-dir", str(data_dir), "--out", str(out), "-q", "--population-units", "grid"]
+    args = ["demo", "--data-dir", str(data_dir), "--out", str(out), "-q", "--road-buffer", "0"]
     assert main([*args, "--no-isochrones", "--no-map", "--no-report", "--sites", "2", "--curve-max", "2"]) == 0
     candidates = pd.read_csv(out / "candidates.csv", dtype={"candidate_id": str})
     communes = pd.read_csv(data_dir / "admin/cvl_communes_cog2026_decoupage_administratif.csv", dtype=str)

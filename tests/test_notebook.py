@@ -34,7 +34,11 @@ def test_notebook_runs_and_matches_the_cli(data_dir: Path, tmp_path: Path, monke
     figures = json.loads(nb.cells[-1].outputs[0]["text"])
 
     out = tmp_path / "cli"
-    assert main(["demo", "--data-dir", str(data_dir), "--out", str(out), "-q", "--no-isochrones", "--no-map"]) == 0
+    communes = ["--population-units", "communes", "--road-buffer", "0"]
+    assert (
+        main(["demo", "--data-dir", str(data_dir), "--out", str(out), "-q", "--no-isochrones", "--no-map", *communes])
+        == 0
+    )
     summary = pd.read_csv(out / "coverage_summary.csv")
     assert figures["population_total"] == summary["population_total"].iloc[0]
     assert figures["covered"] == {

@@ -228,3 +228,25 @@ def test_the_terminal_and_the_report_say_the_people_around_were_counted() -> Non
         print_access(study, lines.append)
         assert ("demand of 400 people around the territory" in "".join(lines)) is said
         assert ("400 habitants autour du territoire" in accessibility_section(study)) is said
+
+
+@pytest.mark.parametrize(
+    ("argv", "regional", "units", "buffer_m"),
+    [
+        (["demo"], True, "grid", 30_000.0),
+        (["demo", "--source", "official"], True, "communes", 0.0),
+        (["demo", "--population-units", "communes"], True, "communes", 30_000.0),
+        (["demo", "--road-buffer", "0"], True, "grid", 0.0),
+        (["access"], True, "communes", 0.0),
+    ],
+)
+def test_the_demo_runs_on_the_grid_and_the_roads_around_by_default(
+    argv: list[str], regional: bool, units: str, buffer_m: float
+) -> None:
+    from coverage.cli.inputs import _regional_choices, _regional_defaults
+    from coverage.cli.parser import build_parser
+
+    args = build_parser().parse_args(argv)
+    _regional_defaults(args, regional)
+    assert (args.population_units, args.road_buffer) == (units, buffer_m)
+    assert _regional_choices(args)["population_units"] == units

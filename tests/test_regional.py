@@ -22,6 +22,10 @@ from coverage.isochrones import ROAD_SIMPLIFY_RATIO, SIMPLIFY_RATIO
 
 pytestmark = pytest.mark.regional
 
+#: The demo on the people at their town halls and the region's own roads (its figures are the
+#: communes'; the default demo runs on the grid and the roads within 30 km, test_grid_demo.py).
+COMMUNES = ["--population-units", "communes", "--road-buffer", "0"]
+
 
 def header(path: Path) -> list[str]:
     with path.open(encoding="utf-8") as fh:
@@ -31,7 +35,7 @@ def header(path: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def demo_out(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Path:
     out = tmp_path_factory.mktemp("demo") / "cvl"
-    assert main(["demo", "--data-dir", str(data_dir), "--out", str(out), "-q"]) == 0
+    assert main(["demo", "--data-dir", str(data_dir), "--out", str(out), "-q", *COMMUNES]) == 0
     return out
 
 
@@ -150,7 +154,7 @@ def test_isochrones_nested_and_catchments_cover_all_served(demo_out: Path) -> No
 def test_rerun_replaces_previous_output(demo_out: Path, data_dir: Path, tmp_path: Path) -> None:
     # a previous run is replaced as a whole, but never a file it did not write: a
     # planner's own file stops the run (exit 2) and survives as it was
-    args = ["demo", "--data-dir", str(data_dir), "--out", str(demo_out), "-q", "--no-isochrones", "--no-map"]
+    args = ["demo", "--data-dir", str(data_dir), "--out", str(demo_out), "-q", "--no-isochrones", "--no-map", *COMMUNES]
     mine = demo_out / "stale.txt"
     mine.write_text("the planner's notes")
     assert main(args) == 2

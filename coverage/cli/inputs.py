@@ -7,7 +7,7 @@ import logging
 
 from coverage.config import AnalysisConfig
 from coverage.io.facilities import FINESS_CATEGORIES
-from coverage.io.regional import RegionalInputs
+from coverage.io.regional import DEFAULT_ROAD_BUFFER_M, RegionalInputs
 from coverage.speeds import SpeedProfile
 
 logger = logging.getLogger("coverage")
@@ -42,3 +42,23 @@ def _regional_inputs(args: argparse.Namespace, profile: SpeedProfile, config: An
         road_buffer_m=getattr(args, "road_buffer", 0.0),
         outside_demand=args.command == "access" and not getattr(args, "no_outside_demand", False),
     )
+
+
+def _regional_defaults(args: argparse.Namespace, regional: bool) -> None:
+    """The population units and road buffer not given: the demo on the shipped data runs on
+    the census grid and the roads within 30 km of the region; anything else on the
+    communes' town halls and the region's own roads."""
+    shipped_demo = args.command == "demo" and regional and getattr(args, "source", "shipped") == "shipped"
+    if hasattr(args, "population_units") and args.population_units is None:
+        args.population_units = "grid" if shipped_demo else "communes"
+    if hasattr(args, "road_buffer") and args.road_buffer is None:
+        args.road_buffer = DEFAULT_ROAD_BUFFER_M if shipped_demo else 0.0
+
+
+def _regional_choices(args: argparse.Namespace) -> dict[str, object]:
+    """What the regional run was read with, for run.json (defaults included)."""
+    return {
+        "source": getattr(args, "source", "shipped"),
+        "population_units": getattr(args, "population_units", None),
+        "road_buffer_m": getattr(args, "road_buffer", None),
+    }

@@ -16,7 +16,7 @@ from coverage.errors import InputDataError
 from coverage.io.facilities import FACILITY_FORMATS, FINESS_CATEGORIES
 from coverage.io.official import SOURCES_URL_ENV
 from coverage.io.population import POPULATION_FORMATS
-from coverage.io.regional import POPULATION_UNITS
+from coverage.io.regional import DEFAULT_ROAD_BUFFER_M, POPULATION_UNITS
 from coverage.io.settings import DATA_DIR_ENV
 from coverage.planning import DEFAULT_TIME_LIMIT_S, SOLVERS
 from coverage.scenarios import MEASURES, POOL_CANDIDATES
@@ -155,20 +155,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_population_units(p: argparse.ArgumentParser) -> None:
+    demo = p.prog.endswith("demo")
     p.add_argument(
         "--population-units",
         choices=POPULATION_UNITS,
-        default="communes",
-        help="regional data: people at commune town halls (default), or on the 1 km census grid with ages",
+        help="regional data: people at commune town halls, or on the 1 km census grid with ages (default: "
+        + ("grid; communes with --source official)" if demo else "communes)"),
     )
     p.add_argument(
         "--road-buffer",
         type=float,
-        default=0.0,
         metavar="METRES",
-        help="regional data: also route on the roads of France within this many metres of the region (e.g. "
-        "30000, from the national Travel Mapping file), so that a road leaving the region and coming back "
-        "is used; 0 (default): the region's own roads",
+        help="regional data: also route on the roads of France within this many metres of the region (from "
+        "the national Travel Mapping file), so that a road leaving the region and coming back is used; 0: the "
+        "region's own roads (default: " + (f"{DEFAULT_ROAD_BUFFER_M:.0f}; 0 with --source official)" if demo else "0)"),
     )
     if p.prog.endswith("access"):
         p.add_argument(

@@ -31,7 +31,7 @@ from coverage.candidates import (
     communes_with_facility,
     exclude_candidates,
 )
-from coverage.cli.inputs import _list, _regional_inputs
+from coverage.cli.inputs import _list, _regional_choices, _regional_defaults, _regional_inputs
 from coverage.cli.parser import (
     DEFAULT_ACCESS_OUT,
     DEFAULT_POOL,
@@ -173,6 +173,7 @@ def _run(args: argparse.Namespace) -> int:
         return _run_data(args)
     start = time.perf_counter()
     regional = _regional(args)
+    _regional_defaults(args, regional)
     if getattr(args, "road_buffer", 0.0) and (not regional or getattr(args, "source", "shipped") == "official"):
         raise CoverageError("--road-buffer widens the regional roads: not with your own inputs or --source")
     if args.command == "access" and args.out is None:
@@ -283,6 +284,7 @@ def _analyse_and_write(
             "inputs": sources,
             "speed_profile": profile.as_dict(),
             "version": __version__,
+            **({"regional": _regional_choices(args)} if regional else {}),
             **({"siting_options": _siting_options(args)} if plan is not None else {}),
         },
         map=not args.no_map,
