@@ -65,3 +65,16 @@ def test_what_cannot_be_compared_is_refused() -> None:
         compare_units(_town_halls(), _grid(), names=("a", "a"))
     with pytest.raises(InputDataError, match="n_worst"):
         compare_units(_town_halls(), _grid(), n_worst=0)
+
+
+def test_the_written_run_has_the_comparison_tables_and_section(tmp_path) -> None:
+    import pandas as pd
+
+    grid = _grid()
+    cov.write_analysis(grid, tmp_path / "out", report=True, comparison=compare_units(_town_halls(), grid))
+    shares = pd.read_csv(tmp_path / "out" / "units_comparison.csv")
+    assert shares["share_covered_grid"].tolist() == pytest.approx([110 / 150, 1.0])
+    assert pd.read_csv(tmp_path / "out" / "communes_comparison.csv")["commune"].tolist() == ["c1", "c2"]
+    assert "Mairies ou carroyage" in (tmp_path / "out" / "report.html").read_text("utf-8")
+    with pd.ExcelFile(tmp_path / "out" / "tables.xlsx") as book:
+        assert {"units_comparison", "communes_comparison"} <= set(book.sheet_names)

@@ -156,7 +156,16 @@ def write_outputs(
             (folder / "figures").mkdir()
             for name, png in pngs.items():
                 (folder / "figures" / f"{name}.png").write_bytes(png)
-            write_report(result, folder, plan=plan, run_info=info, figures=pngs, departments=departments, access=access)
+            write_report(
+                result,
+                folder,
+                plan=plan,
+                run_info=info,
+                figures=pngs,
+                departments=departments,
+                access=access,
+                comparison=comparison,
+            )
         if side is not None:
             side.wait()
     finally:
