@@ -31,7 +31,7 @@ __all__ = ["ROAD_SIMPLIFY_RATIO", "SIMPLIFY_RATIO", "isochrones", "reached_edges
 #: 500 m), which keeps files and maps light.
 SIMPLIFY_RATIO = 0.05
 #: The roads reached are simplified with this fraction of the buffer (10 m for 500 m)
-#: before they are buffered: a third less time.  With :data:`SIMPLIFY_RATIO` and the
+#: before they are buffered: 10-20 % less time on the region.  With :data:`SIMPLIFY_RATIO` and the
 #: round ends drawn with 4 segments per quarter (chords within 2 % of the buffer), outlines
 #: lie within ``(SIMPLIFY_RATIO + ROAD_SIMPLIFY_RATIO + 0.02) * buffer_m`` of the exact band.
 ROAD_SIMPLIFY_RATIO = 0.02
