@@ -375,6 +375,9 @@ def _outside_demand(outside: gpd.GeoDataFrame, settings: AccessSettings, standar
     where = "units around the territory"
     if "unit_id" not in outside or "population" not in outside:
         raise InputDataError(f"{where}: expected the columns unit_id and population")
+    twice = outside["unit_id"].astype(str)
+    if twice.duplicated().any():
+        raise InputDataError(f"{where}: unit_id {twice[twice.duplicated()].iloc[0]!r} appears twice")
     if settings.age_weights:
         return age_weighted_demand(outside, settings.age_weights, where=where, standard=standard)
     values = pd.to_numeric(outside["population"], errors="coerce").to_numpy(dtype=float)

@@ -94,6 +94,13 @@ def test_people_around_with_the_ids_of_the_territorys_units_are_refused() -> Non
         study_access(_analysis(), AccessSettings(decay=BAND), workers=1, outside=around)
 
 
+def test_people_around_named_twice_are_refused() -> None:
+    around = units_at({"y": NODES["N5"], "z": NODES["N6"]}, [10.0, 20.0])
+    around["unit_id"] = ["y", "y"]
+    with pytest.raises(InputDataError, match="units around the territory: unit_id 'y' appears twice"):
+        study_access(_analysis(), AccessSettings(decay=BAND), workers=1, outside=around)
+
+
 @pytest.mark.parametrize("population", [np.nan, -1.0, np.inf])
 def test_a_bad_population_around_is_named(population: float) -> None:
     around = units_at({"y": NODES["N5"]}, [population])
