@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
 
     from coverage.analysis import GapAnalysis
+    from coverage.snapping import Snapping
 
 __all__ = ["CoverageMatrix", "aligned_values", "analysis_matrix", "coverage_matrix"]
 
@@ -283,18 +284,21 @@ def analysis_matrix(
     """
     from coverage.snapping import snap_points
 
-    new_nodes = np.empty(0, dtype=np.int64)
-    new_access = np.empty(0, dtype=float)
-    if len(new_sites):
+    def snapped(points: gpd.GeoDataFrame, what: str, labels: pd.Index) -> Snapping:
         config = analysis.config
-        snap = snap_points(
-            new_sites,
+        return snap_points(
+            points,
             analysis.network,
             access_speed_kph=config.access_speed_kph,
             max_snap_m=config.max_snap_m,
             what=what,
-            labels=pd.Index(new_sites[id_column]),
+            labels=labels,
         )
+
+    new_nodes = np.empty(0, dtype=np.int64)
+    new_access = np.empty(0, dtype=float)
+    if len(new_sites):
+        snap = snapped(new_sites, what, pd.Index(new_sites[id_column]))
         new_sites["node"] = pd.array(snap.node, dtype=object)
         new_sites["access_minutes"] = snap.access_seconds / 60.0
         new_sites["snap_distance_m"] = snap.snap_distance_m
@@ -303,18 +307,10 @@ def analysis_matrix(
     unit_nodes, unit_access = _snapped(analysis.network, analysis.units)
     unit_ids = analysis.units["unit_id"].astype(str).to_numpy()
     if outside is not None and len(outside):
-        config = analysis.config
         ids = outside["unit_id"].astype(str)
         if clash := sorted(set(ids) & set(unit_ids)):
             raise InputDataError(f"units around the territory with the ids of its own units: {', '.join(clash[:10])}")
-        snap = snap_points(
-            outside,
-            analysis.network,
-            access_speed_kph=config.access_speed_kph,
-            max_snap_m=config.max_snap_m,
-            what="units around the territory",
-            labels=pd.Index(ids),
-        )
+        snap = snapped(outside, "units around the territory", pd.Index(ids))
         unit_nodes = np.concatenate([unit_nodes, snap.node_index])
         unit_access = np.concatenate(
             [unit_access, np.where(snap.node_index >= 0, np.nan_to_num(snap.access_seconds), 0.0)]

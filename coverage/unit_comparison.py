@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from coverage.analysis import GapAnalysis
@@ -78,10 +77,8 @@ def compare_units(
                 f"mean_minutes_{name}": rows["mean_minutes"].to_numpy(dtype=float),
             }
         )
-        order = np.argsort(-np.nan_to_num(table[f"mean_minutes_{name}"].to_numpy(), nan=-np.inf), kind="stable")
-        table[f"rank_{name}"] = pd.array(np.empty(len(table), dtype=np.int64), dtype="Int64")
-        table.loc[order, f"rank_{name}"] = np.arange(1, len(table) + 1)
-        table.loc[table[f"mean_minutes_{name}"].isna(), f"rank_{name}"] = pd.NA
+        longest_first = table[f"mean_minutes_{name}"].rank(ascending=False, method="first", na_option="keep")
+        table[f"rank_{name}"] = longest_first.astype("Int64")
         tables.append(table)
     both = tables[0].merge(tables[1], on="commune", how="outer")
     both["commune_name"] = both[f"name_{b_name}"].fillna(both[f"name_{a_name}"])

@@ -297,6 +297,14 @@ def _shown(value: object) -> str:
     return repr(item() if callable(item) else value)
 
 
+def _commune_polygons(communes: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The communes that have a polygon; none is an error (the grid needs them)."""
+    has_polygon = communes.geometry.notna() & ~communes.geometry.is_empty
+    if not has_polygon.any():
+        raise InputDataError("the population grid needs commune polygons to know which cells are in the territory")
+    return communes.loc[has_polygon]
+
+
 def population_from_grid(
     folder: str | Path,
     communes: gpd.GeoDataFrame,
@@ -310,10 +318,7 @@ def population_from_grid(
 
     ``communes`` as returned by :func:`coverage.io.admin.read_communes` with polygons.
     """
-    has_polygon = communes.geometry.notna() & ~communes.geometry.is_empty
-    if not has_polygon.any():
-        raise InputDataError("the population grid needs commune polygons to know which cells are in the territory")
-    polygons = communes.loc[has_polygon]
+    polygons = _commune_polygons(communes)
     # the tiles and cells near the communes: their bounding box in metres, with vertices every
     # kilometre (a box's edges bend when reprojected to the grid's CRS) and a 1 km margin
     bounds = polygons.geometry.to_crs(metric_crs).total_bounds
@@ -362,10 +367,7 @@ def population_around(
     """
     if not (is_number(buffer_m) and float(buffer_m) > 0):  # type: ignore[arg-type]
         raise InputDataError(f"the band around the territory must be a positive number of metres, got {buffer_m!r}")
-    has_polygon = communes.geometry.notna() & ~communes.geometry.is_empty
-    if not has_polygon.any():
-        raise InputDataError("the population grid needs commune polygons to know which cells are in the territory")
-    territory = gpd.GeoSeries([communes.loc[has_polygon].geometry.to_crs(metric_crs).union_all()], crs=metric_crs)
+    territory = gpd.GeoSeries([_commune_polygons(communes).geometry.to_crs(metric_crs).union_all()], crs=metric_crs)
     cells = read_grid_tiles(
         folder, area=territory, buffer_m=float(buffer_m), age_columns=age_columns, metric_crs=metric_crs
     )
