@@ -21,6 +21,7 @@ from coverage.config import AnalysisConfig
 from coverage.errors import InputDataError, NoFacilityReachableError
 from coverage.isochrones import isochrones as build_isochrones
 from coverage.network import RoutingNetwork, compile_network, largest_strong_component
+from coverage.road_edges import RoadEdges
 from coverage.snapping import snap_points
 from coverage.stats import coverage_by_area, coverage_summary
 from coverage.traveltime import NearestFacility, nearest_facility, unit_travel_times
@@ -92,8 +93,10 @@ def _step(timings: dict[str, float], name: str) -> Iterator[None]:
     logger.info("%s: %.2f s", name, timings[name])
 
 
-def prepare_network(graph: nx.MultiDiGraph, *, metric_crs: str) -> RoutingNetwork:
+def prepare_network(graph: nx.MultiDiGraph | RoadEdges, *, metric_crs: str) -> RoutingNetwork:
     """Largest strongly connected component of the graph, compiled for searches."""
+    if isinstance(graph, RoadEdges):
+        return compile_network(graph.largest_strong_component(), metric_crs=metric_crs)
     return compile_network(largest_strong_component(graph), metric_crs=metric_crs)
 
 
@@ -117,7 +120,7 @@ def _check_units(units: gpd.GeoDataFrame) -> None:
 
 
 def analyse(
-    graph: nx.MultiDiGraph | RoutingNetwork,
+    graph: nx.MultiDiGraph | RoadEdges | RoutingNetwork,
     facilities: gpd.GeoDataFrame,
     units: gpd.GeoDataFrame,
     config: AnalysisConfig | None = None,
@@ -130,8 +133,9 @@ def analyse(
     Parameters
     ----------
     graph
-        Road graph with ``travel_time`` on its edges (reduced here to its largest
-        strongly connected component), or a network already compiled.
+        Road graph with ``travel_time`` on its edges, or the arrays of a line layer
+        (:func:`coverage.io.roads.read_road_edges`), reduced here to its largest
+        strongly connected component; or a network already compiled.
     facilities
         ``facility_id``, ``name``, ``type`` and point geometry (any CRS).
     units

@@ -10,7 +10,6 @@ every search runs on that.
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -24,11 +23,11 @@ import shapely
 from pyproj import CRS, Transformer
 from scipy.sparse.csgraph import connected_components
 
-from coverage.columns import find_column
 from coverage.config import DEFAULT_METRIC_CRS
 from coverage.crs import check_scale
 from coverage.errors import InputDataError, UnknownRoadClassError
-from coverage.speeds import EXCLUDE, SpeedProfile, count_values, parse_maxspeed, unknown_classes_message
+from coverage.road_edges import RoadEdges, edges_from_lines
+from coverage.speeds import EXCLUDE, SpeedProfile, parse_maxspeed, unknown_classes_message
 
 __all__ = [
     "DEFAULT_METRIC_CRS",
@@ -88,146 +87,16 @@ def graph_from_lines(
         ``speed_kph``, ``travel_time`` (s), ``highway`` (the profile class),
         ``road_class`` (the raw value) and ``source_row``.
     """
-    if lines.crs is None:
-        raise InputDataError(f"{source}: the layer has no CRS; expected one (e.g. EPSG:4326)")
-    if len(lines) == 0:
-        raise InputDataError(f"{source}: the layer has no lines")
-    columns = [str(c) for c in lines.columns if c != lines.geometry.name]
-    class_column = find_column(columns, class_column, where=source)
-    oneway_column = find_column(columns, oneway_column, where=source) if oneway_column else None
-    name_column = find_column(columns, name_column, where=source) if name_column else None
-    geom_types = set(lines.geom_type.dropna().unique())
-    if not geom_types <= {"LineString", "MultiLineString"}:
-        raise InputDataError(f"{source}: expected LineString or MultiLineString geometries, found {sorted(geom_types)}")
-
-    raw_classes = lines[class_column]
-    classes = [profile.classify(v) for v in raw_classes]
-    unknown = count_values(v for v, c in zip(raw_classes, classes, strict=True) if c is None)
-    if unknown:
-        message = unknown_classes_message(unknown, f"{source}, column {class_column!r}", profile)
-        if profile.default_kph is None:
-            raise UnknownRoadClassError(message, unknown)
-        logger.warning("%s; they are given %s km/h", message, profile.default_kph)
-    speeds = np.array([np.nan if c == EXCLUDE else profile.speed_of(c) for c in classes], dtype=float)
-    keep = ~np.isnan(speeds) & ~lines.geometry.is_empty.to_numpy() & lines.geometry.notna().to_numpy()
-    n_excluded = int(sum(c == EXCLUDE for c in classes))
-    if n_excluded:
-        logger.info("%s: %d lines excluded by the speed profile", source, n_excluded)
-    kept = lines.loc[keep]
-    if len(kept) == 0:
-        raise InputDataError(f"{source}: no drivable line left after classification")
-
-    geoms = kept.geometry.to_numpy()
-    # Each part of a MultiLineString is its own sequence of vertices.
-    parts, part_row = shapely.get_parts(geoms, return_index=True)
-    coords, vertex_part = shapely.get_coordinates(parts, return_index=True)
-    same_part = vertex_part[1:] == vertex_part[:-1]
-    seg_start = np.flatnonzero(same_part)
-    seg_part = vertex_part[seg_start]
-    seg_row = part_row[seg_part]  # position in `kept`
-
-    unique_xy, vertex_node = np.unique(coords, axis=0, return_inverse=True)
-    vertex_node = vertex_node.ravel()
-    check_scale(metric_crs, unique_xy[:, 0], unique_xy[:, 1], lines.crs, what=f"{source}: metric CRS")
-    to_metric = Transformer.from_crs(lines.crs, metric_crs, always_xy=True)
-    mx, my = to_metric.transform(unique_xy[:, 0], unique_xy[:, 1])
-    u = vertex_node[seg_start]
-    v = vertex_node[seg_start + 1]
-    not_loop = u != v
-    u, v, seg_row = u[not_loop], v[not_loop], seg_row[not_loop]
-    length = np.hypot(mx[v] - mx[u], my[v] - my[u])
-
-    node_x = list(unique_xy[:, 0])
-    node_y = list(unique_xy[:, 1])
-    # Split long segments into equal pieces with new nodes between.
-    if max_edge_length_m is not None:
-        if max_edge_length_m <= 0:
-            raise InputDataError(f"max_edge_length_m must be positive, got {max_edge_length_m}")
-        pieces = np.maximum(1, np.ceil(length / max_edge_length_m).astype(np.int64))
-    else:
-        pieces = np.ones(len(u), dtype=np.int64)
-    edge_u: list[int] = []
-    edge_v: list[int] = []
-    edge_row: list[int] = []
-    edge_len: list[float] = []
-    next_node = len(unique_xy)
-    simple = pieces == 1
-    edge_u.extend(u[simple].tolist())
-    edge_v.extend(v[simple].tolist())
-    edge_row.extend(seg_row[simple].tolist())
-    edge_len.extend(length[simple].tolist())
-    # Split points of one segment are shared by every line over that segment, in either
-    # direction (overlapping routes): placed from the lower vertex id, they are one node
-    # each, so a point between never snaps by the order of the file's rows to one of two
-    # twin nodes.  Lines that merely cross still meet only at a shared vertex.
-    split_node: dict[tuple[int, int, int, int], int] = {}
-    for i in np.flatnonzero(~simple):
-        k = int(pieces[i])
-        a, b = int(u[i]), int(v[i])
-        lo, hi = min(a, b), max(a, b)
-        inner = []
-        for j in range(1, k):
-            key = (lo, hi, k, j)
-            if key not in split_node:
-                t = j / k
-                split_node[key] = next_node
-                node_x.append(unique_xy[lo, 0] + t * (unique_xy[hi, 0] - unique_xy[lo, 0]))
-                node_y.append(unique_xy[lo, 1] + t * (unique_xy[hi, 1] - unique_xy[lo, 1]))
-                next_node += 1
-            inner.append(split_node[key])
-        ids = [a, *(inner if a == lo else inner[::-1]), b]
-        edge_u.extend(ids[:-1])
-        edge_v.extend(ids[1:])
-        edge_row.extend([int(seg_row[i])] * k)
-        edge_len.extend([float(length[i]) / k] * k)
-
-    row_speed = speeds[keep]
-    row_class = np.asarray(classes, dtype=object)[keep]
-    row_raw = kept[class_column].astype(str).to_numpy()
-    row_index = kept.index.to_numpy()
-    row_oneway = kept[oneway_column].map(_truthy).to_numpy() if oneway_column else np.zeros(len(kept), dtype=bool)
-    row_name = kept[name_column].to_numpy() if name_column else None
-
-    graph = nx.MultiDiGraph(crs=lines.crs.to_string(), name=source, simplified=False)
-    graph.add_nodes_from(
-        (i, {"x": float(x), "y": float(y)}) for i, (x, y) in enumerate(zip(node_x, node_y, strict=True))
-    )
-
-    def edge_attrs(r: int, length_m: float) -> dict[str, object]:
-        kph = float(row_speed[r])
-        attrs: dict[str, object] = {
-            "length": length_m,
-            "speed_kph": kph,
-            "travel_time": length_m / (kph / 3.6),
-            "highway": row_class[r] if row_class[r] is not None else "unknown",
-            "road_class": row_raw[r],
-            "source_row": int(row_index[r]) if np.issubdtype(type(row_index[r]), np.integer) else str(row_index[r]),
-        }
-        if row_name is not None and pd.notna(row_name[r]):
-            attrs["name"] = str(row_name[r])
-        return attrs
-
-    edges = []
-    for a, b, r, length_m in zip(edge_u, edge_v, edge_row, edge_len, strict=True):
-        attrs = edge_attrs(r, length_m)
-        edges.append((a, b, attrs))
-        if not row_oneway[r]:
-            edges.append((b, a, dict(attrs)))
-    graph.add_edges_from(edges)
-    logger.info(
-        "%s: %d lines -> graph of %d nodes and %d directed edges",
-        source,
-        len(kept),
-        graph.number_of_nodes(),
-        graph.number_of_edges(),
-    )
-    return graph
-
-
-def _truthy(value: object) -> bool:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return False
-    return str(value).strip().lower() in {"1", "yes", "true", "y", "oui"}
+    return edges_from_lines(
+        lines,
+        class_column=class_column,
+        profile=profile,
+        oneway_column=oneway_column,
+        name_column=name_column,
+        max_edge_length_m=max_edge_length_m,
+        metric_crs=metric_crs,
+        source=source,
+    ).to_networkx()
 
 
 def add_travel_times(graph: nx.MultiDiGraph, profile: SpeedProfile, *, source: str = "road network") -> nx.MultiDiGraph:
@@ -303,8 +172,9 @@ class RoutingNetwork:
 
     Attributes
     ----------
-    graph
-        The NetworkX graph it was compiled from (kept for export and edge geometry).
+    source
+        What it was compiled from: a NetworkX graph, or the arrays of a line layer
+        (:class:`~coverage.road_edges.RoadEdges`), kept for export and edge geometry.
     node_ids
         Graph node id of each matrix index.
     matrix
@@ -318,7 +188,7 @@ class RoutingNetwork:
         CRS of ``x_m``/``y_m``.
     """
 
-    graph: nx.MultiDiGraph
+    source: nx.MultiDiGraph | RoadEdges
     node_ids: np.ndarray
     matrix: sp.csr_array
     edge_u: np.ndarray
@@ -329,6 +199,11 @@ class RoutingNetwork:
     y_m: np.ndarray
     metric_crs: str
     _index: dict[object, int] = field(repr=False, default_factory=dict)
+
+    @cached_property
+    def graph(self) -> nx.MultiDiGraph:
+        """The NetworkX graph it was compiled from (made from the arrays on first use)."""
+        return self.source.to_networkx() if isinstance(self.source, RoadEdges) else self.source
 
     @property
     def n_nodes(self) -> int:
@@ -350,16 +225,19 @@ class RoutingNetwork:
     @cached_property
     def edge_geometries(self) -> np.ndarray:
         """Shapely LineString of each kept edge, in ``metric_crs``, oriented u -> v."""
-        to_metric = Transformer.from_crs(self.graph.graph["crs"], self.metric_crs, always_xy=True)
         out = np.empty(len(self.edge_u), dtype=object)
         straight = []
-        for i, (a, b, k) in enumerate(zip(self.edge_u, self.edge_v, self.edge_key, strict=True)):
-            geom = self.graph.edges[self.node_ids[a], self.node_ids[b], k].get("geometry")
-            if geom is None:
-                straight.append(i)
-            else:
-                x, y = to_metric.transform(*np.asarray(geom.coords).T)
-                out[i] = shapely.linestrings(np.column_stack([x, y]))
+        if isinstance(self.source, RoadEdges):  # the edges of a line layer are straight
+            straight = list(range(len(self.edge_u)))
+        else:
+            to_metric = Transformer.from_crs(self.source.graph["crs"], self.metric_crs, always_xy=True)
+            for i, (a, b, k) in enumerate(zip(self.edge_u, self.edge_v, self.edge_key, strict=True)):
+                geom = self.source.edges[self.node_ids[a], self.node_ids[b], k].get("geometry")
+                if geom is None:
+                    straight.append(i)
+                else:
+                    x, y = to_metric.transform(*np.asarray(geom.coords).T)
+                    out[i] = shapely.linestrings(np.column_stack([x, y]))
         s = np.asarray(straight, dtype=np.int64)
         if len(s):
             ua, vb = self.edge_u[s], self.edge_v[s]
@@ -399,13 +277,29 @@ def _morton_codes(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def compile_network(
-    graph: nx.MultiDiGraph, *, metric_crs: str = DEFAULT_METRIC_CRS, weight: str = "travel_time"
+    graph: nx.MultiDiGraph | RoadEdges, *, metric_crs: str = DEFAULT_METRIC_CRS, weight: str = "travel_time"
 ) -> RoutingNetwork:
     """Compile a graph into a :class:`RoutingNetwork` (CSR of the fastest parallel edge).
 
-    ``networkx.to_scipy_sparse_array`` adds parallel edges together, which is wrong
-    for shortest paths; this keeps the minimum.  Self-loops are dropped.
+    ``graph`` is a NetworkX graph or the arrays of a line layer
+    (:class:`~coverage.road_edges.RoadEdges`, whose ``weight`` is always its travel
+    time).  ``networkx.to_scipy_sparse_array`` adds parallel edges together, which is
+    wrong for shortest paths; this keeps the minimum.  Self-loops are dropped.
     """
+    if isinstance(graph, RoadEdges):
+        if graph.number_of_nodes() == 0:
+            raise InputDataError("the road graph has no nodes")
+        node_ids = np.empty(graph.number_of_nodes(), dtype=object)
+        node_ids[:] = graph.node_id.tolist()
+        return _compiled(
+            graph,
+            node_ids,
+            (graph.node_x, graph.node_y),
+            (graph.edge_u, graph.edge_v, graph.travel_time.astype(float), graph.edge_keys()),
+            graph.crs,
+            metric_crs,
+            weight="travel_time",
+        )
     if "crs" not in graph.graph:
         raise InputDataError("the road graph has no 'crs' graph attribute (OSMnx conventions expected)")
     node_ids = np.array(list(graph.nodes), dtype=object)
@@ -435,12 +329,28 @@ def compile_network(
             w[i] = t
     if missing:
         raise InputDataError(f"{missing} edges of the road graph have no {weight!r} attribute")
+    return _compiled(graph, node_ids, (x, y), (u, v, w, keys), graph.graph["crs"], metric_crs, weight=weight)
+
+
+def _compiled(
+    source: nx.MultiDiGraph | RoadEdges,
+    node_ids: np.ndarray,
+    xy: tuple[np.ndarray, np.ndarray],
+    edges: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    crs: str,
+    metric_crs: str,
+    *,
+    weight: str,
+) -> RoutingNetwork:
+    """The network of nodes (ids and coordinates in ``crs``) and edges (ends, times, keys)."""
+    (x, y), (u, v, w, keys) = xy, edges
+    n = len(node_ids)
     if np.any(w < 0) or not np.all(np.isfinite(w)):
         raise InputDataError(f"the road graph has negative or non-finite {weight!r} values")
     keep = u != v
     u, v, w, keys = u[keep], v[keep], w[keep], keys[keep]
-    check_scale(metric_crs, x, y, graph.graph["crs"])
-    to_metric = Transformer.from_crs(CRS.from_user_input(graph.graph["crs"]), metric_crs, always_xy=True)
+    check_scale(metric_crs, x, y, crs)
+    to_metric = Transformer.from_crs(CRS.from_user_input(crs), metric_crs, always_xy=True)
     x_m, y_m = (np.asarray(c, dtype=float) for c in to_metric.transform(x, y))
     # Number nodes along a space-filling curve: neighbours on the ground get nearby
     # indices, so a search touches memory in order.  Real networks come in arbitrary id
@@ -464,7 +374,7 @@ def compile_network(
     np.cumsum(indptr, out=indptr)
     matrix = sp.csr_array((w, v.astype(np.int32), indptr.astype(np.int32)), shape=(n, n))
     return RoutingNetwork(
-        graph=graph,
+        source=source,
         node_ids=node_ids,
         matrix=matrix,
         edge_u=u,

@@ -219,3 +219,72 @@ def test_plan_sites_gives_the_curve_its_time_limit_and_workers(monkeypatch: pyte
         assert seen[-1]["time_limit_s"] == expected and seen[-1]["workers"] == 3
     # and run.json records it
     assert _siting_options(build_parser().parse_args(["demo"]))["curve_time_limit"] == DEMO_CURVE_TIME_LIMIT_S
+
+
+# ---------------------------------------------------------------- shared set-up, points without HiGHS
+
+
+def _groups_by_loop(present: np.ndarray) -> list[int]:
+    """Units (columns) numbered by their set of covering sites, in order of first appearance."""
+    seen: dict[tuple[int, ...], int] = {}
+    return [seen.setdefault(tuple(np.flatnonzero(present[:, c])), len(seen)) for c in range(present.shape[1])]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_unit_groups_are_the_sets_of_covering_sites(seed: int) -> None:
+    from coverage.siting.model import _column_groups
+
+    rng = np.random.default_rng(seed)
+    present = rng.random((6, 60)) < 0.3
+    present[:, 5] = False  # a unit no site reaches
+    units = rng.permutation(60)[:45]
+    groups, group = _column_groups(sp.csr_array(present.astype(float)), units)
+    assert group.tolist() == _groups_by_loop(present[:, units])
+    firsts = [group.tolist().index(g) for g in range(group.max() + 1)]
+    assert (groups.toarray() != 0).tolist() == present[:, units][:, firsts].tolist()
+
+
+def test_unit_groups_survive_a_hash_collision(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every row hashed to 0: all units with as many sites collide, and the rows compared
+    one by one must split them again."""
+    import coverage.siting.model as model_module
+
+    class Zeros:
+        def integers(self, low: int, high: int, size: int, **_: object) -> np.ndarray:
+            return np.zeros(size, dtype=np.int64)
+
+    monkeypatch.setattr(model_module.np.random, "default_rng", lambda seed: Zeros())
+    present = np.array([[1, 0, 1, 0, 1], [0, 1, 0, 1, 1], [0, 0, 0, 0, 1]], dtype=bool)
+    # units 0 and 2: site 0; units 1 and 3: site 1; unit 4: all three
+    _, group = model_module._column_groups(sp.csr_array(present.astype(float)), np.arange(5))
+    assert group.tolist() == [0, 1, 0, 1, 2]
+
+
+def test_short_points_skip_highs_and_keep_honest_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    import coverage.siting.exact as exact_module
+
+    rng = np.random.default_rng(4)
+    dense = np.where(rng.random((9, 40)) < 0.25, 5.0, np.inf)
+    weights = rng.integers(1, 50, 40).astype(float)
+
+    def no_highs(**_: object) -> None:
+        raise AssertionError("HiGHS called under HIGHS_MIN_SECONDS")
+
+    monkeypatch.setattr(exact_module, "_solve_binary_program", no_highs)
+    table = coverage_curve(
+        _matrix(dense), weights, 10, 5, required=["s0"], time_limit_s=0.5 * curve_module.HIGHS_MIN_SECONDS
+    )
+    for k, value, bound in zip(table["k"], table["population_covered_exact"], table["bound_exact"], strict=True):
+        best = _brute(dense, weights, [0], int(k), 10)
+        assert value <= best + 1e-9 and (math.isnan(bound) or bound >= best - 1e-9)
+    with pytest.raises(AssertionError, match="HiGHS called"):
+        coverage_curve(_matrix(dense), weights, 10, 5, required=["s0"], time_limit_s=curve_module.HIGHS_MIN_SECONDS)
+
+
+def test_shared_set_up_gives_each_k_its_own_optimum() -> None:
+    rng = np.random.default_rng(8)
+    dense = np.where(rng.random((10, 50)) < 0.2, 5.0, np.inf)
+    weights = rng.integers(1, 30, 50).astype(float)
+    table = coverage_curve(_matrix(dense), weights, 10, 6, required=["s1"], time_limit_s=5.0)
+    assert (table["status_exact"] == "optimal").all()
+    assert table["population_covered_exact"].tolist() == [_brute(dense, weights, [1], k, 10) for k in range(7)]

@@ -11,6 +11,7 @@ import dataclasses
 import logging
 import math
 import time
+import types
 
 import numpy as np
 import pandas as pd
@@ -205,21 +206,23 @@ def test_a_result_cannot_be_changed() -> None:
 
 def test_curve_gives_each_exact_solve_its_time_limit(monkeypatch: pytest.MonkeyPatch) -> None:
     """One exact solve per k = 0..k_max, each under the curve's time limit: 30 s unless
-    said otherwise (the documented default)."""
-    limits: list[tuple[int, float]] = []
-    real = coverage.siting.curve.mclp_exact
+    said otherwise (the documented default), with HiGHS from HIGHS_MIN_SECONDS on."""
+    limits: list[tuple[int, float, bool]] = []
+    real = coverage.siting.curve._mclp_solve
+    # the curve's clock stands at 100 s: a deadline 100 + limit
+    monkeypatch.setattr(coverage.siting.curve, "time", types.SimpleNamespace(perf_counter=lambda: 100.0))
 
-    def spy(*args: object, time_limit_s: float, **kwargs: object) -> object:
-        limits.append((int(args[3]), time_limit_s))  # type: ignore[call-overload]
-        return real(*args, time_limit_s=time_limit_s, **kwargs)  # type: ignore[arg-type]
+    def spy(setup: object, k: int, *, deadline: float, milp: bool) -> object:
+        limits.append((k, deadline - 100.0, milp))
+        return real(setup, k, deadline=time.perf_counter() + 30.0, milp=milp)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(coverage.siting.curve, "mclp_exact", spy)
+    monkeypatch.setattr(coverage.siting.curve, "_mclp_solve", spy)
     matrix = matrix_of(SITES, 6)
     coverage_curve(matrix, POP, T, 2, required=["kept"])
-    assert limits == [(0, 30.0), (1, 30.0), (2, 30.0)]
+    assert limits == [(0, 30.0, True), (1, 30.0, True), (2, 30.0, True)]
     limits.clear()
-    coverage_curve(matrix, POP, T, 1, required=["kept"], time_limit_s=7.5)
-    assert limits == [(0, 7.5), (1, 7.5)]
+    coverage_curve(matrix, POP, T, 1, required=["kept"], time_limit_s=0.75)
+    assert limits == [(0, 0.75, False), (1, 0.75, False)]
 
 
 def test_curve_stays_flat_once_no_site_adds_anyone() -> None:

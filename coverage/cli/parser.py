@@ -33,7 +33,7 @@ DEFAULT_TEAM_SIZE = 3
 DEFAULT_TARGET_STRUCTURES = 125
 #: The demo's time limit of each exact point of the coverage curve, in seconds: the
 #: scenario's own answer is proven under --time-limit; the curve's points show their gaps.
-DEMO_CURVE_TIME_LIMIT_S = 0.5
+DEMO_CURVE_TIME_LIMIT_S = 0.2
 #: What happens to an existing output folder (see coverage.outputs.folder).
 OUT_RULE = "a previous run's folder is replaced; one holding other files is refused"
 #: DREES counts a GP farther than 20 minutes as inaccessible.

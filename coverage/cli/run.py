@@ -233,7 +233,7 @@ def _analyse_and_write(
     town_halls = outside = None  # the regional data's siting candidates, and the people around it
     if regional:
         inputs = _regional_inputs(args, profile, config)
-        graph, facilities, units, town_halls = inputs.graph, inputs.facilities, inputs.units, inputs.town_halls
+        graph, facilities, units, town_halls = inputs.roads, inputs.facilities, inputs.units, inputs.town_halls
         outside = inputs.outside
         departments, sources = inputs.departments, {k: str(v) for k, v in inputs.paths.items()}
     else:

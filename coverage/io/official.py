@@ -419,7 +419,7 @@ def load_official_inputs(
     facilities = read_finess(paths["finess"], categories=finess_categories, departments=sorted(wanted))
     graph = read_osm(paths["osm"], profile=profile)
     return RegionalInputs(
-        graph=graph,
+        roads=graph,
         facilities=facilities,
         units=units,
         communes=communes,

@@ -8,6 +8,7 @@ use on the same files.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import geopandas as gpd
@@ -19,9 +20,10 @@ from coverage.io.admin import read_communes, read_departments
 from coverage.io.facilities import read_facilities
 from coverage.io.grid import population_around, population_from_grid
 from coverage.io.population import population_from_communes, with_area_names
-from coverage.io.roads import RoadLayer, read_road_lines
+from coverage.io.roads import RoadLayer, read_road_edges
 from coverage.io.settings import load_speed_profile, resolve_data_dir
 from coverage.numbers import is_number
+from coverage.road_edges import RoadEdges
 from coverage.speeds import SpeedProfile
 
 __all__ = ["POPULATION_UNITS", "REGIONAL_FILES", "RegionalInputs", "load_regional_inputs", "regional_paths"]
@@ -47,9 +49,14 @@ REGIONAL_FILES = {
 
 @dataclass(frozen=True, eq=False)
 class RegionalInputs:
-    """Inputs of the regional gap analysis, read and ready for :func:`coverage.analyse`."""
+    """Inputs of the regional gap analysis, read and ready for :func:`coverage.analyse`.
 
-    graph: nx.MultiDiGraph
+    ``roads`` is the road network as read: the arrays of a line layer
+    (:class:`~coverage.road_edges.RoadEdges`) or a NetworkX graph (an OpenStreetMap
+    extract); ``graph`` is the same as a NetworkX graph, made on first use.
+    """
+
+    roads: nx.MultiDiGraph | RoadEdges
     facilities: gpd.GeoDataFrame
     units: gpd.GeoDataFrame
     communes: gpd.GeoDataFrame
@@ -62,6 +69,11 @@ class RegionalInputs:
     #: Grid cells around the region, within the road buffer (grid units and a road buffer
     #: only): demand that competes for the region's doctors in the floating catchment.
     outside: gpd.GeoDataFrame | None = None
+
+    @cached_property
+    def graph(self) -> nx.MultiDiGraph:
+        """The road network as a NetworkX graph."""
+        return self.roads.to_networkx() if isinstance(self.roads, RoadEdges) else self.roads
 
 
 def regional_paths(data_dir: str | Path | None = None) -> dict[str, Path]:
@@ -118,7 +130,7 @@ def load_regional_inputs(
         del paths["roads_france"]
         area = {}
     profile = profile or load_speed_profile()
-    graph = read_road_lines(
+    roads = read_road_edges(
         paths["roads"],
         RoadLayer(
             profile=profile,
@@ -150,7 +162,7 @@ def load_regional_inputs(
     if outside_demand and population == "grid" and road_buffer_m > 0:
         outside = population_around(paths["population_grid"], communes, road_buffer_m, metric_crs=metric_crs)
     return RegionalInputs(
-        graph=graph,
+        roads=roads,
         facilities=facilities,
         units=units,
         communes=communes,

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from coverage.access_study import AccessStudy
     from coverage.analysis import GapAnalysis
     from coverage.planning import SitingPlan
+    from coverage.road_edges import RoadEdges
 
 __all__ = [
     "FORMULA_STARTS",
@@ -222,9 +223,9 @@ def write_layer(
         raise
 
 
-def save_graphml(graph: nx.MultiDiGraph, path: str | Path) -> None:
-    """Write the graph as GraphML that OSMnx and NetworkX read back (the file
-    :func:`osmnx.save_graphml` writes, see :mod:`coverage.outputs.graphml`)."""
+def save_graphml(graph: nx.MultiDiGraph | RoadEdges, path: str | Path) -> None:
+    """Write the graph (or the arrays of a line layer) as GraphML that OSMnx and NetworkX
+    read back (the file :func:`osmnx.save_graphml` writes, see :mod:`coverage.outputs.graphml`)."""
     from coverage.outputs.graphml import write_graphml
 
     write_graphml(graph, path)

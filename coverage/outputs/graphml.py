@@ -16,6 +16,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 import networkx as nx
+import numpy as np
+
+from coverage.road_edges import EDGE_ATTRIBUTES, RoadEdges
 
 __all__ = ["write_graphml"]
 
@@ -82,7 +85,68 @@ def _write(out: TextIO, graph: nx.MultiDiGraph) -> None:
     out.write("</graph></graphml>\n")
 
 
-def write_graphml(graph: nx.MultiDiGraph, path: str | Path) -> None:
-    """Write ``graph`` to ``path`` as GraphML, every attribute a string (as OSMnx does)."""
+def _write_edges(out: TextIO, roads: RoadEdges) -> None:
+    """The text :func:`_write` gives for ``roads.to_networkx()``, from the arrays."""
+    named = np.fromiter((name is not None for name in roads.row_name), bool, len(roads.row_name))
+    has_name = bool(named[np.unique(roads.edge_row)].any()) if roads.number_of_edges() else False
+    names = {
+        "graph": ["crs", "name", "simplified"],
+        "node": ["x", "y"],
+        "edge": [*EDGE_ATTRIBUTES, *(["name"] if has_name else [])],
+    }
+    ids = iter(range(sum(map(len, names.values()))))
+    keys = {kind: {name: f"d{next(ids)}" for name in kind_names} for kind, kind_names in names.items()}
+    out.write(_HEADER)
+    for kind, kind_keys in keys.items():
+        for name, key in kind_keys.items():
+            out.write(f'<key id="{key}" for="{kind}" attr.name="{name}" attr.type="string"/>\n')
+    out.write('<graph edgedefault="directed">\n')
+    graph_values = {"crs": roads.crs, "name": roads.name, "simplified": False}
+    out.writelines(f'<data key="{keys["graph"][name]}">{_text(graph_values[name])}</data>\n' for name in names["graph"])
+    kx, ky = keys["node"]["x"], keys["node"]["y"]
+    node_text = [_text(n) for n in roads.node_id.tolist()]
+    out.writelines(
+        f'<node id="{node}">\n  <data key="{kx}">{x!r}</data>\n  <data key="{ky}">{y!r}</data>\n</node>\n'
+        for node, x, y in zip(node_text, roads.node_x.tolist(), roads.node_y.tolist(), strict=True)
+    )
+    edge_keys = keys["edge"]
+    # per line, the text of its attributes (the same on each of its edges)
+    row_tail = [
+        f'  <data key="{edge_keys["highway"]}">{_text(h)}</data>\n'
+        f'  <data key="{edge_keys["road_class"]}">{_text(c)}</data>\n'
+        f'  <data key="{edge_keys["source_row"]}">{_text(r)}</data>\n'
+        + (f'  <data key="{edge_keys["name"]}">{_text(n)}</data>\n' if n is not None else "")
+        + "</edge>\n"
+        for h, c, r, n in zip(roads.row_highway, roads.row_class, roads.row_source, roads.row_name, strict=True)
+    ]
+    order = roads.networkx_order()
+    kl, ks, kt = edge_keys["length"], edge_keys["speed_kph"], edge_keys["travel_time"]
+    out.writelines(
+        f'<edge source="{node_text[a]}" target="{node_text[b]}" id="{key}">\n'
+        f'  <data key="{kl}">{length!r}</data>\n  <data key="{ks}">{kph!r}</data>\n'
+        f'  <data key="{kt}">{seconds!r}</data>\n{row_tail[r]}'
+        for a, b, key, length, kph, seconds, r in zip(
+            roads.edge_u[order].tolist(),
+            roads.edge_v[order].tolist(),
+            roads.edge_keys()[order].tolist(),
+            roads.length[order].tolist(),
+            roads.speed_kph[order].tolist(),
+            roads.travel_time[order].tolist(),
+            roads.edge_row[order].tolist(),
+            strict=True,
+        )
+    )
+    out.write("</graph></graphml>\n")
+
+
+def write_graphml(graph: nx.MultiDiGraph | RoadEdges, path: str | Path) -> None:
+    """Write ``graph`` to ``path`` as GraphML, every attribute a string (as OSMnx does).
+
+    ``graph`` may be the arrays of a line layer (:class:`~coverage.road_edges.RoadEdges`):
+    the file is then the one its NetworkX graph gives, written from the arrays.
+    """
     with open(path, "w", encoding="utf-8", newline="\n") as out:
-        _write(out, graph)
+        if isinstance(graph, RoadEdges):
+            _write_edges(out, graph)
+        else:
+            _write(out, graph)

@@ -182,7 +182,7 @@ def _side_files() -> None:
     """``network.graphml`` and, if asked, ``map.html`` (the run's values are in ``_SIDE``)."""
     state = _SIDE
     result, folder = state["result"], state["folder"]
-    save_graphml(result.network.graph, folder / "network.graphml")
+    save_graphml(result.network.source, folder / "network.graphml")
     if state["map"]:
         page = gap_map(
             result, plan=state["plan"], departments=state["departments"], offline=True, access=state["access"]

@@ -11,6 +11,7 @@ import logging
 import math
 import multiprocessing
 import os
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from coverage.matrix import CoverageMatrix
-from coverage.siting.exact import mclp_exact
+from coverage.siting.exact import _mclp_setup, _mclp_solve
 from coverage.siting.greedy import mclp_greedy
 from coverage.siting.result import _population, _row_units, _split_sites
 
@@ -30,6 +31,10 @@ logger = logging.getLogger("coverage.siting")
 #: Below this many entries in the matrix, the exact points are solved in this process
 #: (starting workers costs more than the solves of a small case).
 _MIN_ENTRIES_FOR_WORKERS = 20_000
+#: Points whose time limit is shorter are solved without HiGHS (exchanges and the
+#: Lagrangian bound only): its root LP on the regional model takes longer than that
+#: (0.3-0.7 s measured) and cannot be stopped, so it would only overrun the limit.
+HIGHS_MIN_SECONDS = 1.0
 #: The problem of the exact points, set before the workers are forked (inherited, not pickled).
 _STATE: dict[str, Any] = {}
 
@@ -49,7 +54,9 @@ def coverage_curve(
     """Population covered against the number of new sites, k = 0..k_max.
 
     Greedy values come from one greedy run (its prefixes); exact values from one MCLP
-    per k (:func:`~coverage.siting.exact.mclp_exact`, each under ``time_limit_s``), in
+    per k (as :func:`~coverage.siting.exact.mclp_exact` solves it, each under
+    ``time_limit_s``; the problem, its model and the greedy order are made once; under
+    :data:`HIGHS_MIN_SECONDS`, without HiGHS: the exchanges and the Lagrangian bound), in
     ``workers`` processes (default 1: in this one; None: every core; forked, where the
     system can; small cases stay in this one), with the same values either way.
 
@@ -75,13 +82,9 @@ def coverage_curve(
         return table
     ks = list(range(k_max + 1))
     n = max(1, min((os.cpu_count() or 1) if workers is None else workers, len(ks)))
+    # the problem, the model and the greedy order are made once, for every k
     _STATE.update(
-        matrix=matrix,
-        weights=weights,
-        threshold_min=threshold_min,
-        required=required,
-        candidates=candidates,
-        time_limit_s=time_limit_s,
+        setup=_mclp_setup(matrix, weights, threshold_min, required, candidates, k_max), time_limit_s=time_limit_s
     )
     try:
         small = matrix.minutes.nnz < _MIN_ENTRIES_FOR_WORKERS
@@ -144,15 +147,8 @@ def _stop_highs_threads() -> bool:
 def _exact_point(k: int) -> tuple[float, float]:
     """The people covered with at most k new sites, and the proven bound on it (the
     problem is in ``_STATE``, inherited by forked workers rather than sent to them)."""
-    e = mclp_exact(
-        _STATE["matrix"],
-        _STATE["weights"],
-        _STATE["threshold_min"],
-        k,
-        required=_STATE["required"],
-        candidates=_STATE["candidates"],
-        time_limit_s=_STATE["time_limit_s"],
-    )
+    limit = _STATE["time_limit_s"]
+    e = _mclp_solve(_STATE["setup"], k, deadline=time.perf_counter() + limit, milp=limit >= HIGHS_MIN_SECONDS)
     return e.population_covered_after, float(e.population_covered_after if e.bound is None else e.bound)
 
 

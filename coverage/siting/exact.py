@@ -5,7 +5,8 @@ exchanges (:mod:`coverage.siting.local`); a Lagrangian bound in seconds, whose r
 answers are improved the same way (:mod:`coverage.siting.lagrange`); the candidates that
 bound rules out are removed; then HiGHS solves what is left for the time remaining,
 started from the best answer, passed whole (sites and coverage).  The LSCP goes to HiGHS
-from the greedy cover.  Units covered by the same candidates are merged into one column.
+from the greedy cover.  Units covered by the same candidates are merged into one column
+(the model pieces are in :mod:`coverage.siting.model`).
 
 The solver's word is never taken: the objective is recomputed from the chosen sites on
 the coverage matrix, the answer is never worse than the heuristic ones, and the status is
@@ -30,107 +31,19 @@ from coverage.matrix import CoverageMatrix
 from coverage.siting.greedy import _greedy_order, _mclp_result, _order_by_gain, _population_gains
 from coverage.siting.lagrange import _lagrangian_bound, _set_cover_bound
 from coverage.siting.local import _improve_cover
+from coverage.siting.model import (
+    _column_groups,
+    _coverage_model,
+    _CoverageModel,
+    _dominated,
+    _reduced_model,
+)
 from coverage.siting.result import SitingResult, _check_k, _prepare, _Problem
 
 __all__ = ["lscp", "mclp_exact"]
 
 # One logger for the whole package, named as before the split into modules.
 logger = logging.getLogger("coverage.siting")
-
-
-def _column_groups(cover: sp.csr_array, units: np.ndarray) -> tuple[sp.csc_array, np.ndarray]:
-    """Units with the same set of covering candidates merged into one column.
-
-    Returns the CSC ``candidates x groups`` and the group of each unit in ``units``.
-    """
-    sub = sp.csc_array(cover[:, units])
-    keys: dict[bytes, int] = {}
-    group = np.empty(len(units), dtype=np.int64)
-    for c in range(len(units)):
-        rows = sub.indices[sub.indptr[c] : sub.indptr[c + 1]]
-        group[c] = keys.setdefault(np.sort(rows).tobytes(), len(keys))
-    first = np.unique(group, return_index=True)[1]
-    return sp.csc_array(sub[:, first]), group
-
-
-@dataclass(frozen=True)
-class _CoverageModel:
-    """The covering part shared by the MCLP and the fewest-sites models: binary x per
-    useful candidate, y per group of units in [0, 1], and the rows ``y_g <= sum_j a_gj x_j``."""
-
-    useful: np.ndarray  # candidate rows that reach some open unit
-    a_xy: sp.csc_array  # unit groups x useful candidates
-    group_weight: np.ndarray  # population of each group
-
-    @property
-    def n_x(self) -> int:
-        return len(self.useful)
-
-    @property
-    def n_y(self) -> int:
-        return self.a_xy.shape[0]
-
-    def rows(self, last_x: sp.csr_array, last_y: sp.csr_array) -> sp.csc_array:
-        """The link rows, then one more row with these coefficients on x and on y."""
-        return sp.vstack(
-            [sp.hstack([-self.a_xy, sp.identity(self.n_y, format="csr")]), sp.hstack([last_x, last_y])]
-        ).tocsc()
-
-    def start(self, chosen: Sequence[int]) -> np.ndarray:
-        """A complete start: the chosen sites, and the groups they cover."""
-        x = np.isin(self.useful, chosen).astype(float)
-        return np.concatenate([x, np.minimum(1.0, self.a_xy @ x)])
-
-
-def _reduced_model(model: _CoverageModel, keep: np.ndarray) -> _CoverageModel:
-    """The model on the candidates ``keep`` (column positions) only: the groups that none
-    of them reaches are dropped (their y can only be 0) and the groups they reach alike
-    are merged again, weights summed.  Same optimum, same bound: merged groups have the
-    same row, so in an optimum their y are equal."""
-    a = sp.csc_array(model.a_xy[:, keep])
-    reached = np.flatnonzero(np.diff(sp.csr_array(a).indptr) > 0)
-    groups, group_of = _column_groups(sp.csr_array(a.T), reached)
-    return _CoverageModel(
-        useful=model.useful[keep],
-        a_xy=sp.csc_array(groups.T),
-        group_weight=np.bincount(group_of, weights=model.group_weight[reached]),
-    )
-
-
-def _coverage_model(problem: _Problem, open_units: np.ndarray) -> _CoverageModel:
-    groups, group_of = _column_groups(problem.cover, open_units)
-    useful = np.flatnonzero(np.diff(sp.csr_array(groups).indptr) > 0)
-    return _CoverageModel(
-        useful=useful,
-        a_xy=sp.csc_array(groups[useful].astype(float)).T,
-        group_weight=np.bincount(group_of, weights=problem.weights[open_units]),
-    )
-
-
-#: Above this many candidates the dominance test (a candidates x candidates product) is skipped.
-DOMINANCE_MAX_CANDIDATES = 5000
-
-
-def _dominated(a: sp.csc_array, keep: np.ndarray) -> np.ndarray:
-    """Candidates (columns of ``a``, groups x candidates) whose groups are all reached by
-    another candidate: never needed, in covering as in counting sites, since the other can
-    take their place.  Of equal columns the first is kept; the ``keep`` ones never count
-    as dominated (the sites of the best answer known)."""
-    n = a.shape[1]
-    if n > DOMINANCE_MAX_CANDIDATES or n < 2:
-        return np.zeros(n, dtype=bool)
-    b = sp.csc_array(a, dtype=np.int32)
-    size = np.diff(b.indptr)
-    overlap = sp.csr_array(b.T @ b)  # overlap[j, d]: groups j and d both reach
-    row = np.repeat(np.arange(n), np.diff(overlap.indptr))
-    d = overlap.indices
-    inside = (overlap.data == size[row]) & (d != row) & (size[row] > 0)  # j's groups all within d's
-    equal = size[d] == size[row]
-    by = inside & (~equal | (d < row))  # a strict superset, or an equal column listed first
-    dominated = np.zeros(n, dtype=bool)
-    dominated[row[by]] = True
-    dominated[size == 0] = True
-    return dominated & ~keep
 
 
 def _highs(time_limit_s: float, mip_rel_gap: float) -> object:
@@ -269,28 +182,79 @@ def mclp_exact(
     bound at least.  ``time_limit_s`` bounds the whole call (to a fraction of a second).
     """
     start = time.perf_counter()
+    setup = _mclp_setup(matrix, population, threshold_min, required, candidates, k)
+    return _mclp_solve(setup, k, deadline=start + time_limit_s, mip_rel_gap=mip_rel_gap, start=start)
+
+
+@dataclass(frozen=True)
+class _MclpSetup:
+    """What the MCLP solves for every k share: the problem, the model of the units left to
+    cover, the greedy order (its first k sites are the greedy answer with k)."""
+
+    problem: _Problem
+    threshold_min: float
+    before: float  # people covered by the required sites
+    ceiling: float  # everyone a site reaches: a bound that needs no solver
+    model: _CoverageModel | None  # None when no one is left to cover
+    greedy: list[int]
+
+
+def _mclp_setup(
+    matrix: CoverageMatrix,
+    population: Sequence[float] | np.ndarray | pd.Series,
+    threshold_min: float,
+    required: Sequence[str],
+    candidates: Sequence[str] | None,
+    k_max: int,
+) -> _MclpSetup:
+    """The shared part of the MCLP with up to ``k_max`` new sites."""
     problem = _prepare(matrix, population, threshold_min, required, candidates)
-    _check_k(k, len(problem.candidate_ids))
+    _check_k(k_max, len(problem.candidate_ids))
     before = float(problem.weights[problem.covered0].sum())
-    greedy, _ = _greedy_order(problem, k)
+    greedy, _ = _greedy_order(problem, k_max)
     open_units = np.flatnonzero(
         ~problem.covered0 & (np.bincount(problem.cover.indices, minlength=len(problem.weights)) > 0)
     )
-    # Everyone a candidate reaches is a bound that needs no solver.
     ceiling = before + float(problem.weights[open_units].sum())
+    model = _coverage_model(problem, open_units) if len(open_units) else None
+    return _MclpSetup(problem, float(threshold_min), before, ceiling, model, greedy)
+
+
+def _mclp_solve(
+    setup: _MclpSetup,
+    k: int,
+    *,
+    deadline: float,
+    mip_rel_gap: float = 0.0,
+    start: float | None = None,
+    milp: bool = True,
+) -> SitingResult:
+    """The MCLP with at most ``k`` new sites (``k`` at most the setup's), until ``deadline``;
+    without ``milp``, the exchanges and the Lagrangian bound only (no HiGHS)."""
+    start = time.perf_counter() if start is None else start
+    problem, model, before, ceiling = setup.problem, setup.model, setup.before, setup.ceiling
+    greedy = setup.greedy[:k]
     bound, solver_status = before, "not needed: no one left to cover"
     chosen: list[int] = list(greedy)
-    if k > 0 and len(open_units) and greedy:
-        model = _coverage_model(problem, open_units)
+    if k > 0 and model is not None and greedy:
         if k >= model.n_x:
             chosen, bound, solver_status = list(model.useful), ceiling, "not needed: every useful candidate fits"
         else:
-            chosen, bound, solver_status = _solve_mclp(problem, model, k, greedy, start + time_limit_s, mip_rel_gap)
+            chosen, bound, solver_status = _solve_mclp(problem, model, k, greedy, deadline, mip_rel_gap, milp=milp)
             bound = min(before + bound, ceiling)
     order, marginal = _order_by_gain(problem, chosen)
     bound, status = _certify(before + sum(marginal), bound, ceiling, maximize=True)
     return _mclp_result(
-        problem, "mclp-exact", threshold_min, k, order, marginal, bound, status, start, solver_status=solver_status
+        problem,
+        "mclp-exact",
+        setup.threshold_min,
+        k,
+        order,
+        marginal,
+        bound,
+        status,
+        start,
+        solver_status=solver_status,
     )
 
 
@@ -302,7 +266,14 @@ def _covered(problem: _Problem, sites: Sequence[int]) -> float:
 
 
 def _solve_mclp(
-    problem: _Problem, model: _CoverageModel, k: int, greedy: list[int], deadline: float, mip_rel_gap: float
+    problem: _Problem,
+    model: _CoverageModel,
+    k: int,
+    greedy: list[int],
+    deadline: float,
+    mip_rel_gap: float,
+    *,
+    milp: bool = True,
 ) -> tuple[list[int], float, str]:
     """The best sites found and a proven bound on the people newly covered, in four steps.
 
@@ -311,7 +282,8 @@ def _solve_mclp(
        covered most are improved by exchanges too, and the best answer is kept.
     3. If the bound is met, done.  Else the candidates Lagrangian fixing excludes are
        removed (and those it forces are fixed), and
-    4. HiGHS solves what is left for the time remaining, started from the best answer.
+    4. HiGHS solves what is left for the time remaining, started from the best answer
+       (not without ``milp``: the Lagrangian bound is then the bound).
     """
     seconds_left = deadline - time.perf_counter()
     best, _, _ = _improve_cover(problem, greedy, k, max_seconds=max(0.1, 0.1 * seconds_left))
@@ -340,6 +312,8 @@ def _solve_mclp(
     status = f"Lagrangian bound after {relaxed.iterations} subgradient steps"
     if value >= bound - 1e-9 * max(1.0, bound):
         return best, bound, status + " met"
+    if not milp:
+        return best, bound, status + "; HiGHS not run"
     out, forced, rest = relaxed.fixing(k, value)
     in_best = np.zeros(model.n_x, dtype=bool)
     in_best[[column[j] for j in best if j in column]] = True
