@@ -10,13 +10,14 @@ import logging
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import geopandas as gpd
 import networkx as nx
 import numpy as np
 import pandas as pd
 
+from coverage.background import Forked, can_fork
 from coverage.config import AnalysisConfig
 from coverage.errors import InputDataError, NoFacilityReachableError
 from coverage.isochrones import isochrones as build_isochrones
@@ -26,7 +27,14 @@ from coverage.snapping import snap_points
 from coverage.stats import coverage_by_area, coverage_summary
 from coverage.traveltime import NearestFacility, nearest_facility, unit_travel_times
 
-__all__ = ["GapAnalysis", "analyse", "prepare_network"]
+__all__ = [
+    "GapAnalysis",
+    "analyse",
+    "facility_isochrones",
+    "isochrones_beside",
+    "prepare_network",
+    "with_isochrones_from",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -220,26 +228,11 @@ def analyse(
         by_area = coverage_by_area(out_units, config.thresholds_min)
     with _step(timings, "catchments"):
         catchments = _catchments(out_units, out_fac, shared_with)
-    with _step(timings, "isochrones"):
-        if config.isochrones:
-            iso = build_isochrones(
-                network,
-                fac_nodes,
-                fac_access,
-                list(fac_ids),
-                config.thresholds_min,
-                buffer_m=config.isochrone_buffer_m,
-                progress=progress,
-                workers=workers,
-            )
-            iso = iso.merge(out_fac[["facility_id", "name", "type"]], on="facility_id", how="left")
-            iso = gpd.GeoDataFrame(iso, geometry="geometry", crs=network.metric_crs)
-        else:
-            iso = gpd.GeoDataFrame(
-                columns=["facility_id", "threshold_min", "area_km2", "name", "type"],
-                geometry=gpd.GeoSeries([], crs=network.metric_crs),
-            )
-    return GapAnalysis(
+    iso = gpd.GeoDataFrame(
+        columns=["facility_id", "threshold_min", "area_km2", "name", "type"],
+        geometry=gpd.GeoSeries([], crs=network.metric_crs),
+    )
+    result = GapAnalysis(
         config=config,
         network=network,
         units=out_units,
@@ -251,6 +244,55 @@ def analyse(
         node_minutes=nearest.seconds / 60.0,
         timings=timings,
     )
+    if config.isochrones:
+        with _step(timings, "isochrones"):
+            result = replace(result, isochrones=facility_isochrones(result, progress=progress, workers=workers))
+    return result
+
+
+def facility_isochrones(result: GapAnalysis, *, progress: bool = False, workers: int | None = None) -> gpd.GeoDataFrame:
+    """The isochrones of the facilities on the network, at the thresholds of ``result.config``.
+
+    One polygon per facility and threshold (:func:`coverage.isochrones.isochrones`), in the
+    network's metric CRS, with the facility's ``name`` and ``type``; what :func:`analyse`
+    puts in ``isochrones`` when its config asks for them.
+    """
+    facilities = result.facilities[~result.facilities["beyond_max_snap"].astype(bool)]
+    iso = build_isochrones(
+        result.network,
+        result.network.indices_of(facilities["node"]),
+        facilities["access_minutes"].to_numpy(dtype=float) * 60.0,
+        facilities["facility_id"].astype(str).tolist(),
+        result.config.thresholds_min,
+        buffer_m=result.config.isochrone_buffer_m,
+        progress=progress,
+        workers=workers,
+    )
+    iso = iso.merge(facilities[["facility_id", "name", "type"]], on="facility_id", how="left")
+    return gpd.GeoDataFrame(iso, geometry="geometry", crs=result.network.metric_crs)
+
+
+def isochrones_beside(result: GapAnalysis, *, workers: int | None = None) -> Forked | None:
+    """Start drawing the isochrones ``result.config`` asks for in a forked process, so that
+    this one goes on (siting, comparison); None where the config asks for none or the
+    system cannot fork.  :func:`with_isochrones_from` collects them."""
+    if not result.config.isochrones or not can_fork():
+        return None
+    return Forked(_timed_isochrones, result, workers, what="drawing the isochrones", daemon=False)
+
+
+def _timed_isochrones(result: GapAnalysis, workers: int | None) -> tuple[gpd.GeoDataFrame, float]:
+    start = time.perf_counter()
+    return facility_isochrones(result, workers=workers), time.perf_counter() - start
+
+
+def with_isochrones_from(result: GapAnalysis, job: Forked | None) -> GapAnalysis:
+    """``result`` with the isochrones the job drew (and their time under ``timings``)."""
+    if job is None:
+        return result
+    iso, seconds = job.result()
+    logger.info("isochrones: %.2f s (drawn beside the rest)", seconds)
+    return replace(result, isochrones=iso, timings={**result.timings, "isochrones": seconds})
 
 
 def _doors(ids: np.ndarray, nodes: np.ndarray, access_s: np.ndarray) -> tuple[np.ndarray, dict[str, str]]:

@@ -23,7 +23,8 @@ import geopandas as gpd
 import networkx as nx
 
 from coverage._version import __version__
-from coverage.analysis import GapAnalysis, analyse
+from coverage.analysis import GapAnalysis, analyse, isochrones_beside, with_isochrones_from
+from coverage.background import can_fork
 from coverage.candidates import (
     candidates_from_network,
     candidates_from_points,
@@ -246,35 +247,45 @@ def _analyse_and_write(
         roads, facility_files = args.roads or args.osm_place or args.osm_bbox, "; ".join(map(str, args.facilities))
         sources = {"roads": str(roads), "facilities": facility_files, "population": str(args.population)}
     logger.info("analysing")
-    result = analyse(graph, facilities, units, config, progress=not args.quiet, workers=getattr(args, "workers", None))
-    comparison = None
-    if regional and getattr(args, "population_units", "communes") == "grid" and town_halls is not None:
-        from coverage.unit_comparison import compare_units
+    workers = getattr(args, "workers", None)
+    # the isochrones (for the outputs only) are drawn by a forked process while the rest is computed
+    beside = config.isochrones and can_fork() and any(x is not None for x in (siting, access_setup, town_halls))
+    now = replace(config, isochrones=config.isochrones and not beside)
+    result = analyse(graph, facilities, units, now, progress=not args.quiet, workers=workers)
+    job = isochrones_beside(replace(result, config=config), workers=workers) if beside else None
+    try:
+        comparison = None
+        if regional and getattr(args, "population_units", "communes") == "grid" and town_halls is not None:
+            from coverage.unit_comparison import compare_units
 
-        logger.info("the same analysis with the people at their town halls, for comparison")
-        halls = analyse(result.network, facilities, town_halls, replace(config, isochrones=False), workers=1)
-        comparison = compare_units(halls, result, names=("town_halls", "grid"))
-    plan = None
-    if siting is not None:
-        logger.info("choosing new sites")
-        candidates = _candidates(args, result, candidate_points, town_halls)
-        plan = plan_sites(result, candidates, siting, workers=args.workers, progress=not args.quiet)
-    study = None
-    if access_setup is not None:
-        from coverage.access_study import study_access
+            logger.info("the same analysis with the people at their town halls, for comparison")
+            halls = analyse(result.network, facilities, town_halls, replace(config, isochrones=False), workers=1)
+            comparison = compare_units(halls, result, names=("town_halls", "grid"))
+        plan = None
+        if siting is not None:
+            logger.info("choosing new sites")
+            candidates = _candidates(args, result, candidate_points, town_halls)
+            plan = plan_sites(result, candidates, siting, workers=args.workers, progress=not args.quiet)
+        study = None
+        if access_setup is not None:
+            from coverage.access_study import study_access
 
-        logger.info("accessibility per inhabitant")
-        settings, scenario = access_setup
-        study = study_access(
-            result,
-            settings,
-            resolve_sites(scenario, set(result.facilities["facility_id"].astype(str))),
-            ages=ages,
-            facilities_source=f"facilities file {sources['facilities']}",
-            workers=args.workers,
-            progress=not args.quiet,
-            outside=outside,
-        )
+            logger.info("accessibility per inhabitant")
+            settings, scenario = access_setup
+            study = study_access(
+                result,
+                settings,
+                resolve_sites(scenario, set(result.facilities["facility_id"].astype(str))),
+                ages=ages,
+                facilities_source=f"facilities file {sources['facilities']}",
+                workers=args.workers,
+                progress=not args.quiet,
+                outside=outside,
+            )
+        result = with_isochrones_from(replace(result, config=config), job)
+    finally:
+        if job is not None:
+            job.stop()
     logger.info("writing outputs")
     write_outputs(
         result,

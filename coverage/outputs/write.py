@@ -9,16 +9,14 @@ caller already staged (the command line stages it before the computation).
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import traceback
 from collections.abc import Mapping
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import pandas as pd
 
+from coverage.background import Forked, can_fork
 from coverage.outputs.files import (
     WORKBOOK,
     access_tables,
@@ -141,11 +139,7 @@ def write_outputs(
     _SIDE.update(result=result, folder=folder, map=map, plan=plan, departments=departments, access=access)
     side = None
     try:
-        if (
-            len(units) >= _MIN_UNITS_FOR_A_SIDE_PROCESS
-            and "fork" in multiprocessing.get_all_start_methods()
-            and not multiprocessing.current_process().daemon  # a daemon may not start processes
-        ):
+        if len(units) >= _MIN_UNITS_FOR_A_SIDE_PROCESS and can_fork():
             side = _SideProcess()
         else:
             _side_files()
@@ -190,51 +184,19 @@ def _side_files() -> None:
         page.save(str(folder / "map.html"))
 
 
-class _SideProcess:
+class _SideProcess(Forked):
     """:func:`_side_files` in a forked process; :meth:`wait` raises here what it raised there."""
 
     def __init__(self) -> None:
-        context = multiprocessing.get_context("fork")
-        self._reader, writer = context.Pipe(duplex=False)
-        self._process = context.Process(target=_run_side, args=(writer,), name="coverage-outputs", daemon=True)
-        self._process.start()
-        writer.close()  # the child's end: when the child dies, recv() here ends
+        super().__init__(_side_files, what="writing map.html and network.graphml")
 
     def wait(self) -> None:
         try:
-            failure = self._reader.recv()
-        except EOFError:  # it died without sending (killed, or a crash of the interpreter)
-            self._process.join()
-            raise RuntimeError(
-                f"the process writing map.html and network.graphml ended without a word "
-                f"(exit code {self._process.exitcode}); the output folder is not complete"
-            ) from None
-        self._process.join()
-        if failure is not None:
-            error, where = failure
-            error.add_note(f"(raised in the process writing map.html and network.graphml)\n{where}")
-            raise error
-
-    def stop(self) -> None:
-        if self._process.is_alive():
-            self._process.terminate()
-        self._process.join()
-        self._reader.close()
-
-
-def _run_side(writer: Connection) -> None:
-    """In the forked process: write the side files, then send None, or what was raised and where."""
-    try:
-        _side_files()
-        failure: tuple[BaseException, str] | None = None
-    except BaseException as error:  # sent back, raised again in the parent
-        failure = (error, traceback.format_exc())
-    try:
-        writer.send(failure)
-    except Exception:  # an exception that cannot be pickled: its text
-        assert failure is not None
-        writer.send((RuntimeError(f"{type(failure[0]).__name__}: {failure[0]}"), failure[1]))
-    writer.close()
+            self.result()
+        except RuntimeError as error:
+            if "ended without a word" in str(error):
+                raise RuntimeError(f"{error}; the output folder is not complete") from None
+            raise
 
 
 def _main_files(
