@@ -10,12 +10,15 @@ whole run with the pieces here.
 from __future__ import annotations
 
 import csv
+import datetime
+import decimal
 import errno
+import fractions
 import logging
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -149,19 +152,50 @@ def _sheet_title(name: str, used: set[str]) -> str:
     return title
 
 
-def _cell_values(column: pd.Series) -> list[object]:
-    """Plain Python values for openpyxl: missing and non-finite numbers empty, control characters replaced."""
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+def _plain(value: object) -> object:
+    """One cell for :func:`~coverage.outputs.workbook.write_xlsx`: ``str``, ``int``, ``float``,
+    ``bool``, a date, time or duration, or ``None`` (an empty cell: missing or not finite)."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, bool):
+        return bool(value)
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float | decimal.Decimal | fractions.Fraction):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    if isinstance(value, bytes):
+        return neutralise_formula(value.decode("utf-8"))
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    if isinstance(value, pd.Timedelta):
+        return value.to_pytimedelta()
+    if isinstance(value, datetime.date | datetime.time | datetime.timedelta):
+        return value
+    raise ValueError(f"Cannot convert {value!r} to Excel")
 
+
+def _cell_values(column: pd.Series) -> list[object]:
+    """The cells of a column as plain Python values (:func:`_plain`), missing and
+    non-finite numbers ``None`` (empty cells)."""
+    if pd.api.types.is_float_dtype(column.dtype):
+        numbers = column.to_numpy(dtype=float, na_value=np.nan)
+        cells = numbers.astype(object)
+        cells[~np.isfinite(numbers)] = None
+        return cells.tolist()
+    if pd.api.types.is_integer_dtype(column.dtype) or pd.api.types.is_bool_dtype(column.dtype):
+        values = column.to_numpy(dtype=object, na_value=None).tolist()
+        if all(type(v) in (int, bool) or v is None for v in values):
+            return values
+        return [_plain(v) for v in values]
     values = column.astype(object).where(column.notna(), None).tolist()
-    for i, v in enumerate(values):
-        if isinstance(v, float) and not math.isfinite(v):
-            values[i] = None
-        elif isinstance(v, str):
-            values[i] = ILLEGAL_CHARACTERS_RE.sub("\ufffd", v)
-        elif isinstance(v, np.generic):
-            values[i] = v.item()
-    return values
+    if all(type(v) is str or v is None for v in values):  # a text column: nothing to convert
+        return values
+    return [_plain(v) for v in values]
 
 
 def write_workbook(tables: Mapping[str, pd.DataFrame], path: Path) -> None:
@@ -169,12 +203,14 @@ def write_workbook(tables: Mapping[str, pd.DataFrame], path: Path) -> None:
 
     Numbers are numbers and text is text, neutralised as in the CSVs
     (:func:`spreadsheet_safe`), so no cell is a formula; missing and non-finite numbers
-    are empty cells.  A sheet is named after its table (31 characters at most); a table
-    longer than a sheet is left out with a warning (its CSV has it all).
+    are empty cells, control characters U+FFFD.  A sheet is named after its table (31
+    characters at most); a table longer than a sheet is left out with a warning (its CSV
+    has it all).  A full disk is an :class:`OSError` naming the file, as for every other
+    file.  The file format itself is :mod:`coverage.outputs.workbook`.
     """
-    from openpyxl import Workbook
+    from coverage.outputs.workbook import write_xlsx
 
-    workbook = Workbook(write_only=True)
+    kept: dict[str, pd.DataFrame] = {}
     used: set[str] = set()
     for name, frame in tables.items():
         if len(frame) >= EXCEL_MAX_ROWS:
@@ -182,14 +218,19 @@ def write_workbook(tables: Mapping[str, pd.DataFrame], path: Path) -> None:
                 "table %s has %d rows, more than an Excel sheet holds: left out of %s", name, len(frame), path.name
             )
             continue
-        sheet = workbook.create_sheet(_sheet_title(name, used))
-        safe = spreadsheet_safe(frame)
-        sheet.append(_cell_values(pd.Series(safe.columns.map(str), dtype=object)))
-        for row in zip(*(_cell_values(safe.iloc[:, i]) for i in range(safe.shape[1])), strict=True):
-            sheet.append(row)
-    if not used:
-        workbook.create_sheet("empty")
-    workbook.save(path)
+        kept[_sheet_title(name, used)] = frame
+
+    def sheets() -> Iterator[tuple[str, list[list[object]]]]:
+        for title, frame in kept.items():
+            safe = spreadsheet_safe(frame)
+            yield title, [[str(safe.columns[i]), *_cell_values(safe.iloc[:, i])] for i in range(safe.shape[1])]
+        if not kept:
+            yield "empty", []
+
+    try:
+        write_xlsx(path, sheets())
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
 
 
 def _geo_for_layer(frame: gpd.GeoDataFrame, crs: str) -> gpd.GeoDataFrame:
