@@ -9,13 +9,14 @@ matplotlib paths without going through pyplot or geopandas' plotting.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
+import shapely
 from shapely.geometry.base import BaseGeometry
-from shapely.geometry.polygon import orient
 
 from coverage.outputs.figure_canvas import ACCESS_TIME_LABEL, INK, MUTED_INK, department_label, literal, new_figure
 from coverage.outputs.style import (
@@ -50,18 +51,25 @@ _NEW_SITE_MARKER = "*"
 # ----------------------------------------------------------------------------- geometry
 
 
-def _polygon_path(geometry: BaseGeometry) -> MplPath:
-    """One compound path per (multi)polygon, holes oriented against their shell."""
+def _polygon_paths(geometries: Sequence[BaseGeometry | None]) -> list[MplPath]:
+    """One compound path per (multi)polygon, shells counter-clockwise and holes clockwise
+    (so that holes stay empty), built from the coordinates of every ring at once.  A
+    geometry with no polygon (empty, missing, a point) gets an empty path."""
     from matplotlib.path import Path as MplPath
 
-    parts = []
-    for polygon in getattr(geometry, "geoms", [geometry]):
-        if polygon.is_empty or polygon.geom_type != "Polygon":
-            continue
-        polygon = orient(polygon)
-        parts.append(MplPath(np.asarray(polygon.exterior.coords)[:, :2]))
-        parts.extend(MplPath(np.asarray(ring.coords)[:, :2]) for ring in polygon.interiors)
-    return MplPath.make_compound_path(*parts) if parts else MplPath(np.zeros((0, 2)))
+    geoms = np.asarray(geometries, dtype=object)
+    parts, owner = shapely.get_parts(geoms, return_index=True)
+    polygon = (shapely.get_type_id(parts) == shapely.GeometryType.POLYGON) & ~shapely.is_empty(parts)
+    parts, owner = shapely.orient_polygons(parts[polygon]), owner[polygon]
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    coords, vertex_ring = shapely.get_coordinates(rings, return_index=True)
+    codes = np.full(len(coords), MplPath.LINETO, dtype=MplPath.code_type)
+    codes[np.flatnonzero(np.r_[True, vertex_ring[1:] != vertex_ring[:-1]]) if len(coords) else []] = MplPath.MOVETO
+    vertex_owner = owner[ring_part[vertex_ring]]
+    bounds = np.searchsorted(vertex_owner, np.arange(len(geoms) + 1))
+    return [
+        MplPath(coords[a:b], codes[a:b]) if b > a else MplPath(np.zeros((0, 2))) for a, b in itertools.pairwise(bounds)
+    ]
 
 
 def _polygon_collection(geometries: Sequence[BaseGeometry], **kwargs: Any) -> Any:
@@ -69,7 +77,7 @@ def _polygon_collection(geometries: Sequence[BaseGeometry], **kwargs: Any) -> An
     objects, which took seconds for the 27,000 cells of the census grid)."""
     from matplotlib.collections import PathCollection
 
-    return PathCollection([_polygon_path(g) for g in geometries], **kwargs)
+    return PathCollection(_polygon_paths(geometries), **kwargs)
 
 
 def _unit_areas(units: gpd.GeoDataFrame, crs: str) -> gpd.GeoSeries | None:
