@@ -21,9 +21,11 @@ other: its layer control is put on the page when the map is rendered, after ever
 
 The modules, each importing only those above it:
 
+- :mod:`~coverage.outputs.webmap.features`: the GeoJSON text of the polygon layers,
+  written once with vectorised shapely;
 - :mod:`~coverage.outputs.webmap.elements`: the Folium classes (the map, rendered with
-  its layer control last and, offline, its assets inlined; elements whose output is
-  never read as a template);
+  its layer control last and, offline, its assets inlined; elements and GeoJSON layers
+  whose output is never read as a template);
 - :mod:`~coverage.outputs.webmap.page`: the map, panes, Leaflet elements, marker icons,
   legend box and controls;
 - :mod:`~coverage.outputs.webmap.popups`: the escaped text of tooltips and popups;

@@ -42,6 +42,10 @@ def _access_class(before: np.ndarray, after: np.ndarray, line: float) -> np.ndar
     )
 
 
+def _access_style(colour: str) -> dict:
+    return {"fillColor": colour, "fillOpacity": 0.65, "color": "#ffffff", "weight": 0.4}
+
+
 def add_access(fmap: folium.Map, study: AccessStudy, areas: gpd.GeoSeries | None) -> None:
     """Units by accessibility class before and after the scenario, and the sites that receive doctors."""
     units = study.units
@@ -79,18 +83,14 @@ def add_access(fmap: folium.Map, study: AccessStudy, areas: gpd.GeoSeries | None
         ]
         point_layer(name, unit_points(units.geometry, colours, tips)).add_to(fmap)
     else:
-        frame = gpd.GeoDataFrame(labels.assign(cls=cls), geometry=areas.to_numpy(), crs="EPSG:4326")
         geojson(
-            frame,
+            areas.to_numpy(),
+            labels.assign(cls=cls),
             name=name,
             show=True,
             pane="communes",
-            style=lambda f: {
-                "fillColor": ACCESS_CLASSES[f["properties"]["cls"]][0],
-                "fillOpacity": 0.65,
-                "color": "#ffffff",
-                "weight": 0.4,
-            },
+            styles=[_access_style(colour) for colour, _ in ACCESS_CLASSES],
+            style_property="cls",
             tooltip=tooltip,
         ).add_to(fmap)
     _add_receiving_sites(fmap, study)

@@ -38,12 +38,12 @@ from typing import Any
 
 import folium
 from branca.element import Element, Figure, MacroElement
-from folium.elements import JSCSSMixin
+from folium.elements import ElementAddToElement, JSCSSMixin
 from folium.template import Template
 
 from coverage.outputs.webmap.assets import data_uri
 
-__all__ = ["CoverageMap", "DataElement", "Verbatim", "offline_links"]
+__all__ = ["CoverageMap", "DataElement", "GeoJsonLayer", "Verbatim", "offline_links"]
 
 # The files of Folium and of its fullscreen plugin that are vendored, by Folium's link name.
 _VENDORED = {
@@ -98,16 +98,145 @@ class DataElement(MacroElement):
     # like branca's MacroElement.render, this puts the element on the page and returns nothing
     def render(self, **kwargs: Any) -> None:  # type: ignore[override]
         """Put the rendered macros on the page, then render the children."""
-        figure = self.get_root()
-        if not isinstance(figure, Figure):
-            raise TypeError("a map element can only be rendered in a Figure")
-        module = self._template.module
-        for part in ("header", "html", "script"):
-            macro = getattr(module, part, None)
-            if macro is not None:
-                getattr(figure, part).add_child(Verbatim(macro(self, kwargs)), name=self.get_name())
-        for child in self._children.values():
-            child.render(**kwargs)
+        _render_verbatim(self, self._template, kwargs)
+
+
+def _render_verbatim(element: MacroElement, template: Template, kwargs: dict[str, Any]) -> None:
+    """Put the macros of ``template`` rendered for ``element`` on the page as text, then its children."""
+    figure = element.get_root()
+    if not isinstance(figure, Figure):
+        raise TypeError("a map element can only be rendered in a Figure")
+    module = template.module
+    for part in ("header", "html", "script"):
+        macro = getattr(module, part, None)
+        if macro is not None:
+            getattr(figure, part).add_child(Verbatim(macro(element, kwargs)), name=element.get_name())
+    for child in element._children.values():
+        child.render(**kwargs)
+
+
+# What folium.GeoJson writes for a layer with a style, a highlight and a GeoJsonTooltip
+# (labels, no localisation), with the style looked up in a list by a property of the
+# feature instead of a switch on every feature's id.
+_GEOJSON = Template("""
+{% macro header(this, kwargs) %}{% if this.tooltip_fields %}
+<style>
+    .foliumtooltip table { margin: auto; }
+    .foliumtooltip tr { text-align: left; }
+    .foliumtooltip th { padding: 2px; padding-right: 8px; }
+</style>
+{% endif %}{% endmacro %}
+{% macro script(this, kwargs) %}
+{%- set name = this.get_name() %}
+var {{ name }}_styles = {{ this.styles|tojson }};
+function {{ name }}_styler(feature) {
+    {%- if this.style_property %}
+    return {{ name }}_styles[feature.properties[{{ this.style_property|tojson }}]];
+    {%- else %}
+    return {{ name }}_styles[0];
+    {%- endif %}
+}
+{%- if this.highlight %}
+function {{ name }}_highlighter(feature) {
+    return {{ this.highlight|tojson }};
+}
+{%- endif %}
+function {{ name }}_onEachFeature(feature, layer) {
+    layer.on({
+        {%- if this.highlight %}
+        mouseout: function(e) {
+            if (typeof e.target.setStyle === "function") { {{ name }}.resetStyle(e.target); }
+        },
+        mouseover: function(e) {
+            if (typeof e.target.setStyle === "function") {
+                e.target.setStyle({{ name }}_highlighter(e.target.feature));
+            }
+        },
+        {%- endif %}
+    });
+}
+var {{ name }} = L.geoJson(null, {
+    onEachFeature: {{ name }}_onEachFeature,
+    style: {{ name }}_styler,
+    ...{{ this.options|tojson }}
+});
+function {{ name }}_add(data) {
+    {{ name }}.addData(data);
+}
+{{ name }}_add({{ this.data }});
+{%- if this.tooltip_fields %}
+{{ name }}.bindTooltip(function (layer) {
+    let div = L.DomUtil.create("div");
+    let handleObject = feature => {
+        if (feature === null) {
+            return "";
+        } else if (typeof(feature) == "object") {
+            return JSON.stringify(feature);
+        } else {
+            return feature;
+        }
+    };
+    let fields = {{ this.tooltip_fields|tojson }};
+    let aliases = {{ this.tooltip_aliases|tojson }};
+    let table = "<table>" + String(fields.map(
+        (v, i) => `<tr><th>${aliases[i]}</th><td>${handleObject(layer.feature.properties[v])}</td></tr>`
+    ).join("")) + "</table>";
+    div.innerHTML = table;
+    return div;
+}, {{ this.tooltip_options|tojson }});
+{%- endif %}
+{% endmacro %}
+""")
+
+
+class GeoJsonLayer(folium.map.Layer):
+    """A layer of GeoJSON features given as text, drawn as :class:`folium.GeoJson` draws them.
+
+    ``data`` is the HTML-safe JSON of a FeatureCollection
+    (:func:`~coverage.outputs.webmap.features.feature_collection`): it goes on the page
+    as it is, neither parsed nor written again, and with the rest of the layer's script
+    it is never read as a template (:class:`DataElement`).  Each feature's style is
+    ``styles[feature.properties[style_property]]``, or ``styles[0]`` without a
+    ``style_property``; ``highlight`` is the style under the mouse; the tooltip shows
+    ``tooltip_fields`` (properties, HTML text) under ``tooltip_aliases`` (HTML text),
+    as :class:`folium.GeoJsonTooltip` does.
+    """
+
+    def __init__(
+        self,
+        data: str,
+        *,
+        name: str,
+        show: bool = True,
+        styles: list[dict[str, Any]],
+        style_property: str | None = None,
+        highlight: dict[str, Any] | None = None,
+        tooltip_fields: list[str] | None = None,
+        tooltip_aliases: list[str] | None = None,
+        pane: str | None = None,
+        interactive: bool = True,
+    ) -> None:
+        super().__init__(name=name, overlay=True, control=True, show=show)
+        self._name = "GeoJson"
+        self.data = data
+        self.styles = styles
+        self.style_property = style_property
+        self.highlight = highlight
+        self.tooltip_fields = list(tooltip_fields or [])
+        self.tooltip_aliases = list(tooltip_aliases or self.tooltip_fields)
+        if len(self.tooltip_aliases) != len(self.tooltip_fields):
+            raise ValueError("tooltip_fields and tooltip_aliases must have the same length")
+        self.tooltip_options = {"sticky": True, "className": "foliumtooltip"}
+        self.options = {k: v for k, v in (("pane", pane), ("interactive", interactive)) if v is not None}
+
+    def render(self, **kwargs: Any) -> None:  # type: ignore[override]
+        """Put the layer's script on the page (added to the map if ``show``), as text."""
+        if self.show and self._parent is not None:
+            self.add_child(
+                ElementAddToElement(element_name=self.get_name(), element_parent_name=self._parent.get_name()),
+                name=self.get_name() + "_add",
+            )
+        _render_verbatim(self, _GEOJSON, kwargs)
 
 
 def _descendants(parent: Element) -> Iterator[Element]:

@@ -21,12 +21,14 @@ input text.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import shapely
 
 from coverage.outputs.style import (
     CANDIDATE_SYMBOL,
@@ -36,7 +38,7 @@ from coverage.outputs.style import (
     en_count,
     minute_class,
 )
-from coverage.outputs.webmap.page import constant_style, geojson, icon, latlon, light, point_layer, polygonal
+from coverage.outputs.webmap.page import geojson, icon, latlon, light, point_layer, polygonal
 from coverage.outputs.webmap.popups import (
     UNIT_TOOLTIP,
     facility_popup,
@@ -112,18 +114,15 @@ def add_unit_minutes(
         fills = [colours[b] for b in band]
         point_layer(name, unit_points(result.units.geometry, fills, tips), show=show).add_to(fmap)
         return
-    frame = gpd.GeoDataFrame(labels.assign(band=band), geometry=areas.to_numpy(), crs="EPSG:4326")
+    styles = [{"fillColor": colour, "fillOpacity": 0.6, "color": "#ffffff", "weight": 0.4} for colour in colours]
     geojson(
-        frame,
+        areas.to_numpy(),
+        labels.assign(band=band).reset_index(drop=True),
         name=name,
         show=show,
         pane="communes",
-        style=lambda f: {
-            "fillColor": colours[f["properties"]["band"]],
-            "fillOpacity": 0.6,
-            "color": "#ffffff",
-            "weight": 0.4,
-        },
+        styles=styles,
+        style_property="band",
         tooltip=UNIT_TOOLTIP,
     ).add_to(fmap)
 
@@ -142,15 +141,14 @@ def add_isochrones(fmap: folium.Map, result: GapAnalysis, colours: Sequence[str]
         shapes = iso.loc[iso["threshold_min"] == t].geometry
         if not len(shapes):
             continue
-        union = gpd.GeoSeries([polygonal(shapes.union_all())], crs=iso.crs)
-        frame = gpd.GeoDataFrame(geometry=light(union, result.config.metric_crs, coverage=False))
+        union = gpd.GeoSeries([polygonal(shapely.union_all(shapes.to_numpy()))], crs=iso.crs)
         colour = colours[i]
         geojson(
-            frame,
+            light(union, result.config.metric_crs, coverage=False).to_numpy(),
             name=f"Isochrone {t:g} min / {t:g}-minute isochrone",
             show=False,
             pane="isochrones",
-            style=constant_style({"fillColor": colour, "fillOpacity": 0.3, "color": colour, "weight": 1.5}),
+            styles=[{"fillColor": colour, "fillOpacity": 0.3, "color": colour, "weight": 1.5}],
             interactive=False,
         ).add_to(fmap)
 
@@ -161,27 +159,43 @@ def add_boundaries(
     """EPCI (the units' areas dissolved on ``epci``) and department outlines."""
     units = result.units
     if areas is not None and "epci" in units and units["epci"].notna().any():
-        frame = gpd.GeoDataFrame({"epci": units["epci"].astype("string")}, geometry=areas.to_numpy(), crs="EPSG:4326")
-        # the codes only group the areas: the outlines reach the page without them
-        epci = frame[frame["epci"].notna()].dissolve(by="epci").reset_index(drop=True)
         geojson(
-            epci[[epci.geometry.name]],
+            _dissolve(areas.to_numpy(), units["epci"].astype("string")),
             name="Limites des EPCI / EPCI boundaries",
             show=True,
             pane="boundaries",
-            style=constant_style({"fill": False, "color": "#404040", "weight": 1.2, "dashArray": "4,3"}),
+            styles=[{"fill": False, "color": "#404040", "weight": 1.2, "dashArray": "4,3"}],
             interactive=False,
         ).add_to(fmap)
     if departments is not None and len(departments):
-        outlines = light(departments.geometry, result.config.metric_crs, coverage=True)
         geojson(
-            gpd.GeoDataFrame(geometry=outlines.to_numpy(), crs="EPSG:4326"),
+            light(departments.geometry, result.config.metric_crs, coverage=True).to_numpy(),
             name="Départements / Departments",
             show=True,
             pane="boundaries",
-            style=constant_style({"fill": False, "color": "#000000", "weight": 2.5}),
+            styles=[{"fill": False, "color": "#000000", "weight": 2.5}],
             interactive=False,
         ).add_to(fmap)
+
+
+def _dissolve(areas: np.ndarray, codes: pd.Series) -> list[shapely.Geometry]:
+    """The union of the ``areas`` of each code (codes in sorted order, missing ones left out).
+
+    The units' areas form a coverage (no overlaps, shared edges with the same vertices):
+    their unions are then the fast coverage unions; a union that comes out invalid, as
+    one of a coverage that is not, is taken again as an ordinary union.
+    """
+    known = codes.notna().to_numpy()
+    keys, group = np.unique(codes[known].to_numpy(dtype=str), return_inverse=True)
+    shapes = areas[known]
+    order = np.argsort(group, kind="stable")
+    ends = np.searchsorted(group[order], np.arange(len(keys) + 1))
+    unions = []
+    for start, end in itertools.pairwise(ends):
+        parts = shapes[order[start:end]]
+        union = shapely.coverage_union_all(parts)
+        unions.append(union if shapely.is_valid(union) else shapely.union_all(parts))
+    return unions
 
 
 def circle_radius(population: np.ndarray, largest: float) -> np.ndarray:
@@ -201,7 +215,7 @@ def add_uncovered(fmap: folium.Map, result: GapAnalysis, *, show: bool = True) -
         return None
     population = far["population"].to_numpy(dtype=float)
     largest = float(population.max())
-    labels = unit_labels(result).loc[far.index]
+    labels = unit_labels(result, far.index)
     points = [
         {
             "location": latlon(point),

@@ -7,9 +7,10 @@ stands on:
   control and the legend, and its panes (polygons under boundaries, circles above them,
   markers on top);
 - the Jinja/branca elements: :func:`point_layer` (markers and circle markers drawn by
-  one loop), :func:`geojson` (polygon layers), the legend as a Leaflet control, the
-  metric scale, the full-screen button and the layer control (put on the page last, when
-  the map is rendered: :class:`~coverage.outputs.webmap.elements.CoverageMap`);
+  one loop), :func:`geojson` (polygon layers, a style per value of a property), the
+  legend as a Leaflet control, the metric scale, the full-screen button and the layer
+  control (put on the page last, when the map is rendered:
+  :class:`~coverage.outputs.webmap.elements.CoverageMap`);
 - the SVG markers of facilities, sites and candidates (:func:`icon_svg`, :func:`icon`),
   in the shapes and colours of :mod:`coverage.outputs.style`;
 - the light geometry of the page: outlines simplified to about 100 m and rounded to
@@ -23,32 +24,35 @@ page through ``|tojson``, so that a name, already HTML text made by
 is HTML in which :mod:`~coverage.outputs.webmap.legend` has escaped every label; and
 what these elements render is put on the page as it is
 (:class:`~coverage.outputs.webmap.elements.DataElement`), never read again as a Jinja
-template.  Folium's own elements (layer names, GeoJSON properties and tooltips) do read
-their output again as a template: what they are given passes through :func:`inert`,
-which writes every ``{`` as ``&#123;``.
+template; the polygon layers of :func:`geojson` are such elements too
+(:class:`~coverage.outputs.webmap.elements.GeoJsonLayer`, their features written once by
+:func:`~coverage.outputs.webmap.features.feature_collection`).  Folium's own elements
+(the layer control's names) do read their output again as a template: the names, and
+the text of every property and tooltip label for good measure, pass through
+:func:`inert`, which writes every ``{`` as ``&#123;``.
 """
 
 from __future__ import annotations
 
 import functools
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 if TYPE_CHECKING:
     import folium
 
     from coverage.outputs.style import Symbol
-    from coverage.outputs.webmap.elements import CoverageMap, DataElement
+    from coverage.outputs.webmap.elements import CoverageMap, DataElement, GeoJsonLayer
 
 __all__ = [
     "add_controls",
     "add_legend",
-    "constant_style",
     "element",
     "geojson",
     "icon",
@@ -222,44 +226,45 @@ def point_layer(name: str, points: list[dict], *, show: bool = True) -> folium.F
 
 
 def geojson(
-    frame: gpd.GeoDataFrame,
+    geometries: Sequence[shapely.Geometry] | np.ndarray,
+    properties: pd.DataFrame | None = None,
     *,
     name: str,
     show: bool,
     pane: str,
-    style: Callable[[dict], dict],
+    styles: list[dict],
+    style_property: str | None = None,
     tooltip: Sequence[tuple[str, str]] = (),
     interactive: bool = True,
-) -> folium.GeoJson:
-    """A polygon layer; ``tooltip`` = (column, bilingual label) of HTML-text columns.
+) -> GeoJsonLayer:
+    """A polygon layer of ``geometries`` (EPSG:4326) with the ``properties`` of each.
 
-    ``name``, the labels and every text column are HTML text; they pass through
-    :func:`inert`, and the features are numbered from 0 (the frame's index is not written).
+    Each feature is drawn in ``styles[properties[style_property]]``, or in ``styles[0]``
+    without a ``style_property``.  ``tooltip`` = (column, bilingual label) of HTML-text
+    columns.  ``name``, the labels and every text column are HTML text; they pass through
+    :func:`inert`.  Missing and empty geometries are left out, and the features are
+    numbered from 0 (the index of ``properties`` is not written).
     """
-    import folium
+    from coverage.outputs.webmap.elements import GeoJsonLayer
+    from coverage.outputs.webmap.features import feature_collection
 
-    frame = frame[~(frame.geometry.isna() | frame.geometry.is_empty)].reset_index(drop=True)
-    columns = [c for c in frame.columns if c != frame.geometry.name]
-    frame = frame.assign(**{c: frame[c].map(lambda v: inert(v) if isinstance(v, str) else v) for c in columns})
-    return folium.GeoJson(
-        frame.to_json(),
+    if properties is not None and len(properties.columns):
+        properties = properties.apply(lambda column: column.map(lambda v: inert(v) if isinstance(v, str) else v))
+    missing = [c for c, _ in tooltip if properties is None or c not in properties.columns]
+    if missing:
+        raise ValueError(f"tooltip fields not in the properties: {missing}")
+    return GeoJsonLayer(
+        feature_collection(geometries, properties),
         name=inert(name),
         show=show,
-        style_function=style,
-        highlight_function=(lambda _f: {"weight": 3, "color": "#000000"}) if interactive and tooltip else None,
-        tooltip=folium.GeoJsonTooltip(
-            fields=[c for c, _ in tooltip], aliases=[inert(a) for _, a in tooltip], sticky=True
-        )
-        if tooltip
-        else None,
+        styles=styles,
+        style_property=style_property,
+        highlight={"color": "#000000", "weight": 3} if interactive and tooltip else None,
+        tooltip_fields=[c for c, _ in tooltip],
+        tooltip_aliases=[inert(a) for _, a in tooltip],
         pane=pane,
         interactive=interactive,
     )
-
-
-def constant_style(style: dict) -> Callable[[dict], dict]:
-    """The same style for every feature of a :func:`geojson` layer."""
-    return lambda _feature: style
 
 
 # ---------------------------------------------------------------- geometry for the page

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import html
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import pandas as pd
@@ -64,9 +64,9 @@ def table(title: str, rows: Sequence[tuple[str, str]]) -> str:
 # ---------------------------------------------------------------- units
 
 
-def unit_labels(result: GapAnalysis) -> pd.DataFrame:
-    """HTML text of each unit for tooltips: name, population, minutes, admin areas."""
-    units = result.units
+def unit_labels(result: GapAnalysis, index: pd.Index | None = None) -> pd.DataFrame:
+    """HTML text of each unit (or of the units of ``index``) for tooltips: name, population, minutes, admin areas."""
+    units = result.units if index is None else result.units.loc[index]
     names = dict(zip(result.facilities["facility_id"], result.facilities["name"], strict=True))
 
     def column(name: str) -> pd.Series:
@@ -75,17 +75,28 @@ def unit_labels(result: GapAnalysis) -> pd.DataFrame:
     commune = units["commune_name"] if "commune_name" in units else units["name"]
     return pd.DataFrame(
         {
-            "name": commune.map(text),
+            "name": _each(text, commune),
             "population": units["population"].map(en_count),
             "minutes": units["minutes_to_nearest"].map(en_minutes),
-            "nearest": units["nearest_facility"].map(lambda f: text(names.get(f, f)) if pd.notna(f) else ""),
-            "epci": [code_and_name(c, n) for c, n in zip(column("epci"), column("epci_name"), strict=True)],
-            "department": [
-                code_and_name(c, n) for c, n in zip(column("department"), column("department_name"), strict=True)
-            ],
+            "nearest": _each(lambda f: text(names.get(f, f)) if pd.notna(f) else "", units["nearest_facility"]),
+            "epci": _each(code_and_name, column("epci"), column("epci_name")),
+            "department": _each(code_and_name, column("department"), column("department_name")),
         },
         index=units.index,
     )
+
+
+def _each(label: Callable[..., str], *columns: pd.Series) -> list[str]:
+    """``label`` of each row of the ``columns``, computed once per distinct row (names repeat
+    across the units of a commune)."""
+    done: dict[tuple[object, ...], str] = {}
+    out = []
+    for row in zip(*columns, strict=True):
+        value = done.get(row)
+        if value is None:
+            value = done[row] = label(*row)
+        out.append(value)
+    return out
 
 
 #: (column of :func:`unit_labels`, bilingual label) of a unit's tooltip, name first.
