@@ -23,6 +23,7 @@ from coverage.errors import InputDataError, NoFacilityReachableError
 from coverage.isochrones import isochrones as build_isochrones
 from coverage.network import RoutingNetwork, compile_network, largest_strong_component
 from coverage.road_edges import RoadEdges
+from coverage.shapes import unions_by_key
 from coverage.snapping import snap_points
 from coverage.stats import coverage_by_area, coverage_summary
 from coverage.traveltime import NearestFacility, nearest_facility, unit_travel_times
@@ -352,11 +353,14 @@ def _catchments(
         geometry=shapes.to_numpy(),
         crs=units.crs,
     )
-    grouped = frame.dissolve(
-        by="facility_id",
-        aggfunc={"population": "sum", "weighted": "sum", "minutes": ["count", "max"]},
+    grouped = (
+        frame.drop(columns="geometry")
+        .groupby("facility_id")
+        .agg({"population": "sum", "weighted": "sum", "minutes": ["count", "max"]})
     )
     grouped.columns = [c if isinstance(c, str) else "_".join(c) for c in grouped.columns]
+    keys, unions = unions_by_key(frame.geometry.to_numpy(), frame["facility_id"].to_numpy(dtype=str))
+    grouped["geometry"] = gpd.GeoSeries(unions, index=pd.Index(keys, name="facility_id"), crs=units.crs)
     grouped = grouped.rename(
         columns={
             "population_sum": "population",

@@ -21,7 +21,6 @@ input text.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -48,6 +47,7 @@ from coverage.outputs.webmap.popups import (
     unit_labels,
     unit_tooltip,
 )
+from coverage.shapes import unions_by_key
 
 if TYPE_CHECKING:
     import folium
@@ -179,23 +179,11 @@ def add_boundaries(
 
 
 def _dissolve(areas: np.ndarray, codes: pd.Series) -> list[shapely.Geometry]:
-    """The union of the ``areas`` of each code (codes in sorted order, missing ones left out).
-
-    The units' areas form a coverage (no overlaps, shared edges with the same vertices):
-    their unions are then the fast coverage unions; a union that comes out invalid, as
-    one of a coverage that is not, is taken again as an ordinary union.
-    """
+    """The union of the ``areas`` of each code (codes in sorted order, missing ones left
+    out): the units' areas tile the ground, so their coverage union, checked
+    (:func:`coverage.shapes.union_of_tiles`)."""
     known = codes.notna().to_numpy()
-    keys, group = np.unique(codes[known].to_numpy(dtype=str), return_inverse=True)
-    shapes = areas[known]
-    order = np.argsort(group, kind="stable")
-    ends = np.searchsorted(group[order], np.arange(len(keys) + 1))
-    unions = []
-    for start, end in itertools.pairwise(ends):
-        parts = shapes[order[start:end]]
-        union = shapely.coverage_union_all(parts)
-        unions.append(union if shapely.is_valid(union) else shapely.union_all(parts))
-    return unions
+    return unions_by_key(areas[known], codes[known].to_numpy(dtype=str))[1]
 
 
 def circle_radius(population: np.ndarray, largest: float) -> np.ndarray:
