@@ -1,8 +1,12 @@
-"""Benchmark of two output steps of the demo on the regional data, against their baselines.
+"""Benchmark of steps of the demo on the regional data, against their baselines.
 
-- ``network.graphml``: :func:`coverage.outputs.graphml.write_graphml` against
-  :func:`osmnx.save_graphml` (what the demo used before) on the same graph, and a check
-  that NetworkX reads both files back to the same graph;
+- the network: the arrays of the line layer (:class:`coverage.road_edges.RoadEdges`),
+  their largest strongly connected component and its compilation, against the same
+  through the NetworkX graph (what the demo did before), and a check that the compiled
+  networks are the same;
+- ``network.graphml``: :func:`coverage.outputs.graphml.write_graphml` from the arrays (as
+  the demo writes it) against :func:`osmnx.save_graphml` on the NetworkX graph, and a
+  check that NetworkX reads both files back to the same graph;
 - isochrones of every facility at 10, 20 and 30 minutes: in one process, then in
   ``--workers`` forked processes, and a check that the polygons are the same; then with
   the roads not simplified before buffering (the code before issue 13's third session),
@@ -36,8 +40,10 @@ import shapely
 
 import coverage
 import coverage.isochrones as iso_module
+from coverage.cli.parser import DEMO_CURVE_TIME_LIMIT_S
 from coverage.io.regional import RegionalInputs
 from coverage.isochrones import isochrones
+from coverage.network import compile_network, largest_strong_component
 from coverage.outputs.graphml import write_graphml
 
 
@@ -55,21 +61,39 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes for the isochrones")
     parser.add_argument("--population-units", choices=("communes", "grid"), default="communes")
     parser.add_argument("--road-buffer", type=float, default=0.0, metavar="METRES", help="as the demo's")
-    parser.add_argument("--curve-time-limit", type=float, default=0.5, help="seconds per point of the curve")
+    parser.add_argument(
+        "--curve-time-limit", type=float, default=DEMO_CURVE_TIME_LIMIT_S, help="seconds per point of the curve"
+    )
     args = parser.parse_args(argv)
     logging.disable(logging.WARNING)
     print(f"{platform.node()}: {os.cpu_count()} cores, Python {platform.python_version()}")
     inputs = coverage.load_regional_inputs(
         args.data_dir, population=args.population_units, road_buffer_m=args.road_buffer
     )
-    graph = inputs.graph
-    print(f"network: {graph.number_of_nodes():,} nodes, {graph.number_of_edges():,} edges")
+    roads = inputs.roads
+    print(f"network: {roads.number_of_nodes():,} nodes, {roads.number_of_edges():,} edges")
+    built: dict[str, object] = {}
+
+    def through_networkx() -> None:
+        built["graph"] = largest_strong_component(roads.to_networkx())
+        built["nx"] = compile_network(built["graph"])
+
+    def from_arrays() -> None:
+        built["arrays"] = roads.largest_strong_component()
+        built["ours"] = compile_network(built["arrays"])
+
+    base = timed("NetworkX graph, component, compiled (baseline)", through_networkx)
+    mine = timed("arrays, component, compiled", from_arrays)
+    a, b = built["nx"], built["ours"]
+    same = a.node_ids.tolist() == b.node_ids.tolist() and (a.matrix != b.matrix).nnz == 0  # type: ignore[attr-defined]
+    print(f"  ratio {base / mine:.1f}x; the same compiled network: {same}")
+    graph = built["graph"]
 
     print("network.graphml")
     with tempfile.TemporaryDirectory() as tmp:
         ours, theirs = Path(tmp) / "ours.graphml", Path(tmp) / "osmnx.graphml"
-        base = timed("osmnx.save_graphml (baseline)", lambda: ox.save_graphml(graph, theirs))
-        mine = timed("coverage write_graphml", lambda: write_graphml(graph, ours))
+        base = timed("osmnx.save_graphml of the graph (baseline)", lambda: ox.save_graphml(graph, theirs))
+        mine = timed("coverage write_graphml of the arrays", lambda: write_graphml(built["arrays"], ours))
         a = nx.read_graphml(theirs, force_multigraph=True)
         b = nx.read_graphml(ours, force_multigraph=True)
         same = list(a.nodes(data=True)) == list(b.nodes(data=True)) and list(a.edges(keys=True, data=True)) == list(
@@ -77,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(f"  ratio {base / mine:.1f}x; read back identical by NetworkX: {same}")
 
-    analysis = coverage.analyse(graph, inputs.facilities, inputs.units, coverage.AnalysisConfig(isochrones=False))
+    analysis = coverage.analyse(roads, inputs.facilities, inputs.units, coverage.AnalysisConfig(isochrones=False))
     network = analysis.network
     placed = analysis.facilities[analysis.facilities["node"].notna()]
     nodes = network.indices_of(placed["node"])
