@@ -44,6 +44,12 @@ def layer() -> gpd.GeoDataFrame:
     return frame.set_geometry(frame.translate(X0, Y0))
 
 
+#: The directed edges of layer(), worked out by hand (see the first test): row c's two
+#: segments kept whole, two-way; row a's pieces, each followed by its reverse; row b's
+#: pieces, one-way, along it.
+EDGES_BY_HAND = [(1, 2), (2, 1), (3, 4), (4, 3), (0, 5), (5, 0), (5, 6), (6, 5), (6, 1), (1, 6), (1, 6), (6, 5), (5, 0)]
+
+
 def build(**options: object) -> RoadEdges:
     kw: dict = {"class_column": "cls", "profile": PROFILE, "oneway_column": "oneway", "name_column": "route"}
     return edges_from_lines(layer(), metric_crs="EPSG:2154", **(kw | options))
@@ -57,21 +63,7 @@ def test_segments_are_cut_into_shared_nodes_by_hand() -> None:
     assert (roads.node_y - Y0).tolist() == [0, 0, 300, 0, 0, 0, 0]
     pairs = list(zip(roads.edge_u.tolist(), roads.edge_v.tolist(), strict=True))
     # segments kept whole first (row c's two parts, two-way), then the pieces of the cut ones
-    assert pairs == [
-        (1, 2),
-        (2, 1),
-        (3, 4),
-        (4, 3),
-        (0, 5),
-        (5, 0),
-        (5, 6),
-        (6, 5),
-        (6, 1),
-        (1, 6),
-        (1, 6),
-        (6, 5),
-        (5, 0),
-    ]
+    assert pairs == EDGES_BY_HAND
     assert roads.length.tolist() == [300, 300, 100, 100] + [400] * 9
     # 400 m at 90 km/h = 16 s; at 36 km/h: 40 s; 300 m at 36 km/h: 30 s
     assert roads.travel_time.tolist() == pytest.approx([30, 30, 10, 10] + [16] * 6 + [40] * 3)
@@ -97,21 +89,7 @@ def test_networkx_graph_has_the_attributes_and_order_of_a_hand_built_one() -> No
     assert "name" not in graph.edges[1, 6, 1]  # row b has no name
     hand = nx.MultiDiGraph()
     hand.add_nodes_from(range(7))
-    for a, b in [
-        (1, 2),
-        (2, 1),
-        (3, 4),
-        (4, 3),
-        (0, 5),
-        (5, 0),
-        (5, 6),
-        (6, 5),
-        (6, 1),
-        (1, 6),
-        (1, 6),
-        (6, 5),
-        (5, 0),
-    ]:
+    for a, b in EDGES_BY_HAND:
         hand.add_edge(a, b)
     assert list(graph.edges(keys=True)) == list(hand.edges(keys=True))
 

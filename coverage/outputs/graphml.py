@@ -66,21 +66,30 @@ def _elements(graph: nx.MultiDiGraph, node_keys: dict[str, str], edge_keys: dict
         yield f"{head}>\n{inner}</edge>\n" if inner else f"{head}/>\n"
 
 
-def _write(out: TextIO, graph: nx.MultiDiGraph) -> None:
-    names = {
-        "graph": list(graph.graph),
-        "node": _keys(data for _, data in graph.nodes(data=True)),
-        "edge": _keys(data for _, _, data in graph.edges(data=True)),
-    }
-    ids = iter(range(sum(map(len, names.values()))))
-    keys = {kind: {name: f"d{next(ids)}" for name in kind_names} for kind, kind_names in names.items()}
+def _head(
+    out: TextIO, graph_data: dict[str, Any], names: dict[str, list[str]], *, directed: bool
+) -> dict[str, dict[str, str]]:
+    """The file up to the nodes: the keys of the graph's, nodes' and edges' attributes
+    (``names``, in order), the graph element and its data; returns the key of each name."""
+    every = {"graph": list(graph_data), **names}
+    ids = iter(range(sum(map(len, every.values()))))
+    keys = {kind: {name: f"d{next(ids)}" for name in kind_names} for kind, kind_names in every.items()}
     out.write(_HEADER)
     for kind, kind_keys in keys.items():
         for name, key in kind_keys.items():
             out.write(f'<key id="{key}" for="{kind}" attr.name="{_text(name)}" attr.type="string"/>\n')
-    out.write(f'<graph edgedefault="{"directed" if graph.is_directed() else "undirected"}">\n')
+    out.write(f'<graph edgedefault="{"directed" if directed else "undirected"}">\n')
     for name, key in keys["graph"].items():
-        out.write(f'<data key="{key}">{_text(graph.graph[name])}</data>\n')
+        out.write(f'<data key="{key}">{_text(graph_data[name])}</data>\n')
+    return keys
+
+
+def _write(out: TextIO, graph: nx.MultiDiGraph) -> None:
+    names = {
+        "node": _keys(data for _, data in graph.nodes(data=True)),
+        "edge": _keys(data for _, _, data in graph.edges(data=True)),
+    }
+    keys = _head(out, graph.graph, names, directed=graph.is_directed())
     out.writelines(_elements(graph, keys["node"], keys["edge"]))  # the file's buffer gathers them
     out.write("</graph></graphml>\n")
 
@@ -89,20 +98,8 @@ def _write_edges(out: TextIO, roads: RoadEdges) -> None:
     """The text :func:`_write` gives for ``roads.to_networkx()``, from the arrays."""
     named = np.fromiter((name is not None for name in roads.row_name), bool, len(roads.row_name))
     has_name = bool(named[np.unique(roads.edge_row)].any()) if roads.number_of_edges() else False
-    names = {
-        "graph": ["crs", "name", "simplified"],
-        "node": ["x", "y"],
-        "edge": [*EDGE_ATTRIBUTES, *(["name"] if has_name else [])],
-    }
-    ids = iter(range(sum(map(len, names.values()))))
-    keys = {kind: {name: f"d{next(ids)}" for name in kind_names} for kind, kind_names in names.items()}
-    out.write(_HEADER)
-    for kind, kind_keys in keys.items():
-        for name, key in kind_keys.items():
-            out.write(f'<key id="{key}" for="{kind}" attr.name="{name}" attr.type="string"/>\n')
-    out.write('<graph edgedefault="directed">\n')
-    graph_values = {"crs": roads.crs, "name": roads.name, "simplified": False}
-    out.writelines(f'<data key="{keys["graph"][name]}">{_text(graph_values[name])}</data>\n' for name in names["graph"])
+    names = {"node": ["x", "y"], "edge": [*EDGE_ATTRIBUTES, *(["name"] if has_name else [])]}
+    keys = _head(out, {"crs": roads.crs, "name": roads.name, "simplified": False}, names, directed=True)
     kx, ky = keys["node"]["x"], keys["node"]["y"]
     node_text = [_text(n) for n in roads.node_id.tolist()]
     out.writelines(
