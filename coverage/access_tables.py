@@ -102,7 +102,18 @@ def units_table(
     a1 = result.accessibility * scale
     keep = [
         c
-        for c in ("unit_id", "name", "commune", "commune_name", "epci", "epci_name", "department", "department_name")
+        for c in (
+            "unit_id",
+            "name",
+            "commune",
+            "commune_name",
+            "canton",
+            "canton_name",
+            "epci",
+            "epci_name",
+            "department",
+            "department_name",
+        )
         if c in units.columns
     ]
     table = pd.DataFrame(units[keep]).assign(unit_id=units["unit_id"].astype(str))

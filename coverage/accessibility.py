@@ -239,7 +239,7 @@ def accessibility_by_area(
     area is ``sum D_i A_i / sum D_i`` over its units, so areas add up like the units.
     Units without a code are one row of their own (``area_id`` empty), with a warning.
     """
-    levels = levels or {"commune": "commune", "epci": "epci", "department": "department"}
+    levels = levels or {"commune": "commune", "canton": "canton", "epci": "epci", "department": "department"}
     frame = pd.DataFrame({"unit_id": result.unit_ids, "demand": result.demand, "a": result.accessibility})
     columns = [c for c in levels.values() if c in units.columns and c not in frame.columns]
     admin = pd.DataFrame(units[columns]).assign(unit_id=units["unit_id"].astype(str).to_numpy())

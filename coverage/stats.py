@@ -37,6 +37,7 @@ SUMMARY_COLUMNS = [
 #: Default area levels: level name -> (id column, name column) of the units table.
 AREA_LEVELS: Mapping[str, tuple[str, str | None]] = {
     "commune": ("commune", "commune_name"),
+    "canton": ("canton", "canton_name"),
     "epci": ("epci", "epci_name"),
     "department": ("department", "department_name"),
 }

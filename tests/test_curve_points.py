@@ -288,3 +288,11 @@ def test_shared_set_up_gives_each_k_its_own_optimum() -> None:
     table = coverage_curve(_matrix(dense), weights, 10, 6, required=["s1"], time_limit_s=5.0)
     assert (table["status_exact"] == "optimal").all()
     assert table["population_covered_exact"].tolist() == [_brute(dense, weights, [1], k, 10) for k in range(7)]
+
+
+def test_no_units_no_groups() -> None:
+    from coverage.siting.model import _column_groups
+
+    present = np.array([[1, 0], [0, 1], [1, 1]], dtype=float)
+    groups, group = _column_groups(sp.csr_array(present), np.array([], dtype=np.int64))
+    assert groups.shape == (3, 0) and group.tolist() == []

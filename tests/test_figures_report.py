@@ -59,6 +59,8 @@ def tiny_units(*, areas: bool = True) -> gpd.GeoDataFrame:
     units["department_name"] = ["Cher", "Cher", EVIL_DEPARTMENT, EVIL_DEPARTMENT, EVIL_DEPARTMENT]
     units["epci"] = ["e1", "e1", "e2", "e3", "e3"]
     units["epci_name"] = ["CC Un", "CC Un", EVIL_EPCI, "CC Trois", "CC Trois"]
+    units["canton"] = ["k1", "k1", "k1", "k2", "k2"]
+    units["canton_name"] = ["Canton <un>", "Canton <un>", "Canton <un>", "Deux", "Deux"]
     if areas:
         squares = [
             box(x - 500, y - 500, x + 500, y + 500) for x, y in zip(units.geometry.x, units.geometry.y, strict=True)
@@ -329,6 +331,16 @@ def test_report_tables(report: str) -> None:
     assert cells == [
         ["18 Cher", "2", "300", "8,0", f"33,3{NNBSP}%", f"100,0{NNBSP}%", f"100,0{NNBSP}%", "0"],
         ["36 Indre &lt;i&gt;", "3", "750", "36,0", f"0,0{NNBSP}%", f"0,0{NNBSP}%", f"40,0{NNBSP}%", "450"],
+    ]
+    # by canton, folded: k1 = u1, u2, u3 (100, 200, 300 people at 0, 12, 24 min): mean
+    # (0 + 2400 + 7200) / 600 = 16.0, within 10 min 100 / 600, within 20 min 300 / 600;
+    # k2 = u4 (400 at 45 min) and u5 (50, unreachable): mean 45.0, 450 beyond 30 min
+    by_canton = section(report, "Couverture par canton")
+    assert "<details><summary>2 lignes (2 rows)</summary>" in by_canton
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in re.findall(r"<tr>(.*?)</tr>", by_canton)[1:]]
+    assert cells == [
+        ["k1 Canton &lt;un&gt;", "3", "600", "16,0", f"16,7{NNBSP}%", f"50,0{NNBSP}%", f"100,0{NNBSP}%", "0"],
+        ["k2 Deux", "2", "450", "45,0", f"0,0{NNBSP}%", f"0,0{NNBSP}%", f"0,0{NNBSP}%", "450"],
     ]
     epci = section(report, "EPCI les moins bien desservis")
     names = [re.findall(r"<td[^>]*>(.*?)</td>", row)[0] for row in re.findall(r"<tr>(.*?)</tr>", epci)[1:]]

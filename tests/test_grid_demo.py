@@ -64,10 +64,10 @@ def test_every_cells_minutes_recomputed_with_networkx(grid_out: Path, cells: pd.
 
 def test_the_tables_by_area_add_the_cells_up(grid_out: Path, cells: pd.DataFrame) -> None:
     """Every level of coverage_by_area is a groupby of the cells: population and people
-    within 20 minutes per commune, EPCI and department, and the region's total."""
+    within 20 minutes per commune, canton, EPCI and department, and the region's total."""
     table = pd.read_csv(grid_out / "coverage_by_area.csv", dtype={"area_id": str})
-    assert set(table["level"]) == {"commune", "epci", "department"}
-    for level in ("commune", "epci", "department"):
+    assert set(table["level"]) == {"commune", "canton", "epci", "department"}
+    for level in ("commune", "canton", "epci", "department"):
         got = table[(table["level"] == level) & (table["threshold_min"] == 20)].set_index("area_id")
         by = cells.groupby(cells[level].astype(str))
         assert got["population_total"].to_dict() == pytest.approx(by["population"].sum().to_dict())

@@ -17,6 +17,7 @@ import networkx as nx
 from coverage.config import DEFAULT_METRIC_CRS
 from coverage.errors import InputDataError
 from coverage.io.admin import read_communes, read_departments
+from coverage.io.areas import communes_in_areas, read_areas, with_areas
 from coverage.io.facilities import read_facilities
 from coverage.io.grid import population_around, population_from_grid
 from coverage.io.population import population_from_communes, with_area_names
@@ -44,6 +45,7 @@ REGIONAL_FILES = {
     "communes": "admin/cvl_communes_cog2026_decoupage_administratif.csv",
     "commune_polygons": "admin/cvl_communes_polygons_datafrance.gpkg",
     "departments": "admin/gregoiredavid_2018/departements-centre-val-de-loire.geojson",
+    "cantons": "admin/gregoiredavid_2018/cantons-centre-val-de-loire.geojson",
 }
 
 
@@ -151,11 +153,15 @@ def load_regional_inputs(
         town_halls_layer="mairies",
         metric_crs=metric_crs,
     )
+    cantons = read_areas(paths["cantons"], level="canton")
+    in_cantons = communes_in_areas(communes, cantons, level="canton", metric_crs=metric_crs)
     town_halls = with_area_names(population_from_communes(communes, metric_crs=metric_crs), departments)
+    town_halls = with_areas(town_halls, cantons, in_cantons, level="canton")
     if population == "grid":
         units = with_area_names(
             population_from_grid(paths["population_grid"], communes, metric_crs=metric_crs), departments
         )
+        units = with_areas(units, cantons, in_cantons, level="canton")
     else:
         units = town_halls
     outside = None

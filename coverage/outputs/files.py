@@ -345,7 +345,16 @@ def uncovered_layer(result: GapAnalysis) -> gpd.GeoDataFrame:
     cols = ["unit_id", "name", "population", "minutes_to_nearest", "nearest_facility"]
     cols += [
         c
-        for c in ("commune", "commune_name", "epci", "epci_name", "department", "department_name")
+        for c in (
+            "commune",
+            "commune_name",
+            "canton",
+            "canton_name",
+            "epci",
+            "epci_name",
+            "department",
+            "department_name",
+        )
         if c in units.columns
     ]
     frame = pd.DataFrame(units[cols])

@@ -25,6 +25,7 @@ from coverage._version import __version__
 from coverage.outputs.html_blocks import escape, page
 from coverage.outputs.report_scenarios import accessibility_section, siting_section
 from coverage.outputs.report_sections import (
+    cantons_section,
     departments_section,
     key_figures_section,
     maps_section,
@@ -117,6 +118,7 @@ def report_html(
         units_section(comparison) if comparison is not None else "",
         maps_section(pngs, plan),
         departments_section(result),
+        cantons_section(result),
         worst_epci_section(result),
         siting_section(plan, pngs) if plan is not None else "",
         accessibility_section(access) if access is not None else "",

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from coverage.planning import SitingPlan
 
 __all__ = [
+    "cantons_section",
     "departments_section",
     "key_figures_section",
     "maps_section",
@@ -190,13 +191,22 @@ def _area_rows(result: GapAnalysis, level: str) -> pd.DataFrame:
 
 def departments_section(result: GapAnalysis) -> str:
     """Coverage by department: mean minutes, share covered per threshold, population beyond the largest."""
-    areas = _area_rows(result, "department")
+    return _areas_section(result, "department", "Département (department)", "par département", "by department")
+
+
+def cantons_section(result: GapAnalysis) -> str:
+    """Coverage by canton (the same columns as by department), folded: some hundred rows."""
+    return _areas_section(result, "canton", "Canton", "par canton", "by canton", folded=True)
+
+
+def _areas_section(result: GapAnalysis, level: str, column: str, fr: str, en: str, *, folded: bool = False) -> str:
+    areas = _area_rows(result, level)
     if areas.empty:
         return ""
     thresholds = result.config.thresholds_min
     t_max = max(thresholds)
     headers = [
-        "Département (department)",
+        column,
         numeric("Unités (units)"),
         numeric("Population"),
         numeric("Temps moyen (mean min)"),
@@ -217,11 +227,10 @@ def departments_section(result: GapAnalysis) -> str:
                 numeric(fr_int(r[f"beyond_{t_max:g}"])),
             ]
         )
-    return (
-        '<section><h2>Couverture par département <span class="en">(coverage by department)</span></h2>'
-        + table(headers, rows)
-        + "</section>"
-    )
+    body = table(headers, rows)
+    if folded:
+        body = f"<details><summary>{len(rows)} lignes ({len(rows)} rows)</summary>{body}</details>"
+    return f'<section><h2>Couverture {fr} <span class="en">(coverage {en})</span></h2>{body}</section>'
 
 
 def worst_epci_section(result: GapAnalysis, n: int = 10) -> str:

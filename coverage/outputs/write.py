@@ -223,7 +223,16 @@ def _main_files(
     ]
     admin = [
         c
-        for c in ("commune", "commune_name", "epci", "epci_name", "department", "department_name")
+        for c in (
+            "commune",
+            "commune_name",
+            "canton",
+            "canton_name",
+            "epci",
+            "epci_name",
+            "department",
+            "department_name",
+        )
         if c in units.columns
     ]
     facility_columns = ["facility_id", "name", "type", "node", "access_minutes", "snap_distance_m", "beyond_max_snap"]
