@@ -15,7 +15,7 @@ from coverage.accessibility import (
 from coverage.analysis import GapAnalysis
 from coverage.candidates import attach_unit_areas
 from coverage.scenarios import ABOVE, PRIORITY, AccessSettings
-from coverage.stats import AREA_LEVELS, NO_CODE, area_codes, common_names, report_missing_codes
+from coverage.stats import AREA_COLUMNS, AREA_LEVELS, NO_CODE, area_codes, common_names, report_missing_codes
 
 __all__ = ["areas_table", "sites_table", "units_table"]
 
@@ -100,22 +100,7 @@ def units_table(
     scale, line = settings.scale, settings.priority_line_value
     a0 = baseline.accessibility * scale
     a1 = result.accessibility * scale
-    keep = [
-        c
-        for c in (
-            "unit_id",
-            "name",
-            "commune",
-            "commune_name",
-            "canton",
-            "canton_name",
-            "epci",
-            "epci_name",
-            "department",
-            "department_name",
-        )
-        if c in units.columns
-    ]
+    keep = [c for c in ("unit_id", "name", *AREA_COLUMNS) if c in units.columns]
     table = pd.DataFrame(units[keep]).assign(unit_id=units["unit_id"].astype(str))
     table["population"] = people
     table["demand"] = baseline.demand

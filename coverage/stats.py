@@ -41,6 +41,8 @@ AREA_LEVELS: Mapping[str, tuple[str, str | None]] = {
     "epci": ("epci", "epci_name"),
     "department": ("department", "department_name"),
 }
+#: The units' columns of those levels, code then name, in order: what the tables carry.
+AREA_COLUMNS: tuple[str, ...] = tuple(c for pair in AREA_LEVELS.values() for c in pair if c)
 
 
 def _counts(minutes: np.ndarray, population: np.ndarray, threshold: float) -> dict[str, float]:

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from coverage.outputs.folder import RUN_FILE, TOOL, atomic_output_dir, check_output_dir
+from coverage.stats import AREA_COLUMNS
 
 if TYPE_CHECKING:
     from coverage.access_study import AccessStudy
@@ -343,20 +344,7 @@ def uncovered_layer(result: GapAnalysis) -> gpd.GeoDataFrame:
     units = result.uncovered()
     minutes = units["minutes_to_nearest"]
     cols = ["unit_id", "name", "population", "minutes_to_nearest", "nearest_facility"]
-    cols += [
-        c
-        for c in (
-            "commune",
-            "commune_name",
-            "canton",
-            "canton_name",
-            "epci",
-            "epci_name",
-            "department",
-            "department_name",
-        )
-        if c in units.columns
-    ]
+    cols += [c for c in AREA_COLUMNS if c in units.columns]
     frame = pd.DataFrame(units[cols])
     for t in result.config.thresholds_min:
         frame[f"beyond_{t:g}min"] = (minutes.isna() | (minutes > t)).to_numpy()

@@ -34,6 +34,7 @@ from coverage.outputs.folder import RUN_FILE, STAGING_MARKER, atomic_output_dir,
 from coverage.outputs.report import figure_pngs, write_report
 from coverage.outputs.summaries import record_json, run_record
 from coverage.outputs.webmap import gap_map
+from coverage.stats import AREA_COLUMNS
 
 if TYPE_CHECKING:
     from coverage.access_study import AccessStudy
@@ -221,20 +222,7 @@ def _main_files(
         "nearest_facility_type",
         "beyond_max_snap",
     ]
-    admin = [
-        c
-        for c in (
-            "commune",
-            "commune_name",
-            "canton",
-            "canton_name",
-            "epci",
-            "epci_name",
-            "department",
-            "department_name",
-        )
-        if c in units.columns
-    ]
+    admin = [c for c in AREA_COLUMNS if c in units.columns]
     facility_columns = ["facility_id", "name", "type", "node", "access_minutes", "snap_distance_m", "beyond_max_snap"]
     facilities = result.facilities
     facilities_table = with_lonlat(facilities)
