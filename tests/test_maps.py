@@ -283,3 +283,26 @@ def test_every_solver_plan_draws_its_sites(solver: str, run: tuple[GapAnalysis, 
     page = gap_map(result, plan=plan, departments=departments, offline=True, tiles=None).get_root().render()
     assert points_of(page, "coverage-site") == len(plan.selection_table) > 0
     assert any(name.startswith(f"Nouveaux sites ({len(plan.selection_table)}, ") for name in layer_names(page))
+
+
+def test_canton_outlines_are_a_layer_of_their_own(run: tuple[GapAnalysis, SitingPlan, gpd.GeoDataFrame]) -> None:
+    """Units that carry a canton get a canton outline layer, hidden at first: the union of
+    their areas per canton (here K1: the columns 0 and 1, K2: the others and the island;
+    the departments split after column 2).  The page writes coordinates to 4 decimals."""
+    import dataclasses
+
+    import shapely
+
+    result, plan, departments = run
+    columns = [c for c in range(COLUMNS) for _ in range(ROWS)] + [10]
+    units = result.units.assign(canton=["K1" if c <= 1 else "K2" for c in columns], canton_name="Canton")
+    with_cantons = dataclasses.replace(result, units=units)
+    page = gap_map(with_cantons, plan=plan, departments=departments, offline=True, tiles=None).get_root().render()
+    names = layer_names(page)
+    canton_layer = names.index("Limites des cantons / Canton boundaries")
+    assert canton_layer == names.index("Limites des EPCI / EPCI boundaries") - 1
+    expected = [shapely.union_all(units.loc[units["canton"] == k, "area"].to_numpy()) for k in ("K1", "K2")]
+    blocks = [json.loads(b)["features"] for b in re.findall(r"_add\((\{\"features\".*?\})\);\n", page)]
+    drawn = [[shapely.geometry.shape(f["geometry"]) for f in b] for b in blocks if len(b) == 2]
+    close = [all(shapely.hausdorff_distance(g, e) < 1e-4 for g, e in zip(d, expected, strict=True)) for d in drawn]
+    assert close.count(True) == 1  # the canton layer; the departments split elsewhere

@@ -8,7 +8,8 @@ Each ``add_*`` function adds one theme to a :class:`folium.Map` made by
   nearest facility, viridis from near to far, unreachable in grey; polygons when the
   units have an ``area``, small circles otherwise;
 - :func:`add_isochrones`: one union of every facility's isochrone per threshold;
-- :func:`add_boundaries`: EPCI (the units dissolved on ``epci``) and department outlines;
+- :func:`add_boundaries`: canton and EPCI (the units dissolved on ``canton`` and ``epci``) and
+  department outlines;
 - :func:`add_uncovered`: the population beyond the largest threshold as circles whose
   area is proportional to it (:func:`circle_radius`);
 - :func:`add_facilities`: one layer of markers per facility type;
@@ -156,8 +157,18 @@ def add_isochrones(fmap: folium.Map, result: GapAnalysis, colours: Sequence[str]
 def add_boundaries(
     fmap: folium.Map, result: GapAnalysis, areas: gpd.GeoSeries | None, departments: gpd.GeoDataFrame | None
 ) -> None:
-    """EPCI (the units' areas dissolved on ``epci``) and department outlines."""
+    """Canton (hidden at first) and EPCI outlines (the units' areas dissolved on ``canton``
+    and ``epci``), and department outlines."""
     units = result.units
+    if areas is not None and "canton" in units and units["canton"].notna().any():
+        geojson(
+            _dissolve(areas.to_numpy(), units["canton"].astype("string")),
+            name="Limites des cantons / Canton boundaries",
+            show=False,
+            pane="boundaries",
+            styles=[{"fill": False, "color": "#606060", "weight": 1.0, "dashArray": "1,4"}],
+            interactive=False,
+        ).add_to(fmap)
     if areas is not None and "epci" in units and units["epci"].notna().any():
         geojson(
             _dissolve(areas.to_numpy(), units["epci"].astype("string")),
