@@ -251,8 +251,8 @@ def _analyse_and_write(
     # the isochrones (for the outputs only) are drawn by a forked process while the rest is computed
     beside = config.isochrones and can_fork() and any(x is not None for x in (siting, access_setup, town_halls))
     now = replace(config, isochrones=config.isochrones and not beside)
-    result = analyse(graph, facilities, units, now, progress=not args.quiet, workers=workers)
-    job = isochrones_beside(replace(result, config=config), workers=workers) if beside else None
+    result = replace(analyse(graph, facilities, units, now, progress=not args.quiet, workers=workers), config=config)
+    job = isochrones_beside(result, workers=workers) if beside else None
     try:
         comparison = None
         if regional and getattr(args, "population_units", "communes") == "grid" and town_halls is not None:
@@ -282,7 +282,7 @@ def _analyse_and_write(
                 progress=not args.quiet,
                 outside=outside,
             )
-        result = with_isochrones_from(replace(result, config=config), job)
+        result = with_isochrones_from(result, job)
     finally:
         if job is not None:
             job.stop()

@@ -89,14 +89,16 @@ def communes_in_areas(
     pairs = pd.DataFrame({"commune": commune_pos, "area": area_pos, "share": shared / surface[commune_pos]})
     best = pairs.sort_values(["commune", "share", "area"], ascending=[True, False, True], kind="stable")
     best = best.drop_duplicates("commune").set_index("commune")
-    codes = polygons["code_insee"].astype(str).to_numpy()
-    out = pd.DataFrame(index=pd.Index(communes["code_insee"].astype(str), name="code_insee"))
-    found = pd.Series(areas["code"].to_numpy()[best["area"].to_numpy()], index=codes[best.index.to_numpy()])
-    out[level] = pd.array(found.reindex(out.index).to_numpy(), dtype="string")
-    names = pd.Series(areas["name"].to_numpy()[best["area"].to_numpy()], index=found.index)
-    out[f"{level}_name"] = pd.array(names.reindex(out.index).to_numpy(), dtype="string")
-    shares = pd.Series(best["share"].to_numpy(), index=found.index)
-    out[f"{level}_share"] = shares.reindex(out.index).to_numpy(dtype=float)
+    chosen = best["area"].to_numpy()
+    found = pd.DataFrame(
+        {
+            level: pd.array(areas["code"].to_numpy()[chosen], dtype="string"),
+            f"{level}_name": pd.array(areas["name"].to_numpy()[chosen], dtype="string"),
+            f"{level}_share": best["share"].to_numpy(dtype=float),
+        },
+        index=polygons["code_insee"].astype(str).to_numpy()[best.index.to_numpy()],
+    )
+    out = found.reindex(pd.Index(communes["code_insee"].astype(str), name="code_insee"))
     straddle = out[out[f"{level}_share"] < STRADDLE_SHARE]
     if len(straddle):
         shown = straddle.head(10)

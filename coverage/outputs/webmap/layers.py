@@ -160,24 +160,25 @@ def add_boundaries(
     """Canton (hidden at first) and EPCI outlines (the units' areas dissolved on ``canton``
     and ``epci``), and department outlines."""
     units = result.units
-    if areas is not None and "canton" in units and units["canton"].notna().any():
-        geojson(
-            _dissolve(areas.to_numpy(), units["canton"].astype("string")),
-            name="Limites des cantons / Canton boundaries",
-            show=False,
-            pane="boundaries",
-            styles=[{"fill": False, "color": "#606060", "weight": 1.0, "dashArray": "1,4"}],
-            interactive=False,
-        ).add_to(fmap)
-    if areas is not None and "epci" in units and units["epci"].notna().any():
-        geojson(
-            _dissolve(areas.to_numpy(), units["epci"].astype("string")),
-            name="Limites des EPCI / EPCI boundaries",
-            show=True,
-            pane="boundaries",
-            styles=[{"fill": False, "color": "#404040", "weight": 1.2, "dashArray": "4,3"}],
-            interactive=False,
-        ).add_to(fmap)
+    outlines = (
+        (
+            "canton",
+            "Limites des cantons / Canton boundaries",
+            False,
+            {"color": "#606060", "weight": 1.0, "dashArray": "1,4"},
+        ),
+        ("epci", "Limites des EPCI / EPCI boundaries", True, {"color": "#404040", "weight": 1.2, "dashArray": "4,3"}),
+    )
+    for column, name, show, style in outlines:
+        if areas is not None and column in units and units[column].notna().any():
+            geojson(
+                _dissolve(areas.to_numpy(), units[column].astype("string")),
+                name=name,
+                show=show,
+                pane="boundaries",
+                styles=[{"fill": False, **style}],
+                interactive=False,
+            ).add_to(fmap)
     if departments is not None and len(departments):
         geojson(
             light(departments.geometry, result.config.metric_crs, coverage=True).to_numpy(),
