@@ -30,6 +30,8 @@ from coverage.accessibility import (
 from coverage.analysis import GapAnalysis
 from coverage.errors import InputDataError
 from coverage.matrix import CoverageMatrix, analysis_matrix
+from coverage.phasing import Schedule
+from coverage.phasing_pool import PhasedPool, phase_pool
 from coverage.pool import PoolAllocation, allocate_pool
 from coverage.scenarios import ABOVE, PRIORITY, AccessSettings, Scenario
 
@@ -72,6 +74,9 @@ class AccessStudy:
         territory, if any, after its own).
     outside_population
         People around the territory whose demand competed for its sites (0: none given).
+    pool_phasing
+        With a pool and its schedule: the pool's teams year by year
+        (:func:`~coverage.phasing_pool.phase_pool`).
     """
 
     settings: AccessSettings
@@ -86,6 +91,7 @@ class AccessStudy:
     matrix: CoverageMatrix
     timings: dict[str, float] = field(default_factory=dict)
     outside_population: float = 0.0
+    pool_phasing: PhasedPool | None = None
 
     def summary(self) -> dict[str, Any]:
         """Key figures, for run.json and the terminal."""
@@ -111,6 +117,18 @@ class AccessStudy:
             "sites_receiving": int((added > 0).sum()),
             "teams_placed": len(self.allocation_steps),
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
+            **({"pool_phasing": self._phasing()} if self.pool_phasing is not None else {}),
+        }
+
+    def _phasing(self) -> dict[str, Any]:
+        phased = self.pool_phasing
+        assert phased is not None
+        return {
+            "schedule": phased.schedule.as_dict(),
+            "people_above_person_years": phased.objective,
+            "pool_order_person_years": phased.pool_objective,
+            "exchanges": phased.exchanges,
+            "status": phased.status,
         }
 
 
@@ -304,6 +322,7 @@ def study_access(
     teams = np.zeros(len(site_ids), dtype=int)
     people = analysis.units["population"].to_numpy(dtype=float)
     counted = np.arange(len(demand)) < n_units  # the territory's units, not those around it
+    pool_phasing = None
     if scenario.pool is not None:
         pool = scenario.pool
         excluded = set(pool.exclude)
@@ -328,6 +347,20 @@ def study_access(
             max_per_site=pool.max_per_site,
             counted=None if outside is None else counted,
         )
+        if pool.schedule is not None:
+            t1 = time.perf_counter()
+            pool_phasing = phase_pool(
+                matrix,
+                after,
+                demand,
+                allocation.steps,
+                Schedule.parse(pool.schedule, total=float(pool.supply)),
+                priority_line=settings.priority_line_value / settings.scale,
+                decay=settings.decay,
+                people=np.concatenate([people, np.zeros(len(demand) - n_units)]),
+                counted=counted,
+            )
+            timings["phasing of the pool"] = time.perf_counter() - t1
         after = allocation.supply
         steps = allocation.steps
         counts = steps["site_id"].map(position).value_counts()
@@ -366,6 +399,7 @@ def study_access(
         matrix=matrix,
         timings=timings,
         outside_population=0.0 if outside is None else float(outside["population"].sum()),
+        pool_phasing=pool_phasing,
     )
 
 

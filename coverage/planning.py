@@ -21,6 +21,7 @@ from coverage.analysis import GapAnalysis
 from coverage.errors import InputDataError
 from coverage.matrix import CoverageMatrix, analysis_matrix
 from coverage.numbers import is_number
+from coverage.phasing import PhasedSites, Schedule, phase_sites
 from coverage.siting import SitingResult, coverage_curve, fragility, lscp, mclp_greedy, most_then_fewest, p_median
 
 __all__ = ["DEFAULT_TIME_LIMIT_S", "SOLVERS", "SitingOptions", "SitingPlan", "plan_sites"]
@@ -59,6 +60,10 @@ class SitingPlan:
         The coverage matrix (rows: candidates then existing facilities).
     timings
         Seconds per step.
+    phasing
+        With a schedule: the chosen sites opened year by year
+        (:func:`~coverage.phasing.phase_sites`); the selection table then has their
+        ``year`` and ``opening_order``.
     """
 
     threshold_min: float
@@ -70,6 +75,7 @@ class SitingPlan:
     fragility: pd.DataFrame
     matrix: CoverageMatrix
     timings: dict[str, float] = field(default_factory=dict)
+    phasing: PhasedSites | None = None
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,10 @@ class SitingOptions:
     curve_time_limit_s
         Time limit of each exact solve of the curve (default: ``time_limit_s``); a point
         not proven within it is reported ``"feasible"`` with its gap.
+    schedule
+        New sites opened each year, to phase the sites chosen: a
+        :class:`~coverage.phasing.Schedule`, ``"2023:12,2024:12,2025:13"``, or
+        ``"2023-2025"`` (the sites chosen spread evenly over those years).
     """
 
     threshold_min: float
@@ -112,6 +122,7 @@ class SitingOptions:
     curve_k_max: int | None = None
     exact_curve: bool = True
     curve_time_limit_s: float | None = None
+    schedule: Schedule | str | None = None
 
     def __post_init__(self) -> None:
         if self.solver not in SOLVERS:
@@ -133,6 +144,8 @@ class SitingOptions:
             raise InputDataError(f"the curve's time limit must be a positive number of seconds, got {limit!r}")
         if self.target_share is not None and not (is_number(self.target_share) and 0 < self.target_share <= 1):
             raise InputDataError(f"the target share must be in (0, 1], got {self.target_share}")
+        if isinstance(self.schedule, str):
+            Schedule.parse(self.schedule, total=0)  # its syntax, before the long computation
 
 
 def plan_sites(
@@ -256,6 +269,16 @@ def plan_sites(
         workers=workers,
     )
     timings["coverage curve"] = time.perf_counter() - t0
+    phasing = None
+    if opts.schedule is not None and selection.sites:
+        t0 = time.perf_counter()
+        schedule = opts.schedule
+        if isinstance(schedule, str):
+            schedule = Schedule.parse(schedule, total=len(selection.sites))
+        phasing = phase_sites(
+            matrix, population, threshold_min, selection.sites, schedule, required=required, time_limit_s=time_limit_s
+        )
+        timings["phasing"] = time.perf_counter() - t0
     frag = fragility(matrix, population, required, thresholds)
     frag = (
         analysis.facilities[["facility_id", "name", "type"]].astype({"facility_id": str}).merge(frag, on="facility_id")
@@ -268,11 +291,12 @@ def plan_sites(
         candidates=scored,
         selection=selection,
         greedy=greedy,
-        selection_table=_selection_table(selection, scored, matrix, population, threshold_min),
+        selection_table=_selection_table(selection, scored, phasing),
         curve=curve,
         fragility=frag,
         matrix=matrix,
         timings=timings,
+        phasing=phasing,
     )
 
 
@@ -329,11 +353,7 @@ def _score(
 
 
 def _selection_table(
-    selection: SitingResult,
-    scored: gpd.GeoDataFrame,
-    matrix: CoverageMatrix,
-    population: np.ndarray,
-    threshold_min: float,
+    selection: SitingResult, scored: gpd.GeoDataFrame, phasing: PhasedSites | None = None
 ) -> gpd.GeoDataFrame:
     info = scored.drop(columns="rank").set_index("candidate_id")
     rows = info.loc[list(selection.sites)].reset_index()
@@ -350,4 +370,8 @@ def _selection_table(
     # the certificate of the whole selection, on every row, so that the table travels with it
     table["status"] = selection.status
     table["gap"] = selection.gap
+    if phasing is not None:
+        when = phasing.timeline.set_index("site_id")
+        table["year"] = when.loc[table["candidate_id"], "year"].to_numpy()
+        table["opening_order"] = when.loc[table["candidate_id"], "order"].to_numpy()
     return table

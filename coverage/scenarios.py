@@ -192,7 +192,9 @@ class Pool:
     when the commune has at least this many inhabitants (a team of salaried GPs settles in
     a bourg rather than a hamlet; existing facilities and the sites of additions are kept
     whatever their commune's size);
-    ``max_per_site``: most doctors one site may receive.
+    ``max_per_site``: most doctors one site may receive; ``schedule``: doctors hired each
+    year (``"2021:40,2022:40,..."``, or ``"2021-2028"`` for the pool spread evenly), to
+    phase the teams (:func:`~coverage.phasing_pool.phase_pool`).
     """
 
     supply: float
@@ -201,6 +203,7 @@ class Pool:
     max_per_site: float | None = None
     exclude: tuple[str, ...] = ()
     min_population: float = 0.0
+    schedule: str | None = None
 
     def __post_init__(self) -> None:
         if not (is_number(self.supply) and self.supply > 0):
@@ -217,6 +220,10 @@ class Pool:
             raise InputDataError(
                 f"max_per_site ({self.max_per_site!r}) must be a number at least the team size ({self.team_size})"
             )
+        if self.schedule is not None:
+            from coverage.phasing import Schedule
+
+            Schedule.parse(str(self.schedule), total=float(self.supply))
 
 
 @dataclass(frozen=True)

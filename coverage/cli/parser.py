@@ -29,8 +29,12 @@ DEFAULT_ACCESS_OUT = Path("outputs") / "centre-val-de-loire-access"
 #: of ``access`` on the regional data, in teams of DEFAULT_TEAM_SIZE).
 DEFAULT_POOL = 300
 DEFAULT_TEAM_SIZE = 3
-#: The Region's aim: 125 MSP or grouped structures for a complete mesh of the territory.
+#: ... hired over 8 years to 2028 (the regional default's schedule: the pool spread evenly).
+DEFAULT_POOL_SCHEDULE = "2021-2028"
+#: The Region's aim: 125 MSP or grouped structures for a complete mesh of the territory,
+#: by 2025: the demo opens its new sites over DEMO_PHASING (spread evenly).
 DEFAULT_TARGET_STRUCTURES = 125
+DEMO_PHASING = "2023-2025"
 #: The demo's time limit of each exact point of the coverage curve, in seconds: the
 #: scenario's own answer is proven under --time-limit; the curve's points show their gaps.
 DEMO_CURVE_TIME_LIMIT_S = 0.2
@@ -363,6 +367,12 @@ def _add_access_options(p: argparse.ArgumentParser) -> None:
         help="town halls of communes of at least N inhabitants only, as pool candidates (default 0: all)",
     )
     g.add_argument(
+        "--pool-schedule",
+        metavar="SCHEDULE",
+        help="doctors of the pool hired each year, YEAR:N,YEAR:N,... or FIRST-LAST (the pool spread evenly), "
+        f"to phase its teams (regional default {DEFAULT_POOL_SCHEDULE}; 'none': no phasing)",
+    )
+    g.add_argument(
         "--workers", type=int, help="processes for the travel-time matrix and the isochrones (default: all cores)"
     )
 
@@ -417,6 +427,15 @@ def _add_siting_options(p: argparse.ArgumentParser, *, default_exclude: bool) ->
         default=DEMO_CURVE_TIME_LIMIT_S if p.prog.endswith("demo") else None,
         help="seconds for each exact solve of the coverage curve; a point not proven within it is shown "
         f"with its gap (default: --time-limit; demo default {DEMO_CURVE_TIME_LIMIT_S:g})",
+    )
+    demo = p.prog.endswith("demo")
+    g.add_argument(
+        "--phasing",
+        metavar="SCHEDULE",
+        default=DEMO_PHASING if demo else None,
+        help="new sites opened each year, YEAR:N,YEAR:N,... or FIRST-LAST (the sites chosen spread evenly), "
+        "ordered to cover the most people summed over the years"
+        + (f" (demo default {DEMO_PHASING}; 'none': no phasing)" if demo else ""),
     )
     g.add_argument("--curve-max", type=int, help="largest number of new sites on the coverage curve")
     g.add_argument("--no-exact-curve", action="store_true", help="greedy values only on the coverage curve")

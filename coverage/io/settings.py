@@ -216,7 +216,7 @@ def load_scenario(path: str | Path) -> tuple[AccessSettings, Scenario]:
             raise InputDataError(f"{where}: [scenario.pool] must be a table")
         _check_keys(
             p,
-            {"gps", "team_size", "candidates", "max_per_site", "exclude", "min_population"},
+            {"gps", "team_size", "candidates", "max_per_site", "exclude", "min_population", "schedule"},
             f"{where}, [scenario.pool]",
         )
         if "gps" not in p:
@@ -229,6 +229,7 @@ def load_scenario(path: str | Path) -> tuple[AccessSettings, Scenario]:
                 max_per_site=p.get("max_per_site"),
                 exclude=tuple(str(x) for x in p.get("exclude", [])),
                 min_population=p.get("min_population", 0.0),
+                schedule=None if p.get("schedule") is None else str(p["schedule"]),
             )
         except InputDataError as exc:
             raise InputDataError(f"{where}, [scenario.pool]: {exc}") from exc

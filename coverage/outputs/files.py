@@ -284,12 +284,16 @@ def with_lonlat(frame: gpd.GeoDataFrame) -> pd.DataFrame:
 
 def plan_tables(plan: SitingPlan) -> dict[str, pd.DataFrame]:
     """The tables of a siting plan, by file name without ``.csv``; points with ``lon``/``lat``."""
-    return {
+    tables = {
         "candidates": with_lonlat(plan.candidates),
         "selection": with_lonlat(plan.selection_table),
         "coverage_curve": plan.curve,
         "fragility": plan.fragility,
     }
+    if plan.phasing is not None:
+        tables["phasing"] = plan.phasing.timeline
+        tables["phasing_by_year"] = plan.phasing.by_year
+    return tables
 
 
 def write_plan_layers(plan: SitingPlan, folder: Path, crs: str) -> None:
@@ -322,6 +326,9 @@ def access_tables(study: AccessStudy) -> dict[str, pd.DataFrame]:
     }
     if study.scenario.pool is not None:
         tables["allocation_steps"] = study.allocation_steps
+    if study.pool_phasing is not None:
+        tables["pool_phasing"] = study.pool_phasing.timeline
+        tables["pool_phasing_by_year"] = study.pool_phasing.by_year
     return tables
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from coverage._version import __version__
 from coverage.outputs.html_blocks import escape, page
+from coverage.outputs.report_phasing import phasing_section, pool_phasing_section
 from coverage.outputs.report_scenarios import accessibility_section, siting_section
 from coverage.outputs.report_sections import (
     cantons_section,
@@ -49,7 +50,7 @@ __all__ = ["FIGURE_NAMES", "REPORT_FILE", "figure_pngs", "report_html", "write_r
 
 REPORT_FILE = "report.html"
 #: Names of the figures of a run (``figures/<name>.png`` beside the report).
-FIGURE_NAMES = ("minutes_map", "access_by_department", "coverage_curve")
+FIGURE_NAMES = ("minutes_map", "access_by_department", "coverage_curve", "phasing", "pool_phasing")
 
 
 def figure_pngs(
@@ -58,10 +59,12 @@ def figure_pngs(
     plan: SitingPlan | None = None,
     departments: gpd.GeoDataFrame | None = None,
     dpi: int = 150,
+    access: AccessStudy | None = None,
 ) -> dict[str, bytes]:
     """PNG bytes of the run's figures, by name (see :data:`FIGURE_NAMES`).
 
-    The coverage curve is drawn only with a ``plan``.  A caller that also writes the
+    The coverage curve is drawn only with a ``plan``, the phasing figures only when the
+    plan's sites or the ``access`` study's pool were phased.  A caller that also writes the
     PNG files passes this dictionary to :func:`write_report`, so each figure is drawn
     once.
     """
@@ -73,6 +76,14 @@ def figure_pngs(
     }
     if plan is not None:
         pngs["coverage_curve"] = png_bytes(coverage_curve_figure(plan), dpi=dpi)
+    if plan is not None and plan.phasing is not None:
+        from coverage.outputs.report_phasing import phasing_figure
+
+        pngs["phasing"] = png_bytes(phasing_figure(plan.phasing), dpi=dpi)
+    if access is not None and access.pool_phasing is not None:
+        from coverage.outputs.report_phasing import pool_phasing_figure
+
+        pngs["pool_phasing"] = png_bytes(pool_phasing_figure(access.pool_phasing), dpi=dpi)
     return pngs
 
 
@@ -121,7 +132,9 @@ def report_html(
         cantons_section(result),
         worst_epci_section(result),
         siting_section(plan, pngs) if plan is not None else "",
+        phasing_section(plan.phasing, pngs) if plan is not None and plan.phasing is not None else "",
         accessibility_section(access) if access is not None else "",
+        pool_phasing_section(access.pool_phasing, pngs) if access is not None and access.pool_phasing else "",
         parameters_section(result, plan, info, siting),
     ]
     return page("Rapport de couverture (coverage run report)", sections)

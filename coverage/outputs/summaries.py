@@ -17,6 +17,7 @@ from coverage.outputs.folder import TOOL
 if TYPE_CHECKING:
     from coverage.access_study import AccessStudy
     from coverage.analysis import GapAnalysis
+    from coverage.phasing import PhasedSites
     from coverage.planning import SitingPlan
     from coverage.siting import SitingResult
 
@@ -98,6 +99,20 @@ def plan_summary(plan: SitingPlan) -> dict[str, Any]:
         "greedy_population_covered_after": g.population_covered_after,
         "uncoverable_units": list(s.uncoverable),
         "timings_s": {k: round(v, 3) for k, v in plan.timings.items()},
+        **({"phasing": phasing_summary(plan.phasing)} if plan.phasing is not None else {}),
+    }
+
+
+def phasing_summary(phased: PhasedSites) -> dict[str, Any]:
+    """The phasing's schedule, objective against the greedy order, and certificate."""
+    return {
+        "schedule": phased.schedule.as_dict(),
+        "objective_person_years": phased.objective,
+        "greedy_order_person_years": phased.greedy_objective,
+        "bound": phased.bound,
+        "gap": phased.gap,
+        "status": phased.status,
+        "solver_status": phased.solver_status,
     }
 
 

@@ -147,7 +147,7 @@ def write_outputs(
         _main_files(result, folder, crs, plan, access, comparison)
         info = run_record(result, plan=plan, access=access, run_info=run_info)
         if report:
-            pngs = figure_pngs(result, plan=plan, departments=departments)
+            pngs = figure_pngs(result, plan=plan, departments=departments, access=access)
             (folder / "figures").mkdir()
             for name, png in pngs.items():
                 (folder / "figures" / f"{name}.png").write_bytes(png)

@@ -302,7 +302,7 @@ def add_sites(
         ).add_to(fmap)
     if not len(selected):
         return
-    points = []
+    points, years = [], []
     for _, row in selected.iterrows():
         order = int(row["rank"])
         rows = [
@@ -314,14 +314,29 @@ def add_sites(
             rows.append(
                 ("Population couverte cumulée / Cumulative covered", en_count(row["population_covered"]) + share)
             )
+        when = ""
+        if "year" in row:  # phased: numbered in the order of opening
+            years.append(str(row["year"]))
+            order = int(row["opening_order"])
+            when = f"{text(row['year'])} · "
+            rows.insert(0, ("Année d'ouverture / Opening year", f"{text(row['year'])} (n° {order})"))
         points.append(
             {
                 "location": latlon(row.geometry),
                 "icon": icon(SITE_SYMBOL, "coverage-site", size=26, letter=str(order)),
                 "z": 1000,
-                "tooltip": f"<b>{order}. {text(row['name'])}</b><br>+{en_count(row['marginal_gain'])} hab. / inh.",
+                "tooltip": f"<b>{when}{order}. {text(row['name'])}</b><br>+{en_count(row['marginal_gain'])} "
+                "hab. / inh.",
                 "popup": table(f"{order}. {text(row['name'])}", rows + site_rows(row, ts, departments)),
             }
         )
     solver = text(plan.selection.solver)
-    point_layer(f"Nouveaux sites ({len(points)}, {solver}, {t_label} min) / New sites", points).add_to(fmap)
+    if not years:
+        point_layer(f"Nouveaux sites ({len(points)}, {solver}, {t_label} min) / New sites", points).add_to(fmap)
+        return
+    # phased: one layer per year, in the schedule's order, to step through the years
+    for year in dict.fromkeys(plan.phasing.timeline["year"].astype(str)) if plan.phasing is not None else ():
+        these = [p for p, y in zip(points, years, strict=True) if y == year]
+        if these:
+            label = f"Nouveaux sites {text(year)} ({len(these)}, {solver}, {t_label} min) / New sites {text(year)}"
+            point_layer(label, these).add_to(fmap)

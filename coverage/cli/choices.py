@@ -1,0 +1,147 @@
+"""The command line's scenario and siting choices: the options of ``access`` and ``optimise``/``demo``
+turned into the settings, scenario, siting options and candidates of the library."""
+
+from __future__ import annotations
+
+import argparse
+
+import geopandas as gpd
+
+from coverage.analysis import GapAnalysis
+from coverage.candidates import (
+    candidates_from_network,
+    candidates_from_points,
+    candidates_from_units,
+    communes_with_facility,
+    exclude_candidates,
+)
+from coverage.cli.parser import DEFAULT_POOL, DEFAULT_POOL_SCHEDULE, DEFAULT_TARGET_STRUCTURES, DEFAULT_TEAM_SIZE
+from coverage.errors import CoverageError, InputFileNotFoundError
+from coverage.io.facilities import read_candidates
+from coverage.io.settings import load_scenario
+from coverage.planning import SitingOptions
+from coverage.scenarios import AccessSettings, Addition, Pool, Scenario, scenario_name
+
+
+def _access_setup(args: argparse.Namespace, regional: bool) -> tuple[AccessSettings, Scenario]:
+    """Settings and scenario: the scenario file, then the command-line overrides.
+
+    Additions from ``--add`` keep their site id as given;
+    :func:`coverage.scenarios.resolve_sites` tells facilities from communes once the
+    facilities are read.
+    """
+    from dataclasses import replace
+
+    from coverage.accessibility import parse_bands
+    from coverage.scenarios import with_overrides
+
+    settings, scenario = load_scenario(args.scenario) if args.scenario else (AccessSettings(), Scenario(name=""))
+    settings = with_overrides(
+        settings,
+        measure=args.measure,
+        decay=parse_bands(args.bands) if args.bands else args.decay,
+        priority_line=args.priority_line,
+        supply_column=args.supply_column,
+        default_supply=args.default_supply,
+        consultations_per_fte=args.consultations_per_fte,
+    )
+    additions = scenario.additions + tuple(Addition(supply=n, facility=site) for site, n in args.add)
+    pool = scenario.pool
+    if args.pool is not None or (pool is None and regional and not args.scenario and not args.add):
+        base = pool or Pool(
+            supply=DEFAULT_POOL,
+            team_size=DEFAULT_TEAM_SIZE if regional else 1.0,
+            schedule=DEFAULT_POOL_SCHEDULE if regional and args.pool is None else None,
+        )
+        pool = replace(base, supply=args.pool or base.supply)
+    if pool is not None:
+        pool = replace(
+            pool,
+            team_size=args.team_size or pool.team_size,
+            candidates=args.pool_candidates or pool.candidates,
+            max_per_site=args.max_per_site or pool.max_per_site,
+            min_population=pool.min_population if args.pool_min_population is None else args.pool_min_population,
+        )
+        if args.pool_schedule is not None:
+            pool = replace(pool, schedule=None if args.pool_schedule.lower() == "none" else args.pool_schedule)
+    name = scenario.name or scenario_name(additions, pool)
+    return settings, Scenario(name=name, additions=additions, pool=pool)
+
+
+def _siting_options(args: argparse.Namespace) -> dict[str, object]:
+    names = (
+        "threshold",
+        "sites",
+        "target_share",
+        "target_structures",
+        "solver",
+        "candidates",
+        "candidate_spacing",
+        "exclude_facility_communes",
+        "exclude_codes",
+        "time_limit",
+        "curve_max",
+        "curve_time_limit",
+        "phasing",
+    )
+    return {name: getattr(args, name) for name in names}
+
+
+def _candidate_points(args: argparse.Namespace) -> gpd.GeoDataFrame | None:
+    """The planner's own candidate file (``--candidates FILE``), or None for communes and network nodes."""
+    if args.candidates in ("communes", "network"):
+        return None
+    try:
+        return read_candidates(
+            args.candidates,
+            layer=args.candidates_layer,
+            id_column=args.candidate_id_column,
+            name_column=args.candidate_name_column,
+        )
+    except InputFileNotFoundError:
+        raise InputFileNotFoundError(
+            f"--candidates {args.candidates!r}: neither a keyword (communes, network) nor an existing file"
+        ) from None
+
+
+def _candidates(
+    args: argparse.Namespace, result: GapAnalysis, points: gpd.GeoDataFrame | None, town_halls: gpd.GeoDataFrame | None
+) -> gpd.GeoDataFrame:
+    if points is not None:
+        candidates = candidates_from_points(points, result.units)
+    elif args.candidates == "communes":
+        candidates = candidates_from_units(result.units if town_halls is None else town_halls)
+    else:
+        candidates = candidates_from_network(
+            result.network, result.node_minutes, args.threshold, spacing_m=args.candidate_spacing, units=result.units
+        )
+    asked = {c.strip() for c in args.exclude_codes.split(",") if c.strip()}
+    known = set(result.units["unit_id"].astype(str))
+    if "commune" in result.units:
+        known |= set(result.units["commune"].dropna().astype(str))
+    excluded = exclude_candidates(candidates, communes=asked, ids=asked, known=known, what="--exclude-codes")
+    if args.exclude_facility_communes:
+        hosting = communes_with_facility(result.facilities, result.units)
+        excluded = exclude_candidates(excluded, communes=hosting, known=hosting)
+    return excluded
+
+
+def _siting(args: argparse.Namespace) -> SitingOptions:
+    """The siting options of the command line, checked before any reading."""
+    k, share, target = args.sites, args.target_share, args.target_structures
+    if args.command == "demo" and k is None and share is None and target is None:
+        target = DEFAULT_TARGET_STRUCTURES
+    if k is None and share is None and target is None and args.solver != "lscp":
+        raise CoverageError("say how many new sites: --sites, --target-share or --target-structures (or --solver lscp)")
+    return SitingOptions(
+        threshold_min=args.threshold,
+        k=k,
+        target_share=share,
+        target_structures=target,
+        solver=args.solver,
+        time_limit_s=args.time_limit,
+        curve_k_max=args.curve_max,
+        curve_time_limit_s=args.curve_time_limit,
+        exact_curve=not args.no_exact_curve,
+        schedule=None if args.phasing is None or args.phasing.lower() == "none" else args.phasing,
+    )
