@@ -28,6 +28,7 @@ from coverage.accessibility import (
     floating_catchment,
 )
 from coverage.analysis import GapAnalysis
+from coverage.capacity_study import CapacityStudy, study_capacity
 from coverage.errors import InputDataError
 from coverage.matrix import CoverageMatrix, analysis_matrix
 from coverage.phasing import Schedule
@@ -77,6 +78,9 @@ class AccessStudy:
     pool_phasing
         With a pool and its schedule: the pool's teams year by year
         (:func:`~coverage.phasing_pool.phase_pool`).
+    capacity
+        With ``settings.capacity_minutes``: the doctors' patient lists before and after
+        the scenario, and the pool placed by them (:mod:`coverage.capacity_study`).
     """
 
     settings: AccessSettings
@@ -92,6 +96,7 @@ class AccessStudy:
     timings: dict[str, float] = field(default_factory=dict)
     outside_population: float = 0.0
     pool_phasing: PhasedPool | None = None
+    capacity: CapacityStudy | None = None
 
     def summary(self) -> dict[str, Any]:
         """Key figures, for run.json and the terminal."""
@@ -118,6 +123,7 @@ class AccessStudy:
             "teams_placed": len(self.allocation_steps),
             "timings_s": {k: round(v, 3) for k, v in self.timings.items()},
             **({"pool_phasing": self._phasing()} if self.pool_phasing is not None else {}),
+            **({"patient_lists": self.capacity.summary()} if self.capacity is not None else {}),
         }
 
     def _phasing(self) -> dict[str, Any]:
@@ -299,7 +305,7 @@ def study_access(
     matrix = analysis_matrix(
         analysis,
         new,
-        settings.decay.max_minutes,
+        max(settings.decay.max_minutes, settings.capacity_minutes or 0.0),
         id_column="site_id",
         new_first=False,
         what="new sites",
@@ -323,6 +329,7 @@ def study_access(
     people = analysis.units["population"].to_numpy(dtype=float)
     counted = np.arange(len(demand)) < n_units  # the territory's units, not those around it
     pool_phasing = None
+    pool_start, eligible = after.copy(), None
     if scenario.pool is not None:
         pool = scenario.pool
         excluded = set(pool.exclude)
@@ -367,6 +374,28 @@ def study_access(
         teams[counts.index.to_numpy(dtype=int)] = counts.to_numpy()
     result = floating_catchment(matrix, after, demand, settings.decay) if not scenario.is_empty else baseline
     timings["floating catchment and scenario"] = time.perf_counter() - t0
+    capacity = None
+    if settings.capacity_minutes is not None:
+        t0 = time.perf_counter()
+        # the people around the territory compete for its doctors' lists too (counted in no total)
+        around = np.zeros(0) if outside is None else outside["population"].to_numpy(dtype=float)
+        capacity = study_capacity(
+            matrix,
+            analysis.units,
+            pd.Series(np.concatenate([people, around]), index=demand.index),
+            counted,
+            before,
+            None if scenario.is_empty else after,
+            threshold_min=float(settings.capacity_minutes),
+            patients_per_gp=settings.patients_per_gp,
+            pool=scenario.pool,
+            pool_start=pool_start,
+            pool_sites=eligible,
+            priority_line=settings.priority_line_value / settings.scale,
+            decay=settings.decay,
+            demand=demand.to_numpy(dtype=float),
+        )
+        timings["patient lists"] = time.perf_counter() - t0
     baseline, result = _territory_only(baseline, n_units), _territory_only(result, n_units)
 
     sites = sites_table(facilities, new, supply, source, before, after, teams, of_addition, analysis.units)
@@ -400,6 +429,7 @@ def study_access(
         timings=timings,
         outside_population=0.0 if outside is None else float(outside["population"].sum()),
         pool_phasing=pool_phasing,
+        capacity=capacity,
     )
 
 

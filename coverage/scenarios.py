@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from coverage.accessibility import DEFAULT_BANDS, ContinuousDecay, StepDecay
+from coverage.capacity import DEFAULT_PATIENTS_PER_GP
 from coverage.errors import InputDataError
 from coverage.numbers import is_number
 
@@ -86,6 +87,13 @@ class AccessSettings:
     age_table, age_id_column
         File with the age columns, joined on ``age_id_column`` (default: the columns
         are in the units themselves).
+    capacity_minutes
+        With a number of minutes: the doctors' patient lists are studied too
+        (:mod:`coverage.capacity_study`): people assigned to doctors with room within
+        that many minutes, before and after the scenario.  None: not studied.
+    patients_per_gp
+        Patients one GP follows as médecin traitant
+        (:data:`~coverage.capacity.DEFAULT_PATIENTS_PER_GP`, with its source).
     """
 
     decay: StepDecay | ContinuousDecay = DEFAULT_BANDS
@@ -98,15 +106,19 @@ class AccessSettings:
     age_weights: dict[str, float] | None = None
     age_table: str | Path | None = None
     age_id_column: str = "code_insee"
+    capacity_minutes: float | None = None
+    patients_per_gp: float = DEFAULT_PATIENTS_PER_GP
 
     def __post_init__(self) -> None:
         if self.measure not in MEASURES:
             raise InputDataError(f"unknown measure {self.measure!r}; expected one of {', '.join(MEASURES)}")
-        for name in ("consultations_per_fte", "per_inhabitants"):
+        for name in ("consultations_per_fte", "per_inhabitants", "patients_per_gp"):
             value = getattr(self, name)
             if not (is_number(value) and value > 0):
                 raise InputDataError(f"{name} must be a positive number, got {value!r}")
         check_priority_line(self.priority_line)
+        if self.capacity_minutes is not None and not (is_number(self.capacity_minutes) and self.capacity_minutes > 0):
+            raise InputDataError(f"capacity_minutes must be a positive number, got {self.capacity_minutes!r}")
         if self.default_supply is not None and not (is_number(self.default_supply) and self.default_supply >= 0):
             raise InputDataError(f"default_supply must be a non-negative number, got {self.default_supply!r}")
 
@@ -143,6 +155,8 @@ class AccessSettings:
             "age_weights": self.age_weights,
             "age_table": None if self.age_table is None else str(self.age_table),
             "age_id_column": self.age_id_column,
+            "capacity_minutes": self.capacity_minutes,
+            "patients_per_gp": self.patients_per_gp,
         }
 
 

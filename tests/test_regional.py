@@ -67,7 +67,15 @@ def test_output_contract(demo_out: Path) -> None:
     fac_header = header(demo_out / "facilities.csv")
     assert fac_header[:5] == ["facility_id", "name", "type", "node", "access_minutes"]
     layers = {name for name, _ in pyogrio.list_layers(demo_out / "coverage.gpkg")}
-    assert layers == {"population_access", "facilities", "catchments", "isochrones", "uncovered", "sites"}
+    assert layers == {
+        "population_access",
+        "facilities",
+        "catchments",
+        "isochrones",
+        "uncovered",
+        "sites",
+        "layer_styles",
+    }
     for name in ("candidates.csv", "selection.csv", "coverage_curve.csv", "fragility.csv"):
         assert (demo_out / name).is_file(), name
     assert json.loads((demo_out / "run.json").read_text())["tool"] == "coverage"

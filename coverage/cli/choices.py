@@ -15,7 +15,13 @@ from coverage.candidates import (
     communes_with_facility,
     exclude_candidates,
 )
-from coverage.cli.parser import DEFAULT_POOL, DEFAULT_POOL_SCHEDULE, DEFAULT_TARGET_STRUCTURES, DEFAULT_TEAM_SIZE
+from coverage.cli.parser import (
+    DEFAULT_POOL,
+    DEFAULT_POOL_SCHEDULE,
+    DEFAULT_SITING_THRESHOLD,
+    DEFAULT_TARGET_STRUCTURES,
+    DEFAULT_TEAM_SIZE,
+)
 from coverage.errors import CoverageError, InputFileNotFoundError
 from coverage.io.facilities import read_candidates
 from coverage.io.settings import load_scenario
@@ -44,7 +50,13 @@ def _access_setup(args: argparse.Namespace, regional: bool) -> tuple[AccessSetti
         supply_column=args.supply_column,
         default_supply=args.default_supply,
         consultations_per_fte=args.consultations_per_fte,
+        capacity_minutes=args.capacity_minutes,
+        patients_per_gp=args.patients_per_gp,
     )
+    if args.no_capacity:
+        settings = replace(settings, capacity_minutes=None)
+    elif settings.capacity_minutes is None:
+        settings = replace(settings, capacity_minutes=DEFAULT_SITING_THRESHOLD)
     additions = scenario.additions + tuple(Addition(supply=n, facility=site) for site, n in args.add)
     pool = scenario.pool
     if args.pool is not None or (pool is None and regional and not args.scenario and not args.add):

@@ -12,6 +12,8 @@ from pathlib import Path
 
 from coverage._version import __version__
 from coverage.accessibility import ContinuousDecay
+from coverage.capacity import DEFAULT_PATIENTS_PER_GP
+from coverage.cli.compare import add_compare_parser
 from coverage.errors import InputDataError
 from coverage.io.facilities import FACILITY_FORMATS, FINESS_CATEGORIES
 from coverage.io.official import SOURCES_URL_ENV
@@ -155,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_siting_options(d, default_exclude=True)
 
     _add_data_command(sub)
+    add_compare_parser(sub)
     return parser
 
 
@@ -366,6 +369,19 @@ def _add_access_options(p: argparse.ArgumentParser) -> None:
         metavar="N",
         help="town halls of communes of at least N inhabitants only, as pool candidates (default 0: all)",
     )
+    g.add_argument(
+        "--capacity-minutes",
+        type=_positive,
+        help="patient lists: assign people to doctors with room within this many minutes "
+        f"(default {DEFAULT_SITING_THRESHOLD:g}, or the scenario file's capacity_minutes)",
+    )
+    g.add_argument(
+        "--patients-per-gp",
+        type=_positive,
+        help=f"patients one GP follows as médecin traitant (default {DEFAULT_PATIENTS_PER_GP:g}: "
+        "Assurance maladie, mean of 2021)",
+    )
+    g.add_argument("--no-capacity", action="store_true", help="no patient-list (capacity) study")
     g.add_argument(
         "--pool-schedule",
         metavar="SCHEDULE",

@@ -157,6 +157,10 @@ def _regional(args: argparse.Namespace) -> bool:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if args.command == "compare":
+        from coverage.cli.compare import run_compare
+
+        return run_compare(args)
     if args.command == "data":
         return _run_data(args)
     start = time.perf_counter()

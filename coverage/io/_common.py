@@ -136,8 +136,12 @@ def read_vector(path: Path, what: str, layer: str | None = None) -> gpd.GeoDataF
     names = [str(name) for name in layers[:, 0]]
     if layer is not None and layer not in names:
         raise InputDataError(f"{what} {path}: no layer {layer!r}; layers are {names}")
-    if layer is None and len(names) > 1:
-        raise InputDataError(f"{what} {path}: holds several layers {names}; say which one to read")
+    # tables without geometry (QGIS's layer_styles, attribute tables) are not layers to choose from
+    spatial = [str(name) for name, geometry in layers if geometry is not None]
+    if layer is None and len(spatial) > 1:
+        raise InputDataError(f"{what} {path}: holds several layers {spatial}; say which one to read")
+    if layer is None and len(spatial) == 1 and len(names) > 1:
+        layer = spatial[0]
     try:
         frame = gpd.read_file(path, layer=layer, engine="pyogrio")
     except Exception as exc:

@@ -146,6 +146,8 @@ def load_scenario(path: str | Path) -> tuple[AccessSettings, Scenario]:
     default_supply = 2
     age_table = "ages.csv"        # relative to the TOML file
     age_id_column = "CODGEO"
+    capacity_minutes = 20         # patient lists: doctors with room within 20 min
+    patients_per_gp = 960
     [accessibility.age_weights]
     P21_POP0014 = 2.9
     P21_POP75P = 7.1
@@ -159,6 +161,7 @@ def load_scenario(path: str | Path) -> tuple[AccessSettings, Scenario]:
     gps = 300
     team_size = 3
     min_population = 1000         # town halls of communes of at least 1,000 inhabitants
+    schedule = "2021-2028"        # doctors hired each year: the pool spread evenly
     """
     path = Path(path)
     where = f"scenario file {path}"

@@ -33,6 +33,7 @@ from coverage.stats import AREA_COLUMNS
 if TYPE_CHECKING:
     from coverage.access_study import AccessStudy
     from coverage.analysis import GapAnalysis
+    from coverage.capacity_study import CapacityStudy
     from coverage.planning import SitingPlan
     from coverage.road_edges import RoadEdges
 
@@ -329,6 +330,26 @@ def access_tables(study: AccessStudy) -> dict[str, pd.DataFrame]:
     if study.pool_phasing is not None:
         tables["pool_phasing"] = study.pool_phasing.timeline
         tables["pool_phasing_by_year"] = study.pool_phasing.by_year
+    if study.capacity is not None:
+        tables.update(capacity_tables(study.capacity))
+    return tables
+
+
+def capacity_tables(capacity: CapacityStudy) -> dict[str, pd.DataFrame]:
+    """The patient lists' tables: per unit and per area (before and after), per site, and
+    the pool's two allocations compared."""
+    units = capacity.before.units_table().rename(
+        columns={"served": "served_before", "unserved": "unserved_before", "mean_minutes": "mean_minutes_before"}
+    )
+    sites = capacity.before.sites_table().rename(columns=lambda c: c if c == "site_id" else f"{c}_before")
+    if capacity.after is not None:
+        after = capacity.after.units_table().drop(columns="population")
+        units = units.merge(after.rename(columns=lambda c: c if c == "unit_id" else f"{c}_after"), on="unit_id")
+        later = capacity.after.sites_table()
+        sites = sites.merge(later.rename(columns=lambda c: c if c == "site_id" else f"{c}_after"), on="site_id")
+    tables = {"patient_lists": units, "patient_lists_by_area": capacity.by_area, "patient_lists_sites": sites}
+    if capacity.comparison is not None:
+        tables["pool_allocations_compared"] = capacity.comparison
     return tables
 
 

@@ -50,7 +50,14 @@ __all__ = ["FIGURE_NAMES", "REPORT_FILE", "figure_pngs", "report_html", "write_r
 
 REPORT_FILE = "report.html"
 #: Names of the figures of a run (``figures/<name>.png`` beside the report).
-FIGURE_NAMES = ("minutes_map", "access_by_department", "coverage_curve", "phasing", "pool_phasing")
+FIGURE_NAMES = (
+    "minutes_map",
+    "access_by_department",
+    "coverage_curve",
+    "phasing",
+    "pool_phasing",
+    "capacity_by_department",
+)
 
 
 def figure_pngs(
@@ -84,6 +91,10 @@ def figure_pngs(
         from coverage.outputs.report_phasing import pool_phasing_figure
 
         pngs["pool_phasing"] = png_bytes(pool_phasing_figure(access.pool_phasing), dpi=dpi)
+    if access is not None and access.capacity is not None and len(access.capacity.by_area):
+        from coverage.outputs.report_capacity import capacity_figure
+
+        pngs["capacity_by_department"] = png_bytes(capacity_figure(access.capacity.by_area), dpi=dpi)
     return pngs
 
 
@@ -135,9 +146,20 @@ def report_html(
         phasing_section(plan.phasing, pngs) if plan is not None and plan.phasing is not None else "",
         accessibility_section(access) if access is not None else "",
         pool_phasing_section(access.pool_phasing, pngs) if access is not None and access.pool_phasing else "",
+        _capacity(access, pngs),
         parameters_section(result, plan, info, siting),
     ]
     return page("Rapport de couverture (coverage run report)", sections)
+
+
+def _capacity(access: AccessStudy | None, pngs: Mapping[str, bytes]) -> str:
+    """The patient lists' section, when the study has them."""
+    if access is None or access.capacity is None:
+        return ""
+    from coverage.outputs.report_capacity import capacity_section
+
+    c = access.capacity
+    return capacity_section(c.before, c.after, by_area=c.by_area, comparison=c.comparison, pool=c.pool, pngs=pngs)
 
 
 def write_report(

@@ -31,6 +31,7 @@ from coverage.outputs.files import (
     write_workbook,
 )
 from coverage.outputs.folder import RUN_FILE, STAGING_MARKER, atomic_output_dir, files_below
+from coverage.outputs.qgis_styles import add_layer_styles
 from coverage.outputs.report import figure_pngs, write_report
 from coverage.outputs.summaries import record_json, run_record
 from coverage.outputs.webmap import gap_map
@@ -259,3 +260,5 @@ def _main_files(
         write_plan_layers(plan, folder, crs)
     if access is not None:
         write_access_layers(access, folder, crs)
+    # last: the QGIS styles of every layer written above
+    add_layer_styles(gpkg, thresholds=result.config.thresholds_min)
