@@ -400,7 +400,7 @@ def study_access(
 
     sites = sites_table(facilities, new, supply, source, before, after, teams, of_addition, analysis.units)
     units = units_table(analysis, settings, baseline, result, people)
-    by_area = areas_table(units, settings)
+    by_area = areas_table(units, settings, sites)
     classes = pd.DataFrame(
         {
             "class": [PRIORITY, ABOVE],

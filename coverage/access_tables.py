@@ -17,7 +17,7 @@ from coverage.candidates import attach_unit_areas
 from coverage.scenarios import ABOVE, PRIORITY, AccessSettings
 from coverage.stats import AREA_COLUMNS, AREA_LEVELS, NO_CODE, area_codes, common_names, report_missing_codes
 
-__all__ = ["areas_table", "sites_table", "units_table"]
+__all__ = ["DENSITY_COLUMNS", "areas_table", "site_areas", "sites_table", "units_table"]
 
 
 def sites_table(
@@ -116,8 +116,54 @@ def units_table(
     return out
 
 
-def areas_table(units: pd.DataFrame, settings: AccessSettings) -> pd.DataFrame:
+def site_areas(sites: gpd.GeoDataFrame, units: gpd.GeoDataFrame) -> pd.DataFrame:
+    """The area codes of each site, one column per level the units have.
+
+    A site whose ``commune`` code is known takes the areas of the unit of that commune
+    whose ``area`` holds it, else those of the commune's most populous unit (a facility's
+    point drawn just across a border stays in its own commune's canton); a site without
+    a commune takes the areas of the unit whose ``area`` holds it, else of the nearest
+    unit (its point)."""
+    columns = [id_col for id_col, _ in AREA_LEVELS.values() if id_col in units.columns]
+    out = pd.DataFrame(index=sites.index, columns=columns, dtype="string")
+    if not columns or not len(sites):
+        return out
+    points = gpd.GeoDataFrame(geometry=sites.geometry.to_crs(units.crs).to_numpy(), crs=units.crs, index=sites.index)
+    codes = pd.DataFrame({c: units[c].astype("string").to_numpy() for c in columns})
+    if "area" in units and units["area"].notna().any():
+        areas = gpd.GeoDataFrame(codes, geometry=gpd.GeoSeries(units["area"].to_numpy(), crs=units.crs), crs=units.crs)
+        held = gpd.sjoin(points, areas[areas.geometry.notna()], how="left", predicate="within")
+        held = held[~held.index.duplicated(keep="first")]
+        out[columns] = held[columns].astype("string").reindex(sites.index)
+    if "commune" in columns and "commune" in sites:
+        stated = sites["commune"].astype("string")
+        largest = codes.assign(_people=units["population"].to_numpy(dtype=float) if "population" in units else 0.0)
+        largest = largest.sort_values("_people", ascending=False, kind="stable").dropna(subset=["commune"])
+        by_commune = largest.drop_duplicates("commune").set_index("commune")
+        other = stated.notna() & (out["commune"] != stated).fillna(True) & stated.isin(by_commune.index)
+        if other.any():
+            found = by_commune.reindex(stated[other].to_numpy())
+            out.loc[other, columns] = pd.DataFrame(
+                {c: stated[other].to_numpy() if c == "commune" else found[c].to_numpy() for c in columns},
+                index=out.index[other],
+            ).astype("string")
+    missing = out[columns].isna().all(axis=1)
+    if missing.any():
+        centres = gpd.GeoDataFrame(codes, geometry=units.geometry.to_numpy(), crs=units.crs)
+        metric = centres.estimate_utm_crs() if centres.crs.is_geographic else centres.crs  # nearest in metres
+        near = gpd.sjoin_nearest(points[missing].to_crs(metric), centres.to_crs(metric), how="left")
+        near = near[~near.index.duplicated(keep="first")]
+        out.loc[missing, columns] = near[columns].astype("string").to_numpy()
+    return out
+
+
+def areas_table(units: pd.DataFrame, settings: AccessSettings, sites: gpd.GeoDataFrame | None = None) -> pd.DataFrame:
+    """Demand-weighted accessibility per area of each level, before and after, the people
+    in priority zones and, with the ``sites``, the medical density: GPs (or FTE) of the
+    sites in the area per 10,000 inhabitants, before and after (``supply_known`` False
+    where a facility's supply is the default, not stated in the file)."""
     rows = []
+    where = site_areas(sites, units) if sites is not None else None  # type: ignore[arg-type]
     frame = pd.DataFrame(units.drop(columns=[c for c in ("geometry", "area") if c in units.columns]))
     frame["_d0"] = frame["demand"] * frame["accessibility"]
     frame["_d1"] = frame["demand"] * frame["accessibility_scenario"]
@@ -139,9 +185,11 @@ def areas_table(units: pd.DataFrame, settings: AccessSettings) -> pd.DataFrame:
         with np.errstate(divide="ignore", invalid="ignore"):
             a0 = np.where(agg["demand"] > 0, agg["_d0"] / agg["demand"], np.nan)
             a1 = np.where(agg["demand"] > 0, agg["_d1"] / agg["demand"], np.nan)
+        density = _density(sites, where, id_col, agg) if sites is not None and where is not None else {}
         rows.append(
             pd.DataFrame(
                 {
+                    **density,
                     "level": level,
                     "area_id": agg.index.astype(str),
                     "area_name": names.reindex(agg.index).to_numpy(),
@@ -167,4 +215,36 @@ def areas_table(units: pd.DataFrame, settings: AccessSettings) -> pd.DataFrame:
         "population_priority",
         "population_priority_scenario",
     ]
+    if sites is not None:
+        columns += list(DENSITY_COLUMNS)
     return pd.concat(rows, ignore_index=True)[columns] if rows else pd.DataFrame(columns=columns)
+
+
+#: The medical density's columns of the area table.
+DENSITY_COLUMNS = ("gps_before", "gps_after", "gps_per_10000_before", "gps_per_10000_after", "supply_known")
+
+
+def _density(sites: gpd.GeoDataFrame, where: pd.DataFrame, id_col: str, agg: pd.DataFrame) -> dict[str, object]:
+    """GPs per 10,000 inhabitants of each area (the rows of ``agg``), before and after."""
+    if id_col not in where:
+        return {c: np.nan for c in DENSITY_COLUMNS}
+    key = where[id_col].fillna(NO_CODE)
+    frame = pd.DataFrame(
+        {
+            "key": key.to_numpy(),
+            "before": sites["supply_before"].to_numpy(dtype=float),
+            "after": sites["supply_after"].to_numpy(dtype=float),
+            "default": (sites["supply_source"] == "default").to_numpy(),
+        }
+    )
+    summed = frame.groupby("key")[["before", "after", "default"]].sum().reindex(agg.index, fill_value=0)
+    population = agg["population"].to_numpy(dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per = np.where(population > 0, 10_000.0 / population, np.nan)
+    return {
+        "gps_before": summed["before"].to_numpy(),
+        "gps_after": summed["after"].to_numpy(),
+        "gps_per_10000_before": summed["before"].to_numpy() * per,
+        "gps_per_10000_after": summed["after"].to_numpy() * per,
+        "supply_known": summed["default"].to_numpy() == 0,
+    }

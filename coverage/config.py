@@ -38,6 +38,10 @@ class AnalysisConfig:
         Half-width of the band drawn around the roads reached in isochrones.
     isochrones
         Compute isochrone polygons (the slowest step on large networks).
+    zone_label
+        What the planner's own areas are called (a CPTS, a contrat local de santé, a
+        bassin de vie): the ``zone`` level of the area tables
+        (:func:`coverage.io.areas.with_planner_areas`), as titles and layers name it.
     """
 
     thresholds_min: tuple[float, ...] = (10.0, 20.0, 30.0)
@@ -46,6 +50,7 @@ class AnalysisConfig:
     metric_crs: str = DEFAULT_METRIC_CRS
     isochrone_buffer_m: float = 500.0
     isochrones: bool = True
+    zone_label: str = "zone"
 
     def __post_init__(self) -> None:
         try:
@@ -71,6 +76,8 @@ class AnalysisConfig:
         for name in ("access_speed_kph", "max_snap_m", "isochrone_buffer_m"):
             if not is_number(getattr(self, name)):
                 raise InputDataError(f"{name} must be a finite number, got {getattr(self, name)!r}")
+        if not isinstance(self.zone_label, str) or not 0 < len(self.zone_label.strip()) <= 60:
+            raise InputDataError(f"zone_label must be a name of 1 to 60 characters, got {self.zone_label!r}")
         if not isinstance(self.isochrones, bool):
             raise InputDataError(f"isochrones must be true or false, got {self.isochrones!r}")
 

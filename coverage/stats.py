@@ -40,6 +40,8 @@ AREA_LEVELS: Mapping[str, tuple[str, str | None]] = {
     "canton": ("canton", "canton_name"),
     "epci": ("epci", "epci_name"),
     "department": ("department", "department_name"),
+    # the planner's own areas (coverage.io.areas.with_planner_areas), called AnalysisConfig.zone_label
+    "zone": ("zone", "zone_name"),
 }
 #: The units' columns of those levels, code then name, in order: what the tables carry.
 AREA_COLUMNS: tuple[str, ...] = tuple(c for pair in AREA_LEVELS.values() for c in pair if c)

@@ -48,6 +48,8 @@ def test_outputs(access_out: Path) -> None:
     assert layers["accessibility"] == "MultiPolygon"
     assert layers["accessibility_sites"] == "Point"
     assert pyogrio.read_info(access_out / "coverage.gpkg", layer="accessibility")["features"] == 1754
+    page = (access_out / "map.html").read_text("utf-8")
+    assert "Densité médicale par canton / by canton" in page and "Médecins pour 10 000 hab." in page
     # the report compares the scenario with the baseline: classes with their populations
     report = (access_out / "report.html").read_text("utf-8")
     classes = pd.read_csv(access_out / "accessibility_classes.csv").set_index("class")
@@ -126,3 +128,46 @@ def test_accessibility_recomputed_with_networkx(access_out: Path, data_dir: Path
     after = e2sfca(minutes, sites.set_index("site_id")["supply_after"], demand) * PER_FTE
     assert table["accessibility"].to_numpy() == pytest.approx(before.to_numpy(), rel=1e-6, abs=1e-9)
     assert table["accessibility_scenario"].to_numpy() == pytest.approx(after.to_numpy(), rel=1e-6, abs=1e-9)
+
+
+def test_density_by_canton_from_the_sites_communes(access_out: Path) -> None:
+    # an independent path: each facility's commune (its code in the sites table) gives its
+    # canton through the commune rows of the unit table; GPs per 10,000 of the canton's people
+    sites = pd.read_csv(access_out / "accessibility_sites.csv", dtype={"site_id": str, "commune": str})
+    units = pd.read_csv(access_out / "accessibility.csv", dtype={"unit_id": str, "canton": str})
+    canton_of = units.set_index("unit_id")["canton"]
+    gps = sites.groupby(sites["commune"].map(canton_of))["supply_before"].sum()
+    people = units.groupby("canton")["population"].sum()
+    areas = pd.read_csv(access_out / "accessibility_by_area.csv", dtype={"area_id": str})
+    cantons = areas[areas["level"] == "canton"].set_index("area_id")
+    assert cantons["gps_before"].to_dict() == pytest.approx(gps.reindex(cantons.index, fill_value=0).to_dict())
+    expected = 10_000 * gps.reindex(cantons.index, fill_value=0) / people.reindex(cantons.index)
+    assert cantons["gps_per_10000_before"].to_numpy() == pytest.approx(expected.to_numpy())
+    # every level shares out the same doctors: those of the facilities, then the pool's 300 more
+    for level, part in areas.groupby("level"):
+        assert part["gps_before"].sum() == pytest.approx(sites["supply_before"].sum()), level
+        assert part["gps_after"].sum() == pytest.approx(sites["supply_before"].sum() + 300), level
+    # a canton's supply is "known" only when none of its facilities has the default supply
+    defaulted = sites[sites["supply_source"] == "default"]["commune"].map(canton_of).dropna().unique()
+    assert set(cantons.index[~cantons["supply_known"]]) == set(defaulted)
+
+
+def test_patient_lists_and_phased_pool(access_out: Path) -> None:
+    summary = json.loads((access_out / "run.json").read_text())["accessibility"]["summary"]
+    lists = summary["patient_lists"]
+    # 960 places per GP: the people followed can not exceed the places, nor the people
+    lists_units = pd.read_csv(access_out / "patient_lists.csv")
+    places = 960 * summary["supply_total_before"]
+    followed = lists_units["served_before"].sum()
+    assert followed <= places + 1e-6
+    assert lists["people_without_doctor_with_room_before"] == pytest.approx(
+        lists_units["population"].sum() - followed
+    )
+    assert (lists_units["served_after"] >= -1e-9).all()
+    assert (lists_units["served_after"] <= lists_units["population"] + 1e-6).all()
+    by_year = pd.read_csv(access_out / "pool_phasing_by_year.csv", dtype={"year": str})
+    assert by_year["year"].tolist() == [str(y) for y in range(2021, 2029)]
+    assert by_year["doctors_added"].sum() == 300
+    classes = pd.read_csv(access_out / "accessibility_classes.csv").set_index("class")
+    assert by_year["people_above"].iloc[-1] == pytest.approx(classes.loc["above threshold", "population_scenario"])
+    assert summary["pool_phasing"]["people_above_person_years"] >= summary["pool_phasing"]["pool_order_person_years"]

@@ -88,6 +88,16 @@ def _add_analysis_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--default-speed", type=_finite, help="km/h for road classes the profile does not know (default: error)"
     )
+    g.add_argument(
+        "--areas",
+        type=Path,
+        help="the planner's own polygons (a CPTS, a contrat local de santé, a bassin de vie): one more level "
+        "of every area table, the 'zone' level",
+    )
+    g.add_argument("--areas-layer", help="layer of a multi-layer --areas file")
+    g.add_argument("--areas-code-column", default="code", help="code column of --areas (default code)")
+    g.add_argument("--areas-name-column", default="nom", help="name column of --areas (default nom)")
+    g.add_argument("--areas-label", help="what the --areas polygons are called, e.g. CPTS (default zone)")
     g.add_argument("--no-map", action="store_true", help="do not write map.html")
     g.add_argument("--no-report", action="store_true", help="do not write report.html and figures/")
     g.add_argument("-v", "--verbose", action="store_true", help="log every step")

@@ -62,6 +62,7 @@ def _config(args: argparse.Namespace) -> AnalysisConfig:
         "metric_crs": args.metric_crs,
         "isochrone_buffer_m": args.isochrone_buffer,
         "isochrones": False if args.no_isochrones else None,
+        "zone_label": args.areas_label,
     }
     if args.config is not None:
         return load_config(args.config, **overrides)
@@ -89,6 +90,21 @@ def _read_graph(args: argparse.Namespace, profile: SpeedProfile, config: Analysi
         )
         return read_roads(args.roads, road_layer)
     return download_osm(place=args.osm_place, bbox=args.osm_bbox, profile=profile, cache_folder=args.osm_cache)
+
+
+def _planner_areas(args: argparse.Namespace) -> gpd.GeoDataFrame | None:
+    """The planner's own polygons (``--areas``), read before anything else, or None."""
+    if getattr(args, "areas", None) is None:
+        return None
+    from coverage.io.areas import read_areas
+
+    return read_areas(
+        args.areas,
+        level=args.areas_label or "zone",
+        layer=args.areas_layer,
+        code_column=args.areas_code_column,
+        name_column=args.areas_name_column,
+    )
 
 
 def _read_facilities(args: argparse.Namespace, settings: AccessSettings | None = None) -> gpd.GeoDataFrame:
@@ -222,12 +238,14 @@ def _analyse_and_write(
     ages = None
     if access_setup is not None and access_setup[0].age_weights and access_setup[0].age_table is not None:
         ages = read_age_table(access_setup[0].age_table)
-    town_halls = outside = None  # the regional data's siting candidates, and the people around it
+    zones = _planner_areas(args)
+    town_halls = outside = communes = None  # the regional data's candidates, the people around it, communes
     if regional:
         inputs = _regional_inputs(args, profile, config)
         graph, facilities, units, town_halls = inputs.roads, inputs.facilities, inputs.units, inputs.town_halls
         outside = inputs.outside
         departments, sources = inputs.departments, {k: str(v) for k, v in inputs.paths.items()}
+        communes = inputs.communes
     else:
         logger.info("reading the road network")
         graph = _read_graph(args, profile, config)
@@ -237,6 +255,13 @@ def _analyse_and_write(
         units = _read_units(args, config, departments)
         roads, facility_files = args.roads or args.osm_place or args.osm_bbox, "; ".join(map(str, args.facilities))
         sources = {"roads": str(roads), "facilities": facility_files, "population": str(args.population)}
+    if zones is not None:
+        from coverage.io.areas import with_planner_areas
+
+        units = with_planner_areas(units, zones, communes=communes, metric_crs=config.metric_crs)
+        if town_halls is not None:
+            town_halls = with_planner_areas(town_halls, zones, communes=communes, metric_crs=config.metric_crs)
+        sources["areas"] = str(args.areas)
     logger.info("analysing")
     workers = getattr(args, "workers", None)
     # the isochrones (for the outputs only) are drawn by a forked process while the rest is computed

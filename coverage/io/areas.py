@@ -23,7 +23,7 @@ from coverage.columns import find_column
 from coverage.errors import InputDataError
 from coverage.io._common import check_finite_coordinates, check_unique_ids, existing, read_vector
 
-__all__ = ["STRADDLE_SHARE", "communes_in_areas", "read_areas", "with_areas"]
+__all__ = ["STRADDLE_SHARE", "communes_in_areas", "read_areas", "with_areas", "with_planner_areas"]
 
 logger = logging.getLogger(__name__)
 
@@ -146,3 +146,20 @@ def with_areas(
     out[level] = code
     out[f"{level}_name"] = name
     return out
+
+
+def with_planner_areas(
+    units: gpd.GeoDataFrame,
+    areas: gpd.GeoDataFrame,
+    *,
+    communes: gpd.GeoDataFrame | None = None,
+    metric_crs: str = "EPSG:2154",
+) -> gpd.GeoDataFrame:
+    """``units`` with the planner's own areas (:func:`read_areas`) as the ``zone`` level
+    (``zone``, ``zone_name``): one more level of every area table.  A unit takes the area
+    its point lies in; with the ``communes`` (code and polygons), a point outside every
+    area takes the area holding most of its commune.  Units in no area get none (NA), and
+    are counted as one row "no zone code" of each table, with a warning."""
+    empty = pd.DataFrame({"zone": pd.array([], dtype="string"), "zone_name": pd.array([], dtype="string")})
+    assigned = empty if communes is None else communes_in_areas(communes, areas, level="zone", metric_crs=metric_crs)
+    return with_areas(units, areas, assigned, level="zone")

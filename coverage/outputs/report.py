@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from coverage._version import __version__
 from coverage.outputs.html_blocks import escape, page
+from coverage.outputs.report_density import density_section
 from coverage.outputs.report_phasing import phasing_section, pool_phasing_section
 from coverage.outputs.report_scenarios import accessibility_section, siting_section
 from coverage.outputs.report_sections import (
@@ -34,6 +35,7 @@ from coverage.outputs.report_sections import (
     thresholds_section,
     worst_epci_section,
     written_at,
+    zones_section,
 )
 from coverage.outputs.report_units import units_section
 from coverage.outputs.style import fr_minutes
@@ -141,10 +143,12 @@ def report_html(
         maps_section(pngs, plan),
         departments_section(result),
         cantons_section(result),
+        zones_section(result),
         worst_epci_section(result),
         siting_section(plan, pngs) if plan is not None else "",
         phasing_section(plan.phasing, pngs) if plan is not None and plan.phasing is not None else "",
         accessibility_section(access) if access is not None else "",
+        density_section(access, zone_label=result.config.zone_label) if access is not None else "",
         pool_phasing_section(access.pool_phasing, pngs) if access is not None and access.pool_phasing else "",
         _capacity(access, pngs),
         parameters_section(result, plan, info, siting),

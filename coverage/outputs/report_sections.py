@@ -36,6 +36,7 @@ __all__ = [
     "thresholds_section",
     "worst_epci_section",
     "written_at",
+    "zones_section",
 ]
 
 #: run.json keys the report shows in their own section; any other key is listed as is.
@@ -197,6 +198,12 @@ def departments_section(result: GapAnalysis) -> str:
 def cantons_section(result: GapAnalysis) -> str:
     """Coverage by canton (the same columns as by department), folded: some hundred rows."""
     return _areas_section(result, "canton", "Canton", "par canton", "by canton", folded=True)
+
+
+def zones_section(result: GapAnalysis) -> str:
+    """Coverage by the planner's own areas (``--areas``), named as the run calls them, folded."""
+    label = escape(result.config.zone_label)  # the titles are HTML; the table's header is escaped by table()
+    return _areas_section(result, "zone", result.config.zone_label, f"par {label}", f"by {label}", folded=True)
 
 
 def _areas_section(result: GapAnalysis, level: str, column: str, fr: str, en: str, *, folded: bool = False) -> str:

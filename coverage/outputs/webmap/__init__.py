@@ -139,6 +139,17 @@ def gap_map(
         add_sites(fmap, plan, thresholds, names, top_candidates)
 
     labels = minute_class_labels_web(thresholds)
-    add_legend(fmap, legend_html(colours, labels, facility_types, largest, plan, access))
+    drawn = {c for c in ("canton", "zone") if areas is not None and c in result.units and result.units[c].notna().any()}
+    legend = legend_html(
+        colours,
+        labels,
+        facility_types,
+        largest,
+        plan,
+        access,
+        zone_label=result.config.zone_label if "zone" in drawn else None,
+        cantons="canton" in drawn,
+    )
+    add_legend(fmap, legend)
     add_controls(fmap)
     return fmap

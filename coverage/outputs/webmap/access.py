@@ -6,13 +6,16 @@
   unchanged, priority improved, lifted above the line, above it: the
   :data:`~coverage.outputs.style.ACCESS_CLASSES`), with both values and the change in
   the tooltip; polygons when the units have areas, small circles otherwise;
-- the sites that receive doctors, as circles whose area grows with the doctors added.
+- the sites that receive doctors, as circles whose area grows with the doctors added;
+- the cantons (and the planner's own areas) by medical density after the scenario, GPs
+  per 10,000 inhabitants (hidden at first).
 
 :func:`access_legend` explains both.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import TYPE_CHECKING
 
@@ -94,6 +97,79 @@ def add_access(fmap: folium.Map, study: AccessStudy, areas: gpd.GeoSeries | None
             tooltip=tooltip,
         ).add_to(fmap)
     _add_receiving_sites(fmap, study)
+    if areas is not None:
+        _add_density(fmap, study, areas)
+
+
+#: Upper bounds of the density classes (GPs per 10,000 inhabitants) above "none"; the
+#: mean of France is about 9 (DREES), the Region's MSP-only counts lie far below it.
+DENSITY_BINS = (1.0, 2.0, 4.0, 6.0)
+#: None, then one colour per class (ColorBrewer YlGnBu), the last for above the last bound.
+DENSITY_COLOURS = ("#f0f0f0", "#ffffcc", "#a1dab4", "#41b6c4", "#2c7fb8", "#253494")
+
+
+def density_labels() -> list[str]:
+    """The density classes' labels, in the order of :data:`DENSITY_COLOURS`: 0, then
+    each class up to its bound (included), then above the last bound."""
+    bounds = [0.0, *DENSITY_BINS]
+    return [
+        "0",
+        *[f"{en_number(a, 0)} – {en_number(b, 0)}" for a, b in itertools.pairwise(bounds)],
+        f"> {en_number(DENSITY_BINS[-1], 0)}",
+    ]
+
+
+def _add_density(fmap: folium.Map, study: AccessStudy, areas: gpd.GeoSeries) -> None:
+    """Cantons (and the planner's areas) shaded by GPs per 10,000 inhabitants after the scenario."""
+    from coverage.outputs.webmap.layers import _dissolve
+
+    by_area, units = study.by_area, study.units
+    if "gps_per_10000_after" not in by_area:
+        return
+    for level in ("canton", "zone"):
+        if level not in units or units[level].isna().all():
+            continue
+        codes = units[level].astype("string")
+        shapes = _dissolve(areas.to_numpy(), codes)
+        table_ = by_area[by_area["level"] == level].set_index("area_id")
+        ids = sorted(set(codes.dropna().astype(str)))
+        rows = table_.reindex(ids)
+        after = rows["gps_per_10000_after"].to_numpy(dtype=float)
+        cls = np.where(after > 0, 1 + np.searchsorted(np.asarray(DENSITY_BINS), after, side="left"), 0)
+        known = rows["supply_known"].fillna(False).to_numpy(dtype=bool)
+        labels = pd.DataFrame(
+            {
+                "name": [
+                    text(f"{i} {n}" if isinstance(n, str) and n else i)
+                    for i, n in zip(ids, rows["area_name"], strict=True)
+                ],
+                "before": [en_number(v, 1) for v in rows["gps_per_10000_before"]],
+                "after": [en_number(v, 1) for v in after],
+                "gps": [
+                    f"{en_number(a, 0)} → {en_number(b, 0)}"
+                    for a, b in zip(rows["gps_before"], rows["gps_after"], strict=True)
+                ],
+                "known": ["oui / yes" if k else "non : nombre par défaut / no: default" for k in known],
+                "cls": cls,
+            }
+        )
+        label = "par canton / by canton" if level == "canton" else "par zone / by zone"
+        geojson(
+            shapes,
+            labels,
+            name=f"Densité médicale {label} (médecins pour 10 000 hab., après / GPs per 10,000, after)",
+            show=False,
+            pane="communes",
+            styles=[_access_style(colour) for colour in DENSITY_COLOURS],
+            style_property="cls",
+            tooltip=[
+                ("name", "Zone"),
+                ("gps", "Médecins avant → après / GPs before → after"),
+                ("before", "Pour 10 000 hab., avant / per 10,000, before"),
+                ("after", "Pour 10 000 hab., après / per 10,000, after"),
+                ("known", "Nombre de médecins connu / GPs stated"),
+            ],
+        ).add_to(fmap)
 
 
 def _add_receiving_sites(fmap: folium.Map, study: AccessStudy) -> None:
@@ -141,8 +217,15 @@ def access_legend(study: AccessStudy) -> str:
         for colour, label in ACCESS_CLASSES
     )
     dot = f'<svg width="14" height="14"><circle cx="7" cy="7" r="6" fill="{ADDED_DOCTORS_COLOUR}" stroke="#fff"/></svg>'
+    density = ""
+    if "gps_per_10000_after" in study.by_area and {"canton", "zone"} & set(study.by_area["level"]):
+        density = "<h4>Médecins pour 10 000 hab. / GPs per 10,000</h4>" + "".join(
+            f'<div class="row"><span class="swatch" style="background:{colour}"></span><span>{text(label)}</span></div>'
+            for colour, label in zip(DENSITY_COLOURS, density_labels(), strict=True)
+        )
     return (
         f"<h4>Accessibilité ({text(s.unit_label)}), seuil {s.priority_line_value:g} / Accessibility, "
         f"line {s.priority_line_value:g}</h4>{rows}"
         f'<div class="row">{dot}<span>Site recevant des médecins / Site receiving doctors</span></div>'
+        f"{density}"
     )

@@ -157,8 +157,8 @@ def add_isochrones(fmap: folium.Map, result: GapAnalysis, colours: Sequence[str]
 def add_boundaries(
     fmap: folium.Map, result: GapAnalysis, areas: gpd.GeoSeries | None, departments: gpd.GeoDataFrame | None
 ) -> None:
-    """Canton (hidden at first) and EPCI outlines (the units' areas dissolved on ``canton``
-    and ``epci``), and department outlines."""
+    """Canton (hidden at first), EPCI and planner's areas outlines (the units' areas
+    dissolved on ``canton``, ``epci`` and ``zone``), and department outlines."""
     units = result.units
     outlines = (
         (
@@ -168,6 +168,12 @@ def add_boundaries(
             {"color": "#606060", "weight": 1.0, "dashArray": "1,4"},
         ),
         ("epci", "Limites des EPCI / EPCI boundaries", True, {"color": "#404040", "weight": 1.2, "dashArray": "4,3"}),
+        (
+            "zone",
+            f"Limites : {text(result.config.zone_label)} / Boundaries: {text(result.config.zone_label)}",
+            True,
+            {"color": "#8c2d04", "weight": 1.8, "dashArray": "6,3"},
+        ),
     )
     for column, name, show, style in outlines:
         if areas is not None and column in units and units[column].notna().any():

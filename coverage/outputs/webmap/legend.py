@@ -38,6 +38,8 @@ def legend_html(
     largest: float | None,
     plan: SitingPlan | None,
     access: AccessStudy | None = None,
+    zone_label: str | None = None,
+    cantons: bool = False,
 ) -> str:
     """The legend, folded in a ``<details>`` open at start.
 
@@ -45,7 +47,8 @@ def legend_html(
     (:func:`~coverage.outputs.style.minute_class_colours`,
     :func:`~coverage.outputs.style.minute_class_labels_web`); ``facility_types`` the
     types drawn, in order; ``largest`` the population of the largest circle, None when
-    there is none.
+    there is none; ``zone_label`` the name of the planner's own areas when they are drawn,
+    ``cantons`` whether the canton outlines are.
     """
     parts = ["<h4>Structures / Facilities</h4>"]
     for kind in facility_types:
@@ -76,5 +79,15 @@ def legend_html(
             '<span class="swatch" style="border:2.5px solid #000;background:none"></span>', "Département / Department"
         )
         + _row('<span class="swatch" style="border:1.2px dashed #404040;background:none"></span>', "EPCI")
+        + (
+            _row('<span class="swatch" style="border:1px dotted #606060;background:none"></span>', "Canton")
+            if cantons
+            else ""
+        )
+        + (
+            _row('<span class="swatch" style="border:1.8px dashed #8c2d04;background:none"></span>', zone_label)
+            if zone_label
+            else ""
+        )
     )
     return "<details open><summary>Légende / Legend</summary>" + "".join(parts) + "</details>"
