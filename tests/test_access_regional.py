@@ -49,7 +49,9 @@ def test_outputs(access_out: Path) -> None:
     assert layers["accessibility_sites"] == "Point"
     assert pyogrio.read_info(access_out / "coverage.gpkg", layer="accessibility")["features"] == 1754
     page = (access_out / "map.html").read_text("utf-8")
-    assert "Densité médicale par canton / by canton" in page and "Médecins pour 10 000 hab." in page
+    # layer names travel JSON-escaped, the legend as HTML
+    assert json.dumps("Densité médicale par canton / by canton")[1:-1] in page
+    assert "Médecins pour 10 000 hab." in page
     # the report compares the scenario with the baseline: classes with their populations
     report = (access_out / "report.html").read_text("utf-8")
     classes = pd.read_csv(access_out / "accessibility_classes.csv").set_index("class")
