@@ -22,7 +22,18 @@ from coverage.errors import InputDataError
 from coverage.matrix import CoverageMatrix, analysis_matrix
 from coverage.numbers import is_number
 from coverage.phasing import PhasedSites, Schedule, phase_sites
-from coverage.siting import SitingResult, coverage_curve, fragility, lscp, mclp_greedy, most_then_fewest, p_median
+from coverage.siting import (
+    BudgetResult,
+    SitingResult,
+    budget_curve,
+    coverage_curve,
+    fragility,
+    lscp,
+    mclp_budget,
+    mclp_greedy,
+    most_then_fewest,
+    p_median,
+)
 
 __all__ = ["DEFAULT_TIME_LIMIT_S", "SOLVERS", "SitingOptions", "SitingPlan", "plan_sites"]
 
@@ -64,6 +75,10 @@ class SitingPlan:
         With a schedule: the chosen sites opened year by year
         (:func:`~coverage.phasing.phase_sites`); the selection table then has their
         ``year`` and ``opening_order``.
+    budget, budget_curve
+        With a budget: the most people within it (:func:`~coverage.siting.mclp_budget`),
+        and the people covered against budgets from 0 to it
+        (:func:`~coverage.siting.budget_curve`).
     """
 
     threshold_min: float
@@ -76,6 +91,8 @@ class SitingPlan:
     matrix: CoverageMatrix
     timings: dict[str, float] = field(default_factory=dict)
     phasing: PhasedSites | None = None
+    budget: BudgetResult | None = None
+    budget_curve: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +128,10 @@ class SitingOptions:
         New sites opened each year, to phase the sites chosen: a
         :class:`~coverage.phasing.Schedule`, ``"2023:12,2024:12,2025:13"``, or
         ``"2023-2025"`` (the sites chosen spread evenly over those years).
+    budget, site_cost
+        A budget in euros: the most people covered by new sites whose costs fit in it,
+        beside the selection.  The costs are the candidates' ``cost_eur`` column, else
+        ``site_cost`` for every candidate.
     """
 
     threshold_min: float
@@ -123,6 +144,8 @@ class SitingOptions:
     exact_curve: bool = True
     curve_time_limit_s: float | None = None
     schedule: Schedule | str | None = None
+    budget: float | None = None
+    site_cost: float | None = None
 
     def __post_init__(self) -> None:
         if self.solver not in SOLVERS:
@@ -146,6 +169,12 @@ class SitingOptions:
             raise InputDataError(f"the target share must be in (0, 1], got {self.target_share}")
         if isinstance(self.schedule, str):
             Schedule.parse(self.schedule, total=0)  # its syntax, before the long computation
+        for name in ("budget", "site_cost"):
+            value = getattr(self, name)
+            if value is not None and not (is_number(value) and value >= 0):
+                raise InputDataError(
+                    f"the {name.replace('_', ' ')} must be a number of euros, 0 or more, got {value!r}"
+                )
 
 
 def plan_sites(
@@ -279,6 +308,25 @@ def plan_sites(
             matrix, population, threshold_min, selection.sites, schedule, required=required, time_limit_s=time_limit_s
         )
         timings["phasing"] = time.perf_counter() - t0
+    budget = curve_of_budget = None
+    if opts.budget is not None:
+        t0 = time.perf_counter()
+        costs = _costs(cand, opts.site_cost)
+        settings = {"required": required, "candidates": list(cand["candidate_id"])}
+        budget = mclp_budget(
+            matrix, population, threshold_min, costs, opts.budget, **settings, time_limit_s=time_limit_s
+        )
+        curve_of_budget = budget_curve(
+            matrix,
+            population,
+            threshold_min,
+            costs,
+            np.linspace(0.0, opts.budget, BUDGET_CURVE_POINTS).tolist(),
+            **settings,
+            exact=opts.exact_curve,
+            time_limit_s=time_limit_s if opts.curve_time_limit_s is None else opts.curve_time_limit_s,
+        )
+        timings["budget"] = time.perf_counter() - t0
     frag = fragility(matrix, population, required, thresholds)
     frag = (
         analysis.facilities[["facility_id", "name", "type"]].astype({"facility_id": str}).merge(frag, on="facility_id")
@@ -297,7 +345,24 @@ def plan_sites(
         matrix=matrix,
         timings=timings,
         phasing=phasing,
+        budget=budget,
+        budget_curve=curve_of_budget,
     )
+
+
+#: Budgets of the budget curve: from 0 to the budget, evenly.
+BUDGET_CURVE_POINTS = 11
+
+
+def _costs(candidates: gpd.GeoDataFrame, site_cost: float | None) -> pd.Series:
+    """Each candidate's cost: its ``cost_eur``, else ``site_cost``."""
+    if "cost_eur" in candidates:
+        return pd.Series(candidates["cost_eur"].to_numpy(dtype=float), index=candidates["candidate_id"].astype(str))
+    if site_cost is None:
+        raise InputDataError(
+            "a budget needs the candidates' costs: a cost_eur column of the candidates, or a cost per site"
+        )
+    return pd.Series(float(site_cost), index=candidates["candidate_id"].astype(str))
 
 
 def _sites_for_share(

@@ -27,6 +27,7 @@ from coverage.io.facilities import read_candidates
 from coverage.io.settings import load_scenario
 from coverage.planning import SitingOptions
 from coverage.scenarios import AccessSettings, Addition, Pool, Scenario, scenario_name
+from coverage.siting.budget import candidate_costs
 
 
 def _access_setup(args: argparse.Namespace, regional: bool) -> tuple[AccessSettings, Scenario]:
@@ -95,6 +96,10 @@ def _siting_options(args: argparse.Namespace) -> dict[str, object]:
         "curve_max",
         "curve_time_limit",
         "phasing",
+        "budget",
+        "site_cost",
+        "cost_column",
+        "kind_costs",
     )
     return {name: getattr(args, name) for name in names}
 
@@ -104,7 +109,7 @@ def _candidate_points(args: argparse.Namespace) -> gpd.GeoDataFrame | None:
     if args.candidates in ("communes", "network"):
         return None
     try:
-        return read_candidates(
+        points = read_candidates(
             args.candidates,
             layer=args.candidates_layer,
             id_column=args.candidate_id_column,
@@ -114,6 +119,29 @@ def _candidate_points(args: argparse.Namespace) -> gpd.GeoDataFrame | None:
         raise InputFileNotFoundError(
             f"--candidates {args.candidates!r}: neither a keyword (communes, network) nor an existing file"
         ) from None
+    if args.cost_column is not None or args.kind_costs is not None:
+        # the costs checked now, before the long computation
+        costs = candidate_costs(
+            points, cost_column=args.cost_column, kind_costs=_kind_costs(args.kind_costs), kind_column=args.kind_column
+        )
+        points["cost_eur"] = costs.reindex(points["candidate_id"].astype(str)).to_numpy()
+    return points
+
+
+def _kind_costs(text: str | None) -> dict[str, float] | None:
+    """``"new:1500000,extension:400000"`` -> ``{"new": 1500000.0, "extension": 400000.0}``."""
+    if text is None:
+        return None
+    out: dict[str, float] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        kind, sep, value = part.rpartition(":")
+        try:
+            out[kind.strip()] = float(value)
+        except ValueError:
+            sep = ""
+        if not sep or not kind.strip():
+            raise CoverageError(f"--kind-costs: cannot read {part!r}; expected KIND:EUROS,KIND:EUROS,...")
+    return out
 
 
 def _candidates(
@@ -121,6 +149,9 @@ def _candidates(
 ) -> gpd.GeoDataFrame:
     if points is not None:
         candidates = candidates_from_points(points, result.units)
+        if "cost_eur" in points:
+            cost = dict(zip(points["candidate_id"].astype(str), points["cost_eur"], strict=True))
+            candidates["cost_eur"] = candidates["candidate_id"].astype(str).map(cost).to_numpy(dtype=float)
     elif args.candidates == "communes":
         candidates = candidates_from_units(result.units if town_halls is None else town_halls)
     else:
@@ -156,4 +187,6 @@ def _siting(args: argparse.Namespace) -> SitingOptions:
         curve_time_limit_s=args.curve_time_limit,
         exact_curve=not args.no_exact_curve,
         schedule=None if args.phasing is None or args.phasing.lower() == "none" else args.phasing,
+        budget=args.budget,
+        site_cost=args.site_cost,
     )

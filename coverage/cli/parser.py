@@ -463,6 +463,21 @@ def _add_siting_options(p: argparse.ArgumentParser, *, default_exclude: bool) ->
         "ordered to cover the most people summed over the years"
         + (f" (demo default {DEMO_PHASING}; 'none': no phasing)" if demo else ""),
     )
+    g.add_argument(
+        "--budget",
+        type=_non_negative,
+        metavar="EUR",
+        help="also the most people covered by new sites whose costs fit in this budget (euros), with the "
+        "coverage against budget; the costs: --cost-column or --kind-costs of a candidate file, or --site-cost",
+    )
+    g.add_argument("--site-cost", type=_non_negative, metavar="EUR", help="cost of every candidate, euros")
+    g.add_argument("--cost-column", help="column of the candidate file with each candidate's cost in euros")
+    g.add_argument(
+        "--kind-costs",
+        metavar="KIND:EUR,...",
+        help="cost per kind of candidate, e.g. new:1500000,extension:400000,premises:150000 (kinds in --kind-column)",
+    )
+    g.add_argument("--kind-column", default="kind", help="column of the candidate file with its kind (default kind)")
     g.add_argument("--curve-max", type=int, help="largest number of new sites on the coverage curve")
     g.add_argument("--no-exact-curve", action="store_true", help="greedy values only on the coverage curve")
     g.add_argument(

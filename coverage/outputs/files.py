@@ -294,13 +294,32 @@ def plan_tables(plan: SitingPlan) -> dict[str, pd.DataFrame]:
     if plan.phasing is not None:
         tables["phasing"] = plan.phasing.timeline
         tables["phasing_by_year"] = plan.phasing.by_year
+    if plan.budget is not None:
+        tables["budget_selection"] = with_lonlat(_budget_sites(plan))
+        if plan.budget_curve is not None:
+            tables["budget_curve"] = plan.budget_curve
     return tables
 
 
+def _budget_sites(plan: SitingPlan) -> gpd.GeoDataFrame:
+    """The sites chosen within the budget, with their cost, and the candidates' columns and points."""
+    assert plan.budget is not None
+    chosen = plan.budget.table().rename(columns={"site_id": "candidate_id"})
+    info = plan.candidates.drop(columns=["rank"]).drop_duplicates("candidate_id")
+    extra = [c for c in info.columns if c not in chosen.columns or c == "candidate_id"]
+    table = chosen.merge(info[extra], on="candidate_id", how="left")
+    table["status"] = plan.budget.selection.status
+    table["gap"] = plan.budget.selection.gap
+    return gpd.GeoDataFrame(table, geometry="geometry", crs=plan.candidates.crs)
+
+
 def write_plan_layers(plan: SitingPlan, folder: Path, crs: str) -> None:
-    """The ``sites`` layer of ``coverage.gpkg`` (when the plan chose any)."""
+    """The ``sites`` layer of ``coverage.gpkg`` (when the plan chose any), and ``budget_sites``
+    (with a budget)."""
     if len(plan.selection_table):
         write_layer(plan.selection_table, folder / "coverage.gpkg", "sites", crs)
+    if plan.budget is not None and plan.budget.selection.sites:
+        write_layer(_budget_sites(plan), folder / "coverage.gpkg", "budget_sites", crs)
 
 
 def _sites_with_supply(study: AccessStudy) -> gpd.GeoDataFrame:

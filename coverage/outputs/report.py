@@ -56,6 +56,7 @@ FIGURE_NAMES = (
     "minutes_map",
     "access_by_department",
     "coverage_curve",
+    "budget_curve",
     "phasing",
     "pool_phasing",
     "capacity_by_department",
@@ -85,6 +86,10 @@ def figure_pngs(
     }
     if plan is not None:
         pngs["coverage_curve"] = png_bytes(coverage_curve_figure(plan), dpi=dpi)
+    if plan is not None and plan.budget_curve is not None:
+        from coverage.outputs.report_budget import budget_figure
+
+        pngs["budget_curve"] = png_bytes(budget_figure(plan.budget_curve, threshold_min=plan.threshold_min), dpi=dpi)
     if plan is not None and plan.phasing is not None:
         from coverage.outputs.report_phasing import phasing_figure
 
@@ -147,6 +152,7 @@ def report_html(
         worst_epci_section(result),
         siting_section(plan, pngs) if plan is not None else "",
         phasing_section(plan.phasing, pngs) if plan is not None and plan.phasing is not None else "",
+        _budget(plan, pngs),
         accessibility_section(access) if access is not None else "",
         density_section(access, zone_label=result.config.zone_label) if access is not None else "",
         pool_phasing_section(access.pool_phasing, pngs) if access is not None and access.pool_phasing else "",
@@ -154,6 +160,16 @@ def report_html(
         parameters_section(result, plan, info, siting),
     ]
     return page("Rapport de couverture (coverage run report)", sections)
+
+
+def _budget(plan: SitingPlan | None, pngs: Mapping[str, bytes]) -> str:
+    """The budget's section, when the plan has one."""
+    if plan is None or plan.budget is None:
+        return ""
+    from coverage.outputs.report_budget import budget_section
+
+    names = plan.candidates.drop_duplicates("candidate_id").set_index("candidate_id")["name"]
+    return budget_section(plan.budget, plan.budget_curve, pngs.get("budget_curve"), names=names)
 
 
 def _capacity(access: AccessStudy | None, pngs: Mapping[str, bytes]) -> str:

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from coverage.analysis import GapAnalysis
     from coverage.phasing import PhasedSites
     from coverage.planning import SitingPlan
-    from coverage.siting import SitingResult
+    from coverage.siting import BudgetResult, SitingResult
 
 __all__ = ["fewest_sites_sentence", "plan_summary", "print_access", "print_summary", "record_json", "run_record"]
 
@@ -100,6 +100,24 @@ def plan_summary(plan: SitingPlan) -> dict[str, Any]:
         "uncoverable_units": list(s.uncoverable),
         "timings_s": {k: round(v, 3) for k, v in plan.timings.items()},
         **({"phasing": phasing_summary(plan.phasing)} if plan.phasing is not None else {}),
+        **({"budget": budget_summary(plan.budget)} if plan.budget is not None else {}),
+    }
+
+
+def budget_summary(budget: BudgetResult) -> dict[str, Any]:
+    """The budget's answer and certificate."""
+    s = budget.selection
+    return {
+        "budget_eur": budget.budget,
+        "spent_eur": budget.spent,
+        "new_sites": len(s.sites),
+        "population_covered_after": s.population_covered_after,
+        "bound": s.bound,
+        "gap": s.gap,
+        "status": s.status,
+        "solver_status": s.solver_status,
+        "heuristic": budget.heuristic,
+        "heuristic_population_covered": budget.heuristic_covered,
     }
 
 

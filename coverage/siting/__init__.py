@@ -27,12 +27,17 @@ pmedian
     :func:`p_median`.
 curve
     :func:`coverage_curve` and :func:`fragility`.
+budget
+    :func:`mclp_budget` (the most people within a budget, HiGHS, certified),
+    :func:`mclp_budget_greedy` (gain per euro, or the best single site), :func:`budget_curve`
+    and :func:`candidate_costs`.
 
 Every public name is importable from here (``coverage.siting.mclp_exact``).
 """
 
 from __future__ import annotations
 
+from coverage.siting.budget import BudgetResult, budget_curve, candidate_costs, mclp_budget, mclp_budget_greedy
 from coverage.siting.curve import coverage_curve, fragility
 from coverage.siting.exact import lscp, mclp_exact
 from coverage.siting.greedy import mclp_greedy
@@ -42,12 +47,17 @@ from coverage.siting.pmedian import p_median
 from coverage.siting.result import SitingResult, covered_population
 
 __all__ = [
+    "BudgetResult",
     "SitingResult",
+    "budget_curve",
+    "candidate_costs",
     "coverage_curve",
     "covered_population",
     "fewest_sites",
     "fragility",
     "lscp",
+    "mclp_budget",
+    "mclp_budget_greedy",
     "mclp_exact",
     "mclp_greedy",
     "mclp_local_search",

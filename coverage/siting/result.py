@@ -31,6 +31,7 @@ class SitingResult:
     ----------
     solver
         ``"mclp-greedy"``, ``"mclp-swap"`` (greedy, then exchanges), ``"mclp-exact"``,
+        ``"mclp-budget-exact"``, ``"mclp-budget-greedy"`` (within a budget),
         ``"lscp-greedy"``, ``"lscp-exact"``, ``"pmedian-greedy"``.
     threshold_min
         The coverage threshold (None for p-median).

@@ -42,6 +42,7 @@ from coverage.outputs.style import minute_class_colours, minute_class_labels_web
 from coverage.outputs.webmap.access import add_access
 from coverage.outputs.webmap.layers import (
     add_boundaries,
+    add_budget_sites,
     add_facilities,
     add_isochrones,
     add_sites,
@@ -137,6 +138,7 @@ def gap_map(
     if plan is not None:
         names = {} if departments is None else dict(zip(departments["department"], departments["name"], strict=True))
         add_sites(fmap, plan, thresholds, names, top_candidates)
+        add_budget_sites(fmap, plan)
 
     labels = minute_class_labels_web(thresholds)
     drawn = {c for c in ("canton", "zone") if areas is not None and c in result.units and result.units[c].notna().any()}

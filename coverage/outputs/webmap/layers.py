@@ -346,3 +346,44 @@ def add_sites(
         if these:
             label = f"Nouveaux sites {text(year)} ({len(these)}, {solver}, {t_label} min) / New sites {text(year)}"
             point_layer(label, these).add_to(fmap)
+
+
+#: The colour of the sites chosen within a budget (Okabe-Ito reddish purple).
+BUDGET_COLOUR = "#CC79A7"
+
+
+def add_budget_sites(fmap: folium.Map, plan: SitingPlan) -> None:
+    """The sites chosen within the plan's budget (hidden at first): circles in the budget
+    colour, numbered in order of gain, with their cost in the tooltip."""
+    if plan.budget is None or not plan.budget.selection.sites:
+        return
+    costs = dict(zip(plan.budget.selection.sites, plan.budget.site_costs, strict=True))
+    gains = dict(zip(plan.budget.selection.sites, plan.budget.selection.marginal, strict=True))
+    where = plan.candidates.drop_duplicates("candidate_id").set_index("candidate_id").to_crs("EPSG:4326")
+    points = []
+    for order, site in enumerate(plan.budget.selection.sites, start=1):
+        row = where.loc[site]
+        rows = [
+            ("Coût / Cost", f"{en_count(costs[site])} €"),
+            (f"Gain marginal ≤ {plan.threshold_min:g} min / Marginal gain", en_count(gains[site])),
+        ]
+        points.append(
+            {
+                "location": latlon(row.geometry),
+                "style": {
+                    "radius": 7,
+                    "weight": 2,
+                    "color": "#000000",
+                    "fillColor": BUDGET_COLOUR,
+                    "fillOpacity": 0.9,
+                },
+                "z": 900,
+                "tooltip": f"<b>{order}. {text(row['name'])}</b><br>{en_count(costs[site])} €",
+                "popup": table(f"{order}. {text(row['name'])}", rows),
+            }
+        )
+    name = (
+        f"Sites dans le budget ({len(points)}, {plan.budget.spent / 1e6:.2f} M€ / {plan.budget.budget / 1e6:.2f} M€) / "
+        "Sites within the budget"
+    )
+    point_layer(name, points, show=False).add_to(fmap)

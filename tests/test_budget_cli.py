@@ -1,0 +1,114 @@
+"""The budget through ``couverture optimise``: costs from a candidate file or per kind, tables, layer, report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import pandas as pd
+import pyogrio
+import pytest
+from shapely.geometry import Point
+
+from coverage.cli import main
+from tests.test_phasing_outputs import _optimise_args
+from tests.test_scenarios import cli_inputs  # noqa: F401 (the fixture)
+
+X0, Y0 = 650_000.0, 6_670_000.0
+
+
+def _candidates(folder: Path) -> Path:
+    # at uB (1 km, 200 people, a new building) and at uC (3 km, 100 people, premises to fit out)
+    path = folder / "candidates.gpkg"
+    gpd.GeoDataFrame(
+        {"candidate_id": ["C3", "C1"], "name": ["=1+1 Salle", "Bourg B"], "kind": ["premises", "new"]},
+        geometry=[Point(X0 + 3000, Y0), Point(X0 + 1000, Y0)],
+        crs="EPSG:2154",
+    ).to_file(path, engine="pyogrio")
+    return path
+
+
+def _args(inputs: dict[str, Path], out: Path, candidates: Path, *extra: str) -> list[str]:
+    return _optimise_args(
+        inputs,
+        out,
+        "--sites", "1", "--threshold", "0.5", "--candidates", str(candidates), "--no-exact-curve",
+        "--kind-costs", "new:1500000,premises:150000", *extra,
+    )  # fmt: skip
+
+
+def test_budget_by_kind_by_hand(cli_inputs: dict[str, Path], tmp_path: Path) -> None:  # noqa: F811
+    # FA and FD cover uA and uD (150) within 0.5 min.  With 1 M€ only C3 (150 k€) fits: +100,
+    # 250 covered.  The selection (one site, no budget) takes C1 (+200), the budget cannot.
+    out = tmp_path / "out"
+    args = _args(cli_inputs, out, _candidates(tmp_path), "--budget", "1000000")
+    args.remove("--no-report")
+    assert main(args) == 0
+    chosen = pd.read_csv(out / "budget_selection.csv", dtype={"candidate_id": str})
+    assert chosen["candidate_id"].tolist() == ["C3"]
+    assert chosen["cost_eur"].tolist() == [150_000]
+    assert chosen["name"].tolist() == ["'=1+1 Salle"]
+    run = json.loads((out / "run.json").read_text("utf-8"))
+    budget = run["siting"]["budget"]
+    assert budget["population_covered_after"] == 250 and budget["spent_eur"] == 150_000
+    assert budget["status"] == "optimal"
+    assert pd.read_csv(out / "selection.csv", dtype={"candidate_id": str})["candidate_id"].tolist() == ["C1"]
+    curve = pd.read_csv(out / "budget_curve.csv")
+    # 0, 0.1, ... 1 M€: 150 covered below 150 k€, 250 from it on
+    assert len(curve) == 11
+    covered = curve.filter(like="population_covered").iloc[:, 0].tolist()
+    assert covered == [150.0] + [250.0 if b >= 150_000 else 150.0 for b in curve.iloc[1:, 0]]
+    layer = gpd.read_file(out / "coverage.gpkg", layer="budget_sites", engine="pyogrio")
+    assert layer["candidate_id"].tolist() == ["C3"]
+    assert "budget_sites" in {name for name, _ in pyogrio.list_layers(out / "coverage.gpkg")}
+    report = (out / "report.html").read_text("utf-8")
+    assert "Budget" in report and (out / "figures" / "budget_curve.png").is_file()
+
+
+def test_a_kind_without_a_price_fails_first(cli_inputs: dict[str, Path], tmp_path: Path, capsys) -> None:  # noqa: F811
+    out = tmp_path / "out"
+    args = _args(cli_inputs, out, _candidates(tmp_path), "--budget", "1000000")
+    args[args.index("--kind-costs") + 1] = "new:1500000"
+    assert main(args) != 0
+    err = capsys.readouterr().err
+    assert "premises" in err
+    assert not out.exists()
+
+
+def test_a_budget_without_costs_is_refused(cli_inputs: dict[str, Path], tmp_path: Path, capsys) -> None:  # noqa: F811
+    out = tmp_path / "out"
+    args = _optimise_args(cli_inputs, out, "--sites", "1", "--threshold", "0.5", "--budget", "10")
+    assert main(args) != 0
+    assert "a budget needs the candidates' costs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("text", ["new", "new:abc", ":5"])
+def test_bad_kind_costs(cli_inputs: dict[str, Path], tmp_path: Path, capsys, text: str) -> None:  # noqa: F811
+    out = tmp_path / "out"
+    args = _args(cli_inputs, out, _candidates(tmp_path), "--budget", "1000000")
+    args[args.index("--kind-costs") + 1] = text
+    assert main(args) != 0
+    assert "--kind-costs: cannot read" in capsys.readouterr().err
+
+
+def test_a_flat_cost_per_site(cli_inputs: dict[str, Path], tmp_path: Path) -> None:  # noqa: F811
+    # every town hall at 100 €, a budget of 250 €: two sites; uB's (200) and uC's (100) hall add 300
+    out = tmp_path / "out"
+    args = _optimise_args(
+        cli_inputs,
+        out,
+        "--sites",
+        "1",
+        "--threshold",
+        "0.5",
+        "--no-exact-curve",
+        "--budget",
+        "250",
+        "--site-cost",
+        "100",
+    )
+    assert main(args) == 0
+    budget = json.loads((out / "run.json").read_text("utf-8"))["siting"]["budget"]
+    assert budget["new_sites"] == 2 and budget["spent_eur"] == 200
+    assert budget["population_covered_after"] == 450 and budget["status"] == "optimal"
