@@ -22,10 +22,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from coverage.accessibility import DEFAULT_BANDS, StepDecay, decay_weights, floating_catchment
+from coverage.accessibility import DEFAULT_BANDS, StepDecay, decay_weights
 from coverage.errors import InputDataError
-from coverage.matrix import CoverageMatrix, aligned_values
+from coverage.matrix import CoverageMatrix
 from coverage.phasing import LATER, Schedule
+from coverage.pool import baseline_and_people
 
 __all__ = ["PhasedPool", "phase_pool"]
 
@@ -108,16 +109,9 @@ def phase_pool(
     missing = {"site_id", "supply_added"} - set(steps.columns)
     if missing:
         raise InputDataError(f"the pool's steps lack the columns {sorted(missing)}")
-    base = floating_catchment(matrix, supply, demand, decay)
-    d = base.demand
-    pop = d if people is None else aligned_values(people, matrix.unit_ids, "people")
-    if counted is not None:
-        mask = np.asarray(counted, dtype=bool)
-        if mask.shape != d.shape:
-            raise InputDataError(f"counted: expected one value per unit ({len(d)}), got {mask.shape}")
-        pop = np.where(mask, pop, 0.0)
+    base, pop, _ = baseline_and_people(matrix, supply, demand, decay, people, counted)
     w = decay_weights(matrix, decay)
-    weighted_demand = w @ d
+    weighted_demand = w @ base.demand
     sites = matrix.rows([str(s) for s in steps["site_id"]]) if len(steps) else np.empty(0, dtype=np.int64)
     sizes = steps["supply_added"].to_numpy(dtype=float)
     if not np.isfinite(sizes).all() or (sizes <= 0).any():

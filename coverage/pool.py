@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from coverage.accessibility import DEFAULT_BANDS, StepDecay, decay_weights, floating_catchment
+from coverage.accessibility import DEFAULT_BANDS, FloatingCatchment, StepDecay, decay_weights, floating_catchment
 from coverage.errors import InputDataError
 from coverage.matrix import CoverageMatrix, aligned_values
 
@@ -48,6 +48,27 @@ class PoolAllocation:
     supply: np.ndarray
     accessibility: np.ndarray
     unallocated: float
+
+
+def baseline_and_people(
+    matrix: CoverageMatrix,
+    supply: Sequence[float] | np.ndarray | pd.Series,
+    demand: Sequence[float] | np.ndarray | pd.Series,
+    decay: StepDecay | Callable[[np.ndarray], np.ndarray],
+    people: Sequence[float] | np.ndarray | pd.Series | None,
+    counted: Sequence[bool] | np.ndarray | None,
+) -> tuple[FloatingCatchment, np.ndarray, np.ndarray]:
+    """The floating catchment before a pool, the people counted per unit (0 where not
+    ``counted``; default: the demand) and the mask of the units counted."""
+    base = floating_catchment(matrix, supply, demand, decay)
+    d = base.demand
+    pop = d if people is None else aligned_values(people, matrix.unit_ids, "people")
+    mask = np.ones(d.shape, dtype=bool)
+    if counted is not None:
+        mask = np.asarray(counted, dtype=bool)
+        if mask.shape != d.shape:
+            raise InputDataError(f"counted: expected one value per unit ({len(d)}), got {mask.shape}")
+    return base, np.where(mask, pop, 0.0), mask
 
 
 def allocate_pool(
@@ -99,16 +120,9 @@ def allocate_pool(
         raise InputDataError(f"the priority line must be positive, got {priority_line}")
     if max_per_site is not None and not max_per_site >= team_size:
         raise InputDataError(f"the most a site may receive ({max_per_site}) is less than one team ({team_size})")
-    base = floating_catchment(matrix, supply, demand, decay)
+    base, pop, mask = baseline_and_people(matrix, supply, demand, decay, people, counted)
     d = base.demand
-    pop = d if people is None else aligned_values(people, matrix.unit_ids, "people")
-    if counted is not None:
-        mask = np.asarray(counted, dtype=bool)
-        if mask.shape != d.shape:
-            raise InputDataError(f"counted: expected one value per unit ({len(d)}), got {mask.shape}")
-        pop, d_counted = np.where(mask, pop, 0.0), np.where(mask, d, 0.0)
-    else:
-        d_counted = d
+    d_counted = np.where(mask, d, 0.0)
     w = decay_weights(matrix, decay)
     weighted_demand = w @ d
     eligible = np.zeros(len(matrix.site_ids), dtype=bool)

@@ -28,7 +28,7 @@ import scipy.sparse as sp
 
 from coverage.errors import InputDataError
 from coverage.matrix import CoverageMatrix
-from coverage.siting.curve import _agreeing
+from coverage.siting.curve import _agreeing, _with_exact_columns
 from coverage.siting.exact import _certify, _covered, _solve_binary_program
 from coverage.siting.greedy import _mclp_result, _order_by_gain, _population_gains
 from coverage.siting.model import DOMINANCE_MAX_CANDIDATES, _coverage_model, _CoverageModel, _reduced_model
@@ -487,12 +487,7 @@ def budget_curve(
     carried = [exacts[int(np.flatnonzero(best[: i + 1] == np.max(best[: i + 1]))[-1])] for i in range(len(best))]
     bounds = [e.selection.bound if e.selection.bound is not None else math.inf for e in exacts]
     value, bound, met = _agreeing([a.selection.objective_value for a in carried], bounds, best)
-    table["population_covered_exact"] = value
-    table["share_exact"] = value / total if total else math.nan
-    table["bound_exact"] = bound
-    with np.errstate(invalid="ignore", divide="ignore"):
-        table["gap_exact"] = np.where(bound > 0, (bound - value) / bound, np.where(np.isnan(bound), np.nan, 0.0))
-    table["status_exact"] = np.where(met, "optimal", "feasible")
+    table = _with_exact_columns(table, value, bound, met, total)
     table["spent_exact"] = [a.spent for a in carried]
     table["sites_exact"] = [len(a.selection.sites) for a in carried]
     table["answer_budget_eur"] = [a.budget for a in carried]

@@ -98,6 +98,13 @@ def coverage_curve(
     finally:
         _STATE.clear()
     value, bound, met = _agreeing([p[0] for p in points], [p[1] for p in points], g)
+    return _with_exact_columns(table, value, bound, met, total)
+
+
+def _with_exact_columns(
+    table: pd.DataFrame, value: np.ndarray, bound: np.ndarray, met: np.ndarray, total: float
+) -> pd.DataFrame:
+    """A curve's exact columns: the people covered, their share, the bound, the gap and the status."""
     table["population_covered_exact"] = value
     table["share_exact"] = value / total if total else math.nan
     table["bound_exact"] = bound
