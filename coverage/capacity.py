@@ -18,7 +18,7 @@ graph (max-flow = min-cut: no flow can exceed any cut, so meeting one proves the
 its person-minutes are compared with a lower bound made here from HiGHS's duals, repaired
 to be feasible (weak duality).  The status is ``"optimal"`` only when both bounds are met.
 :func:`certify_flow` does the same for any flow (a test or another solver's).
-:func:`coverage.outputs.report_capacity.unmet_by_area` sums the people left over by area.
+:func:`coverage.capacity_study.unmet_by_area` sums the people left over by area.
 Sharing a pool of doctors by this criterion is :mod:`coverage.capacity_pool`.
 """
 
@@ -80,8 +80,9 @@ class CapacityAssignment:
         CSR ``sites x units``: people of each unit followed at each site.
     flow_minutes
         Minutes of each stored flow (aligned with ``flows.data``).
-    served, load
-        Column and row sums of ``flows``: people followed per unit, per site.
+    served, listed
+        Column and row sums of ``flows``: people followed per unit, and on each site's
+        lists (the ``load`` of :meth:`sites_table`).
     person_minutes
         Sum of people times minutes over the flows.
     served_bound
@@ -108,7 +109,7 @@ class CapacityAssignment:
     flows: sp.csr_array
     flow_minutes: np.ndarray
     served: np.ndarray
-    load: np.ndarray
+    listed: np.ndarray
     person_minutes: float
     served_bound: float
     minutes_bound: float
@@ -124,7 +125,7 @@ class CapacityAssignment:
     @property
     def room(self) -> np.ndarray:
         """Places left on each site's lists."""
-        return np.maximum(self.capacity - self.load, 0.0)
+        return np.maximum(self.capacity - self.listed, 0.0)
 
     @property
     def people_served(self) -> float:
@@ -162,7 +163,7 @@ class CapacityAssignment:
                 "site_id": self.site_ids,
                 "doctors": self.doctors,
                 "capacity": self.capacity,
-                "load": self.load,
+                "load": self.listed,
                 "room": self.room,
             }
         )
@@ -420,7 +421,7 @@ def certify_flow(
         flows=flows,
         flow_minutes=pair_minutes,
         served=served,
-        load=load,
+        listed=load,
         person_minutes=person_minutes,
         served_bound=total if flow_proven else cut,
         minutes_bound=float(minutes_bound),

@@ -12,7 +12,7 @@ and judges both allocations by both criteria
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,11 +22,12 @@ import pandas as pd
 from coverage.accessibility import StepDecay
 from coverage.capacity import CapacityAssignment, assign_patients
 from coverage.capacity_pool import CapacityPoolAllocation, allocate_pool_by_capacity, compare_pool_allocations
+from coverage.errors import InputDataError
 from coverage.matrix import CoverageMatrix
-from coverage.outputs.report_capacity import unmet_by_area
 from coverage.scenarios import Pool
+from coverage.stats import AREA_LEVELS, NO_CODE, area_codes, common_names, report_missing_codes
 
-__all__ = ["CapacityStudy", "study_capacity"]
+__all__ = ["CapacityStudy", "study_capacity", "unmet_by_area"]
 
 #: The names of the two allocations of the pool in the comparison table.
 BY_APL, BY_CAPACITY = "APL line (allocate_pool)", "patient lists (allocate_pool_by_capacity)"
@@ -42,7 +43,7 @@ class CapacityStudy:
         The assignments with today's doctors and with the scenario's (None: no scenario).
     by_area
         People without a doctor with room per area (commune, canton, EPCI, department),
-        before and after (:func:`~coverage.outputs.report_capacity.unmet_by_area`).
+        before and after (:func:`unmet_by_area`).
     pool
         The scenario's pool placed by this criterion instead of the APL line (None: no pool).
     comparison
@@ -149,3 +150,71 @@ def study_capacity(
             counted=counted,
         )
     return CapacityStudy(before=first, after=second, by_area=by_area, pool=placed, comparison=comparison)
+
+
+def unmet_by_area(
+    units: pd.DataFrame,
+    before: CapacityAssignment,
+    after: CapacityAssignment | None = None,
+    *,
+    levels: Mapping[str, tuple[str, str | None]] = AREA_LEVELS,
+) -> pd.DataFrame:
+    """People without an accessible doctor with room, per area of each level, before and after.
+
+    ``units`` gives ``unit_id`` and each level's id (and name) column (default: commune,
+    canton, EPCI, department; absent levels are skipped).  Only the counted units of the
+    assignments are summed.  Units without a code are one row of their own (``area_id``
+    empty), with a warning, so that each level adds up to the total.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``level``, ``area_id``, ``area_name``, ``population``, ``unmet_before``,
+        ``share_unmet_before`` and, with ``after``, ``unmet_after``,
+        ``share_unmet_after`` and ``change`` (after - before).
+    """
+    if "unit_id" not in units:
+        raise InputDataError("the units table has no unit_id column")
+    frame = pd.DataFrame(
+        {
+            "unit_id": before.unit_ids[before.counted],
+            "population": before.population[before.counted],
+            "unmet_before": before.unserved[before.counted],
+        }
+    )
+    columns = ["level", "area_id", "area_name", "population", "unmet_before", "share_unmet_before"]
+    if after is not None:
+        if not np.array_equal(after.unit_ids, before.unit_ids):
+            raise InputDataError("the assignments before and after have different units")
+        frame["unmet_after"] = after.unserved[before.counted]
+        columns += ["unmet_after", "share_unmet_after", "change"]
+    wanted = [c for pair in levels.values() for c in pair if c and c in units.columns and c != "unit_id"]
+    admin = pd.DataFrame(units[wanted]).assign(unit_id=units["unit_id"].astype(str).to_numpy())
+    frame = frame.merge(admin.drop_duplicates("unit_id"), on="unit_id", how="left")
+    sums = [c for c in ("population", "unmet_before", "unmet_after") if c in frame]
+    parts = []
+    for level, (id_col, name_col) in levels.items():
+        if id_col not in frame:
+            continue
+        codes = area_codes(frame[id_col])
+        if codes.isna().all():
+            continue
+        report_missing_codes(codes, frame["unit_id"], level)
+        key = codes.fillna(NO_CODE)
+        agg = frame.groupby(key, sort=True)[sums].sum()
+        names = common_names(key, frame[name_col]) if name_col and name_col in frame else {}
+        table = agg.reset_index(names="area_id").assign(level=level)
+        table["area_name"] = [f"(no {level} code)" if a == NO_CODE else names.get(a, "") for a in table["area_id"]]
+        parts.append(table)
+    if not parts:
+        return pd.DataFrame(columns=columns)
+    out = pd.concat(parts, ignore_index=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        for when in ("before", "after"):
+            if f"unmet_{when}" in out:
+                out[f"share_unmet_{when}"] = np.where(
+                    out["population"] > 0, out[f"unmet_{when}"] / out["population"], np.nan
+                )
+    if after is not None:
+        out["change"] = out["unmet_after"] - out["unmet_before"]
+    return out[columns]

@@ -162,9 +162,7 @@ def test_patient_lists_and_phased_pool(access_out: Path) -> None:
     places = 960 * summary["supply_total_before"]
     followed = lists_units["served_before"].sum()
     assert followed <= places + 1e-6
-    assert lists["people_without_doctor_with_room_before"] == pytest.approx(
-        lists_units["population"].sum() - followed
-    )
+    assert lists["people_without_doctor_with_room_before"] == pytest.approx(lists_units["population"].sum() - followed)
     assert (lists_units["served_after"] >= -1e-9).all()
     assert (lists_units["served_after"] <= lists_units["population"] + 1e-6).all()
     by_year = pd.read_csv(access_out / "pool_phasing_by_year.csv", dtype={"year": str})

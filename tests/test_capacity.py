@@ -16,10 +16,11 @@ from scipy.optimize import linprog
 
 from coverage.capacity import assign_patients, certify_flow
 from coverage.capacity_pool import allocate_pool_by_capacity, compare_pool_allocations
+from coverage.capacity_study import unmet_by_area
 from coverage.errors import InputDataError
 from coverage.matrix import CoverageMatrix
 from coverage.outputs.figure_canvas import png_bytes
-from coverage.outputs.report_capacity import capacity_figure, capacity_section, unmet_by_area
+from coverage.outputs.report_capacity import capacity_figure, capacity_section
 
 
 def matrix_of(minutes: np.ndarray, max_minutes: float = 30.0) -> CoverageMatrix:
@@ -69,7 +70,7 @@ def test_flow_matches_an_independent_lp(seed: int) -> None:
     assert result.person_minutes == pytest.approx(cost, rel=1e-6, abs=1e-6)
     assert result.status == "optimal"
     # within every list and every unit
-    assert (result.load <= doctors * 100 + 1e-9).all()
+    assert (result.listed <= doctors * 100 + 1e-9).all()
     assert (result.served <= people + 1e-9).all()
     assert result.people_unmet == pytest.approx(people.sum() - most, abs=1e-6)
 
@@ -118,7 +119,7 @@ def test_shuffled_units_give_the_same_totals() -> None:
     mixed = assign_patients(matrix_of(minutes[:, order]), doctors, people[order], threshold_min=20, patients_per_gp=300)
     assert mixed.served.sum() == pytest.approx(base.served.sum(), rel=1e-9)
     assert mixed.person_minutes == pytest.approx(base.person_minutes, rel=1e-7)
-    assert mixed.load.sum() == pytest.approx(base.load.sum(), rel=1e-9)
+    assert mixed.listed.sum() == pytest.approx(base.listed.sum(), rel=1e-9)
     assert mixed.status == base.status == "optimal"
 
 

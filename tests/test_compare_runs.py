@@ -24,8 +24,8 @@ from shapely.geometry import Point
 import coverage as cov
 import coverage.cli.run as cli_run
 from coverage.cli.compare import add_compare_parser, run_compare
-from coverage.compare_runs import IncomparableRunsError, compare_runs
 from coverage.errors import InputDataError, OutputExistsError
+from coverage.outputs.compare_runs import IncomparableRunsError, compare_runs
 
 SCRIPT = "<script>alert(1)</script>"
 FORMULA = '=HYPERLINK("http://evil.example","x")'

@@ -1,7 +1,7 @@
 """The ``compare`` sub-command: what changed between two output folders.
 
 ``couverture compare RUN_A RUN_B --out DIR`` reads two output folders of any command
-(:func:`coverage.compare_runs.compare_runs`, run A being "before" and run B "after") and
+(:func:`coverage.outputs.compare_runs.compare_runs`, run A being "before" and run B "after") and
 writes what changed into ``DIR``, completely or not at all
 (:func:`~coverage.outputs.folder.atomic_output_dir`; the files are those of
 :func:`coverage.outputs.report_compare.write_comparison`).
@@ -51,7 +51,7 @@ def run_compare(args: argparse.Namespace) -> int:
     files or a refused output folder) for :func:`coverage.cli.run.main` to report in one
     line; the output folder is then left as it was.
     """
-    from coverage.compare_runs import compare_runs
+    from coverage.outputs.compare_runs import compare_runs
     from coverage.outputs.folder import atomic_output_dir
     from coverage.outputs.report_compare import write_comparison
 

@@ -3,8 +3,8 @@
 :func:`capacity_section` reports :func:`coverage.capacity.assign_patients` before and
 after a scenario (the settings, the proofs, the people left over in all and by
 department, and the comparison of pool allocations of
-:func:`coverage.capacity_pool.compare_pool_allocations`); :func:`unmet_by_area` makes its
-table of the people left over by area (also for the workbook); :func:`capacity_figure`
+:func:`coverage.capacity_pool.compare_pool_allocations`), from the table of the people
+left over by area (:func:`coverage.capacity_study.unmet_by_area`); :func:`capacity_figure`
 draws them by department, before and after.  Text is escaped by
 :mod:`coverage.outputs.html_blocks`, numbers formatted by :mod:`coverage.outputs.style`.
 """
@@ -17,11 +17,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from coverage.errors import InputDataError
 from coverage.outputs.figure_canvas import department_label, literal, new_figure
 from coverage.outputs.html_blocks import escape, figure, key_value_table, numeric, table
 from coverage.outputs.style import OKABE_ITO, fr_int, fr_minutes, fr_number, fr_pct
-from coverage.stats import AREA_LEVELS, NO_CODE, area_codes, common_names, report_missing_codes
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -29,7 +27,7 @@ if TYPE_CHECKING:
     from coverage.capacity import CapacityAssignment
     from coverage.capacity_pool import CapacityPoolAllocation
 
-__all__ = ["capacity_figure", "capacity_section", "unmet_by_area"]
+__all__ = ["capacity_figure", "capacity_section"]
 
 _ALLOCATION_NAMES = {"before": "Avant (before)"}
 
@@ -198,71 +196,3 @@ def capacity_figure(by_area: pd.DataFrame) -> Figure:
     ax.set_xlabel("Habitants sans médecin accessible ayant de la place (people without a doctor with room)")
     ax.legend(frameon=False, loc="lower right")
     return fig
-
-
-def unmet_by_area(
-    units: pd.DataFrame,
-    before: CapacityAssignment,
-    after: CapacityAssignment | None = None,
-    *,
-    levels: Mapping[str, tuple[str, str | None]] = AREA_LEVELS,
-) -> pd.DataFrame:
-    """People without an accessible doctor with room, per area of each level, before and after.
-
-    ``units`` gives ``unit_id`` and each level's id (and name) column (default: commune,
-    canton, EPCI, department; absent levels are skipped).  Only the counted units of the
-    assignments are summed.  Units without a code are one row of their own (``area_id``
-    empty), with a warning, so that each level adds up to the total.
-
-    Returns
-    -------
-    pandas.DataFrame
-        ``level``, ``area_id``, ``area_name``, ``population``, ``unmet_before``,
-        ``share_unmet_before`` and, with ``after``, ``unmet_after``,
-        ``share_unmet_after`` and ``change`` (after - before).
-    """
-    if "unit_id" not in units:
-        raise InputDataError("the units table has no unit_id column")
-    frame = pd.DataFrame(
-        {
-            "unit_id": before.unit_ids[before.counted],
-            "population": before.population[before.counted],
-            "unmet_before": before.unserved[before.counted],
-        }
-    )
-    columns = ["level", "area_id", "area_name", "population", "unmet_before", "share_unmet_before"]
-    if after is not None:
-        if not np.array_equal(after.unit_ids, before.unit_ids):
-            raise InputDataError("the assignments before and after have different units")
-        frame["unmet_after"] = after.unserved[before.counted]
-        columns += ["unmet_after", "share_unmet_after", "change"]
-    wanted = [c for pair in levels.values() for c in pair if c and c in units.columns and c != "unit_id"]
-    admin = pd.DataFrame(units[wanted]).assign(unit_id=units["unit_id"].astype(str).to_numpy())
-    frame = frame.merge(admin.drop_duplicates("unit_id"), on="unit_id", how="left")
-    sums = [c for c in ("population", "unmet_before", "unmet_after") if c in frame]
-    parts = []
-    for level, (id_col, name_col) in levels.items():
-        if id_col not in frame:
-            continue
-        codes = area_codes(frame[id_col])
-        if codes.isna().all():
-            continue
-        report_missing_codes(codes, frame["unit_id"], level)
-        key = codes.fillna(NO_CODE)
-        agg = frame.groupby(key, sort=True)[sums].sum()
-        names = common_names(key, frame[name_col]) if name_col and name_col in frame else {}
-        table = agg.reset_index(names="area_id").assign(level=level)
-        table["area_name"] = [f"(no {level} code)" if a == NO_CODE else names.get(a, "") for a in table["area_id"]]
-        parts.append(table)
-    if not parts:
-        return pd.DataFrame(columns=columns)
-    out = pd.concat(parts, ignore_index=True)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for when in ("before", "after"):
-            if f"unmet_{when}" in out:
-                out[f"share_unmet_{when}"] = np.where(
-                    out["population"] > 0, out[f"unmet_{when}"] / out["population"], np.nan
-                )
-    if after is not None:
-        out["change"] = out["unmet_after"] - out["unmet_before"]
-    return out[columns]

@@ -1,6 +1,6 @@
 """The outputs of ``couverture compare``: tables, workbook, GeoPackage layer, report and map.
 
-:func:`write_comparison` writes a :class:`~coverage.compare_runs.RunComparison` into a
+:func:`write_comparison` writes a :class:`~coverage.outputs.compare_runs.RunComparison` into a
 staging folder (:func:`~coverage.outputs.folder.atomic_output_dir`): the CSV tables of
 :func:`comparison_tables` and the same tables in ``tables.xlsx``, the layer ``changes`` of
 ``coverage.gpkg`` (every unit with its before/after columns, at its point read from the
@@ -35,7 +35,7 @@ from coverage.outputs.summaries import record_json
 if TYPE_CHECKING:
     import folium
 
-    from coverage.compare_runs import RunComparison, RunFolder
+    from coverage.outputs.compare_runs import RunComparison, RunFolder
 
 __all__ = [
     "comparison_map",
@@ -412,7 +412,7 @@ def write_comparison(
     Parameters
     ----------
     c
-        The comparison (:func:`coverage.compare_runs.compare_runs`).
+        The comparison (:func:`coverage.outputs.compare_runs.compare_runs`).
     folder
         The staging folder of :func:`~coverage.outputs.folder.atomic_output_dir`.
     command
