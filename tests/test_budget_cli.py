@@ -62,6 +62,9 @@ def test_budget_by_kind_by_hand(cli_inputs: dict[str, Path], tmp_path: Path) -> 
     layer = gpd.read_file(out / "coverage.gpkg", layer="budget_sites", engine="pyogrio")
     assert layer["candidate_id"].tolist() == ["C3"]
     assert "budget_sites" in {name for name, _ in pyogrio.list_layers(out / "coverage.gpkg")}
+    styles = pyogrio.read_dataframe(out / "coverage.gpkg", layer="layer_styles")
+    budget_style = styles.loc[styles["f_table_name"] == "budget_sites", "styleQML"].iloc[0]
+    assert "#CC79A7".lower() in budget_style.lower() or "204,121,167" in budget_style  # the map's budget colour
     report = (out / "report.html").read_text("utf-8")
     assert "Budget" in report and (out / "figures" / "budget_curve.png").is_file()
 

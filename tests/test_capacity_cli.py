@@ -32,6 +32,8 @@ def test_patient_lists_by_hand(cli_inputs: dict[str, Path], tmp_path: Path) -> N
     sites = pd.read_csv(out / "patient_lists_sites.csv").set_index("site_id")
     assert sites.loc[["FA", "FD"], "capacity_before"].tolist() == [200, 100]
     assert sites.loc[["FA", "FD"], "load_before"].tolist() == [200, 100]
+    layer = gpd.read_file(out / "coverage.gpkg", layer="patient_lists", engine="pyogrio").set_index("unit_id")
+    assert layer.loc[["uA", "uB", "uC", "uD"], "unserved_before"].tolist() == [0, 100, 50, 0]
     run = json.loads((out / "run.json").read_text("utf-8"))
     lists = run["accessibility"]["summary"]["patient_lists"]
     assert lists["people_without_doctor_with_room_before"] == 150

@@ -373,7 +373,8 @@ def capacity_tables(capacity: CapacityStudy) -> dict[str, pd.DataFrame]:
 
 
 def write_access_layers(study: AccessStudy, folder: Path, crs: str) -> None:
-    """The ``accessibility`` (polygons where every unit has one, else points) and ``accessibility_sites`` layers."""
+    """The ``accessibility`` (polygons where every unit has one, else points), ``accessibility_sites``
+    and, with patient lists, ``patient_lists`` layers."""
     units = study.units
     layer = gpd.GeoDataFrame(_unit_table(study), geometry=_polygons_or_points(units).to_numpy(), crs=units.crs)
     gpkg = folder / "coverage.gpkg"
@@ -381,6 +382,15 @@ def write_access_layers(study: AccessStudy, folder: Path, crs: str) -> None:
     sites = _sites_with_supply(study)
     if len(sites):
         write_layer(sites, gpkg, "accessibility_sites", crs)
+    if study.capacity is not None:
+        # the units' people without a doctor with room, with their areas, on the same shapes
+        lists = capacity_tables(study.capacity)["patient_lists"]
+        areas = pd.DataFrame(units[["unit_id", *[c for c in AREA_COLUMNS if c in units.columns]]])
+        table = areas.assign(unit_id=areas["unit_id"].astype(str)).merge(lists, on="unit_id", how="left")
+        shapes = _polygons_or_points(units).to_numpy()
+        write_layer(
+            gpd.GeoDataFrame(table, geometry=shapes, crs=units.crs), gpkg, "patient_lists", crs, promote_to_multi=True
+        )
 
 
 def uncovered_layer(result: GapAnalysis) -> gpd.GeoDataFrame:

@@ -35,6 +35,7 @@ from coverage.errors import InputDataError
 from coverage.outputs.style import (
     ACCESS_CLASSES,
     ADDED_DOCTORS_COLOUR,
+    BUDGET_COLOUR,
     FACILITY_SYMBOLS,
     OTHER_SYMBOL,
     SITE_SYMBOL,
@@ -239,6 +240,13 @@ def _receiving_sites_style(layer: _Layer) -> _Style:
     return _Style(f"CASE WHEN {added} > 0 THEN 1 ELSE 0 END", classes, order_by=added)
 
 
+def _budget_style(layer: _Layer) -> _Style:
+    """The sites within a budget: circles in the web map's budget colour, numbered by rank."""
+    rank = _field("rank")
+    marker = _Marker("circle", BUDGET_COLOUR, "#000000", 2.0, 14.0, alpha=0.9, letter_expression=f"to_string({rank})")
+    return _Style(None, (_Class("", "Site dans le budget / Site within the budget", marker),), order_by=rank)
+
+
 def _outline(colour: str, width: float, dash: str) -> Callable[[_Layer], _Style]:
     return lambda layer: _Style(None, (_Class("", "", _Fill(None, colour, width, dash=dash)),))
 
@@ -257,6 +265,7 @@ STYLED_LAYERS: dict[str, tuple[Callable[[_Layer], _Style], frozenset[str], froze
     "sites": (_site_style, frozenset({"rank"}), _POINT, False),
     "accessibility": (_access_style, _ACCESS, _ANY, False),
     "accessibility_sites": (_receiving_sites_style, frozenset({"supply_added"}), _POINT, False),
+    "budget_sites": (_budget_style, frozenset({"rank"}), _POINT, False),
     "departments": (_outline("#000000", 2.5, "solid"), frozenset(), _POLYGON, False),
     "cantons": (_outline("#606060", 1.0, "dot"), frozenset(), _POLYGON, False),
     "epci": (_outline("#404040", 1.2, "dash"), frozenset(), _POLYGON, False),

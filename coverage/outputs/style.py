@@ -24,6 +24,7 @@ import pandas as pd
 __all__ = [
     "ACCESS_CLASSES",
     "ADDED_DOCTORS_COLOUR",
+    "BUDGET_COLOUR",
     "CANDIDATE_SYMBOL",
     "FACILITY_SYMBOLS",
     "NNBSP",
@@ -238,6 +239,8 @@ ACCESS_CLASSES = (
 )
 #: Sites that receive doctors in a scenario.
 ADDED_DOCTORS_COLOUR = "#6a3d9a"
+#: The sites chosen within a budget (Okabe-Ito reddish purple), on the map and in QGIS.
+BUDGET_COLOUR = "#CC79A7"
 
 # ----------------------------------------------------------------------------- numbers
 

@@ -31,6 +31,7 @@ import pandas as pd
 import shapely
 
 from coverage.outputs.style import (
+    BUDGET_COLOUR,
     CANDIDATE_SYMBOL,
     FACILITY_SYMBOLS,
     OTHER_SYMBOL,
@@ -346,10 +347,6 @@ def add_sites(
         if these:
             label = f"Nouveaux sites {text(year)} ({len(these)}, {solver}, {t_label} min) / New sites {text(year)}"
             point_layer(label, these).add_to(fmap)
-
-
-#: The colour of the sites chosen within a budget (Okabe-Ito reddish purple).
-BUDGET_COLOUR = "#CC79A7"
 
 
 def add_budget_sites(fmap: folium.Map, plan: SitingPlan) -> None:
