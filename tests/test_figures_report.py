@@ -424,8 +424,8 @@ def test_report_without_plan_or_figures(result: GapAnalysis, tmp_path: Path) -> 
 
 def test_report_uses_figures_already_drawn(result: GapAnalysis, plan: SitingPlan, tmp_path: Path) -> None:
     pngs = figure_pngs(result, plan=plan, dpi=40)
-    # the phasing and patient-list figures only for a phased plan or pool, and a capacity study
-    assert set(pngs) == set(FIGURE_NAMES) - {"phasing", "pool_phasing", "capacity_by_department"}
+    # the budget, phasing and patient-list figures only with a budget, a schedule or a capacity study
+    assert set(pngs) == {"minutes_map", "access_by_department", "coverage_curve"} < set(FIGURE_NAMES)
     page = report_html(result, plan=plan, figures={"minutes_map": PNG_MAGIC + b"drawn"})
     (data,) = re.findall(r"data:image/png;base64,([^\"]+)\"", page)
     assert base64.b64decode(data) == PNG_MAGIC + b"drawn"
