@@ -117,3 +117,10 @@ def test_sections_escape_the_planners_labels() -> None:
         decay=StepDecay(((10.0, 1.0),)),
     )
     assert HOSTILE not in pool_phasing_section(pool, {})
+
+
+def test_a_pool_schedule_without_a_pool_is_refused(cli_inputs: dict[str, Path], tmp_path: Path, capsys) -> None:  # noqa: F811
+    out = tmp_path / "out"
+    assert main(cli_args(cli_inputs, out, "--pool-schedule", "2030:1")) != 0
+    assert "--pool-schedule phases a pool" in capsys.readouterr().err
+    assert not out.exists()

@@ -77,6 +77,8 @@ def _access_setup(args: argparse.Namespace, regional: bool) -> tuple[AccessSetti
         )
         if args.pool_schedule is not None:
             pool = replace(pool, schedule=None if args.pool_schedule.lower() == "none" else args.pool_schedule)
+    elif args.pool_schedule is not None and args.pool_schedule.lower() != "none":
+        raise CoverageError("--pool-schedule phases a pool: give one with --pool (or [scenario.pool])")
     name = scenario.name or scenario_name(additions, pool)
     return settings, Scenario(name=name, additions=additions, pool=pool)
 
