@@ -11,6 +11,8 @@ ends it if this side fails first.  Fork only: the callers check that the system 
 from __future__ import annotations
 
 import multiprocessing
+import signal
+import threading
 import traceback
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -65,7 +67,13 @@ class Forked:
 
 
 def _run(writer: Connection, function: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    """In the forked process: send (True, value, "") or (False, what was raised, where)."""
+    """In the forked process: send (True, value, "") or (False, what was raised, where).
+
+    SIGTERM gets its default action back: the handler the parent may have set (the
+    command line's, which unwinds a run) would print a traceback here when :meth:`Forked.stop`
+    ends this process."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     try:
         outcome: tuple[bool, Any, str] = (True, function(*args, **kwargs), "")
     except BaseException as error:  # sent back, raised again in the parent

@@ -5,6 +5,7 @@ the analysis draws itself."""
 from __future__ import annotations
 
 import os
+import signal
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
@@ -66,6 +67,28 @@ def test_stop_ends_a_process_still_running() -> None:
     start = time.perf_counter()
     job.stop()
     assert not job._process.is_alive() and time.perf_counter() - start < 30
+
+
+class _Unwound(BaseException):
+    pass
+
+
+def _unwind(signum: int, frame: object) -> None:
+    raise _Unwound
+
+
+def test_stop_is_quiet_under_a_sigterm_handler_that_raises(capfd: pytest.CaptureFixture[str]) -> None:
+    # the command line unwinds a run on SIGTERM; the forked process must not inherit that
+    # (it printed a traceback when stopped): it ends by the signal, silently
+    previous = signal.signal(signal.SIGTERM, _unwind)
+    try:
+        job = Forked(time.sleep, 60, what="sleeping")
+        time.sleep(0.5)  # the child is in time.sleep, past _run's first lines
+        job.stop()
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert job._process.exitcode == -signal.SIGTERM
+    assert "Traceback" not in capfd.readouterr().err
 
 
 def test_isochrones_drawn_beside_are_the_analysis_own() -> None:
