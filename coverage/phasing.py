@@ -17,6 +17,7 @@ gap).
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import re
@@ -35,7 +36,7 @@ from coverage.siting.greedy import _greedy_order
 from coverage.siting.model import _coverage_model
 from coverage.siting.result import _prepare, _Problem, _row_units
 
-__all__ = ["PhasedSites", "Schedule", "phase_sites"]
+__all__ = ["PhasedSites", "Schedule", "check_whole", "phase_sites"]
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +70,8 @@ class Schedule:
         bad = [f"{y}:{c}" for y, c in zip(self.years, self.counts, strict=True) if not (math.isfinite(c) and c >= 0)]
         if bad:
             raise InputDataError(f"the schedule's counts must be finite numbers >= 0; got {', '.join(bad)}")
+        if all(y.isdigit() for y in self.years) and any(int(a) >= int(b) for a, b in itertools.pairwise(self.years)):
+            raise InputDataError(f"the schedule's years must follow each other in order; got {', '.join(self.years)}")
 
     @property
     def cumulative(self) -> np.ndarray:
@@ -172,7 +175,8 @@ class PhasedSites:
     seconds: float
 
 
-def _check_whole(schedule: Schedule) -> None:
+def check_whole(schedule: Schedule) -> None:
+    """Refuse a schedule of sites with counts that are not whole numbers."""
     odd = [f"{y}:{c:g}" for y, c in zip(schedule.years, schedule.counts, strict=True) if c != int(c)]
     if odd:
         raise InputDataError(f"sites open whole: the schedule's counts must be whole numbers, got {', '.join(odd)}")
@@ -223,7 +227,7 @@ def phase_sites(
     the best single gains it allows).  The required sites are open from the start.
     """
     start = time.perf_counter()
-    _check_whole(schedule)
+    check_whole(schedule)
     site_ids = [str(s) for s in sites]
     if len(set(site_ids)) != len(site_ids):
         raise InputDataError("a site is listed twice among the sites to phase")

@@ -21,7 +21,7 @@ from coverage.analysis import GapAnalysis
 from coverage.errors import InputDataError
 from coverage.matrix import CoverageMatrix, analysis_matrix
 from coverage.numbers import is_number
-from coverage.phasing import PhasedSites, Schedule, phase_sites
+from coverage.phasing import PhasedSites, Schedule, check_whole, phase_sites
 from coverage.siting import (
     BudgetResult,
     SitingResult,
@@ -167,8 +167,8 @@ class SitingOptions:
             raise InputDataError(f"the curve's time limit must be a positive number of seconds, got {limit!r}")
         if self.target_share is not None and not (is_number(self.target_share) and 0 < self.target_share <= 1):
             raise InputDataError(f"the target share must be in (0, 1], got {self.target_share}")
-        if isinstance(self.schedule, str):
-            Schedule.parse(self.schedule, total=0)  # its syntax, before the long computation
+        if isinstance(self.schedule, str):  # its syntax and whole counts, before the long computation
+            check_whole(Schedule.parse(self.schedule, total=0))
         for name in ("budget", "site_cost"):
             value = getattr(self, name)
             if value is not None and not (is_number(value) and value >= 0):

@@ -79,11 +79,32 @@ def test_a_kind_without_a_price_fails_first(cli_inputs: dict[str, Path], tmp_pat
     assert not out.exists()
 
 
-def test_a_budget_without_costs_is_refused(cli_inputs: dict[str, Path], tmp_path: Path, capsys) -> None:  # noqa: F811
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--budget", "10"), "--budget needs the candidates' costs"),
+        (("--budget", "10", "--kind-costs", "new:5"), "--cost-column and --kind-costs read a candidate file"),
+        (("--site-cost", "10"), "price the candidates for --budget"),
+    ],
+)
+def test_budget_options_that_do_not_fit_are_refused_first(
+    cli_inputs: dict[str, Path],  # noqa: F811
+    tmp_path: Path,
+    capsys,
+    monkeypatch,
+    extra: tuple[str, ...],
+    message: str,
+) -> None:
+    import coverage.cli.run
+
+    def no_computation(*args, **kwargs):
+        raise AssertionError("the run should have stopped before the computation")
+
+    monkeypatch.setattr(coverage.cli.run, "analyse", no_computation)
     out = tmp_path / "out"
-    args = _optimise_args(cli_inputs, out, "--sites", "1", "--threshold", "0.5", "--budget", "10")
-    assert main(args) != 0
-    assert "a budget needs the candidates' costs" in capsys.readouterr().err
+    assert main(_optimise_args(cli_inputs, out, "--sites", "1", "--threshold", "0.5", *extra)) == 2
+    assert message in capsys.readouterr().err
+    assert not out.exists()
 
 
 @pytest.mark.parametrize("text", ["new", "new:abc", ":5"])

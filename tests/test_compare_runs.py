@@ -279,6 +279,11 @@ def test_refuses_an_output_folder_with_foreign_files(tmp_path: Path, monkeypatch
     before = sorted(p.name for p in a.iterdir())
     assert cli(["compare", str(a), str(b), "--out", str(a)], monkeypatch) == 2
     assert sorted(p.name for p in a.iterdir()) == before
+    # and a folder inside a run's: the run would then hold files it did not write
+    capsys.readouterr()
+    assert cli(["compare", str(a), str(b), "--out", str(a / "inside")], monkeypatch) == 2
+    assert f"lies inside the input folder {a}" in capsys.readouterr().err
+    assert sorted(p.name for p in a.iterdir()) == before
     # a refused pair of runs writes nothing and says why in one line
     c = write_run(tmp_path / "c", {u: v[2] for u, v in UNITS.items()}, thresholds=[10, 20])
     capsys.readouterr()

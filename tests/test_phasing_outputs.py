@@ -58,10 +58,31 @@ def test_optimise_without_phasing_writes_no_phasing(cli_inputs: dict[str, Path],
     assert "year" not in pd.read_csv(out / "selection.csv").columns
 
 
-def test_bad_phasing_fails_before_reading(cli_inputs: dict[str, Path], tmp_path: Path, capsys) -> None:  # noqa: F811
+@pytest.mark.parametrize(
+    ("schedule", "message"),
+    [
+        ("2030:x", "cannot read the schedule '2030:x'"),
+        ("2030:1.5,2031:1", "sites open whole"),
+        ("2031:1,2030:1", "years must follow each other in order"),
+    ],
+)
+def test_bad_phasing_fails_before_reading(
+    cli_inputs: dict[str, Path],  # noqa: F811
+    tmp_path: Path,
+    capsys,
+    monkeypatch,
+    schedule: str,
+    message: str,
+) -> None:
+    import coverage.cli.run
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("the run should have stopped before reading the roads")
+
+    monkeypatch.setattr(coverage.cli.run, "_read_graph", no_reading)
     out = tmp_path / "out"
-    assert main(_optimise_args(cli_inputs, out, "--sites", "2", "--phasing", "2030:x")) != 0
-    assert "cannot read the schedule '2030:x'" in capsys.readouterr().err
+    assert main(_optimise_args(cli_inputs, out, "--sites", "2", "--phasing", schedule)) == 2
+    assert message in capsys.readouterr().err
     assert not out.exists()
 
 

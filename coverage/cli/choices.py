@@ -171,6 +171,20 @@ def _candidates(
     return excluded
 
 
+def _check_costs(args: argparse.Namespace) -> None:
+    """The budget's options make sense together (before any reading)."""
+    from_file = args.cost_column is not None or args.kind_costs is not None
+    if from_file and args.candidates in ("communes", "network"):
+        raise CoverageError("--cost-column and --kind-costs read a candidate file: give it with --candidates FILE")
+    if args.budget is None and (from_file or args.site_cost is not None):
+        raise CoverageError("--site-cost, --cost-column and --kind-costs price the candidates for --budget: give it")
+    if args.budget is not None and not from_file and args.site_cost is None:
+        raise CoverageError(
+            "--budget needs the candidates' costs: --site-cost EUR, or a candidate file with --cost-column or "
+            "--kind-costs"
+        )
+
+
 def _siting(args: argparse.Namespace) -> SitingOptions:
     """The siting options of the command line, checked before any reading."""
     k, share, target = args.sites, args.target_share, args.target_structures
@@ -178,6 +192,7 @@ def _siting(args: argparse.Namespace) -> SitingOptions:
         target = DEFAULT_TARGET_STRUCTURES
     if k is None and share is None and target is None and args.solver != "lscp":
         raise CoverageError("say how many new sites: --sites, --target-share or --target-structures (or --solver lscp)")
+    _check_costs(args)
     return SitingOptions(
         threshold_min=args.threshold,
         k=k,

@@ -176,7 +176,7 @@ def check_output_dir(target: str | Path, *, inputs: Iterable[str | Path] = ()) -
     """Raise unless ``target`` may receive a run's outputs; changes nothing on disk.
 
     The folder must not be the current folder or hold it, must hold none of the run's
-    ``inputs`` (a run replaces the folder), must be absent, empty or a previous output of
+    ``inputs`` (a run replaces the folder) nor lie inside an input folder, must be absent, empty or a previous output of
     this tool with no file that run did not write (:class:`OutputExistsError` otherwise),
     must be writable (:class:`PermissionError`), and its file system must have room
     (:class:`OSError` ``ENOSPC``: the size of the previous output, three times the size
@@ -198,6 +198,12 @@ def check_output_dir(target: str | Path, *, inputs: Iterable[str | Path] = ()) -
             raise OutputExistsError(
                 f"input {path} lies inside the output folder {target}, which a run replaces: "
                 "choose another output folder or move the input"
+            )
+        if path.is_dir() and _inside(resolved, path.resolve()):
+            # an input folder (a run compared, a data folder) is never written into
+            raise OutputExistsError(
+                f"output folder {target} lies inside the input folder {path}, which is never written into: "
+                "choose an output folder outside it"
             )
         if path.is_file():
             input_bytes += path.stat().st_size
