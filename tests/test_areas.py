@@ -68,6 +68,21 @@ def test_units_take_the_area_of_their_point_else_of_their_commune() -> None:
     assert out["canton_name"].tolist()[1:] == ["Un", "Un"]
 
 
+def test_a_commune_unit_takes_its_commune_area() -> None:
+    # the commune B itself as a unit, its town hall in C1: B is counted in C2 (70 % of it),
+    # as the straddling warning says; a commune that no area holds keeps its point's
+    cantons = _cantons()
+    table = communes_in_areas(_communes(), cantons, level="canton", metric_crs="EPSG:2154")
+    units = gpd.GeoDataFrame(
+        {"unit_id": ["B", "Z"], "commune": ["B", "Z"]},
+        geometry=_l93([Point(8_000, 2_000), Point(12_000, 5_000)]),
+        crs="EPSG:2154",
+    )
+    out = with_areas(units, cantons, table, level="canton")
+    assert out["canton"].tolist() == ["C2", "C2"]
+    assert out["canton_name"].tolist() == ["Deux", "Deux"]
+
+
 def test_bad_area_layers_are_refused(tmp_path: Path) -> None:
     frame = _cantons()
     twice = pd.concat([frame, frame.iloc[[0]]])
@@ -112,3 +127,12 @@ def test_regional_cantons_add_up(data_dir: Path, caplog: pytest.LogCaptureFixtur
     canton = table[table["level"] == "canton"]
     assert canton["population_total"].sum() == pytest.approx(2_569_309)
     assert len(canton) == units["canton"].nunique() and 90 <= len(canton) <= 102
+    # the communes as units: each in the canton holding most of its surface, by an overlay
+    communes = inputs.communes[["code_insee", "geometry"]].to_crs("EPSG:2154")
+    pieces = gpd.overlay(communes, cantons[["code", "geometry"]].to_crs("EPSG:2154"), how="intersection")
+    pieces["surface"] = pieces.geometry.area
+    largest = pieces.sort_values("surface", ascending=False).drop_duplicates("code_insee").set_index("code_insee")
+    halls = inputs.town_halls.set_index("unit_id")
+    both = largest.index.intersection(halls.index)
+    assert len(both) > 0.99 * len(halls)
+    assert (halls.loc[both, "canton"].astype(str) == largest.loc[both, "code"].astype(str)).all()

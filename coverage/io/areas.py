@@ -129,19 +129,27 @@ def communes_in_areas(
 def with_areas(
     units: gpd.GeoDataFrame, areas: gpd.GeoDataFrame, assigned: pd.DataFrame, *, level: str
 ) -> gpd.GeoDataFrame:
-    """``units`` with ``level`` and ``<level>_name``: the area their point lies in (a grid
-    cell's centre, a town hall), else, for a point outside every polygon (contours of
-    different sources part along the borders), the area of their ``commune`` in ``assigned``
-    (:func:`communes_in_areas`); NA where neither gives one."""
+    """``units`` with ``level`` and ``<level>_name``.
+
+    A unit that is a commune (its ``unit_id`` is its ``commune``) takes its commune's area
+    in ``assigned`` (:func:`communes_in_areas`: the area holding most of its surface, as
+    the straddling warning says), else the area its point lies in.  Any other unit (a grid
+    cell) takes the area its point lies in, else, for a point outside every polygon
+    (contours of different sources part along the borders), its commune's.  NA where
+    neither gives one."""
     points = gpd.GeoDataFrame(geometry=units.geometry.to_crs(areas.crs).to_numpy(), crs=areas.crs)
     joined = gpd.sjoin(points, areas[["code", "name", "geometry"]], how="left", predicate="within")
     joined = joined[~joined.index.duplicated(keep="first")].reindex(points.index)
     code = pd.Series(pd.array(joined["code"].to_numpy(), dtype="string"), index=units.index)
     name = pd.Series(pd.array(joined["name"].to_numpy(), dtype="string"), index=units.index)
-    if "commune" in units and code.isna().any():
-        by_commune = assigned.reindex(units["commune"].astype("string").fillna("").to_numpy())
-        code = code.fillna(pd.Series(by_commune[level].to_numpy(), index=units.index, dtype="string"))
-        name = name.fillna(pd.Series(by_commune[f"{level}_name"].to_numpy(), index=units.index, dtype="string"))
+    if "commune" in units:
+        communes = units["commune"].astype("string")
+        by_commune = assigned.reindex(communes.fillna("").to_numpy())
+        their = pd.Series(by_commune[level].to_numpy(), index=units.index, dtype="string")
+        their_name = pd.Series(by_commune[f"{level}_name"].to_numpy(), index=units.index, dtype="string")
+        whole = (communes == units["unit_id"].astype("string")).fillna(False) if "unit_id" in units else False
+        first = whole & their.notna()  # communes: their largest share first
+        code, name = code.mask(first, their).fillna(their), name.mask(first, their_name).fillna(their_name)
     out = units.copy()
     out[level] = code
     out[f"{level}_name"] = name
