@@ -14,6 +14,7 @@ the baseline beside it.
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -29,6 +30,8 @@ from coverage.phasing import LATER, Schedule
 from coverage.pool import baseline_and_people
 
 __all__ = ["PhasedPool", "phase_pool"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,6 +131,16 @@ def phase_pool(
         if t < n_t:
             units, g = gain[int(j)]
             acc[units, t:] += size * g[:, None]
+    later = years >= n_t
+    if later.any():
+        logger.warning(
+            "the schedule hires %g doctors and the pool placed %g: %d teams (%g doctors) arrive after %s",
+            schedule.total,
+            float(sizes.sum()),
+            int(later.sum()),
+            float(sizes[later].sum()),
+            schedule.years[-1],
+        )
     pool_yearly = _above(acc, pop, priority_line)
     exchanges = _local_search(acc, pop, priority_line, gain, sites, sizes, years, n_t, start + time_limit_s)
     yearly = _above(acc, pop, priority_line)

@@ -74,7 +74,7 @@ class SitingPlan:
     phasing
         With a schedule: the chosen sites opened year by year
         (:func:`~coverage.phasing.phase_sites`); the selection table then has their
-        ``year`` and ``opening_order``.
+        ``year``, ``opening_order`` and ``opening_date`` (1 January of the year).
     budget, budget_curve
         With a budget: the most people within it (:func:`~coverage.siting.mclp_budget`),
         and the people covered against budgets from 0 to it
@@ -499,4 +499,7 @@ def _selection_table(
         when = phasing.timeline.set_index("site_id")
         table["year"] = when.loc[table["candidate_id"], "year"].to_numpy()
         table["opening_order"] = when.loc[table["candidate_id"], "order"].to_numpy()
+        # a date QGIS's temporal controller steps through: 1 January of a year label, else empty
+        years = table["year"].astype(str)
+        table["opening_date"] = pd.to_datetime(years.where(years.str.fullmatch(r"\d{4}")) + "-01-01", errors="coerce")
     return table

@@ -136,3 +136,21 @@ def test_regional_cantons_add_up(data_dir: Path, caplog: pytest.LogCaptureFixtur
     both = largest.index.intersection(halls.index)
     assert len(both) > 0.99 * len(halls)
     assert (halls.loc[both, "canton"].astype(str) == largest.loc[both, "code"].astype(str)).all()
+
+
+def test_overlapping_and_empty_areas_are_named(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from shapely.geometry import Polygon
+
+    # C3 covers half of C1 (a real overlap); C2 touches C1 along x = 10 km (no overlap); E is empty
+    frame = gpd.GeoDataFrame(
+        {"code": ["C1", "C2", "C3", "E"], "nom": ["Un", "Deux", "Trois", "Vide"]},
+        geometry=_l93([box(0, 0, 10_000, 10_000), box(10_000, 0, 20_000, 10_000), box(0, 0, 5_000, 10_000), Polygon()]),
+        crs="EPSG:2154",
+    )
+    frame.to_file(tmp_path / "zones.gpkg")
+    with caplog.at_level(logging.WARNING):
+        read = read_areas(tmp_path / "zones.gpkg", level="zone")
+    assert read["code"].tolist() == ["C1", "C2", "C3"]
+    assert "1 areas have no polygon and hold no one: E" in caplog.text
+    assert "1 pairs of areas overlap" in caplog.text and "C1 and C3" in caplog.text
+    assert "C1 and C2" not in caplog.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -43,6 +44,8 @@ def test_optimise_phased_by_hand(cli_inputs: dict[str, Path], tmp_path: Path) ->
     assert timeline["newly_covered"].tolist() == [200, 100]
     selection = pd.read_csv(out / "selection.csv", dtype={"year": str, "candidate_id": str}).set_index("candidate_id")
     assert selection.loc[["uB", "uC"], "year"].tolist() == ["2030", "2031"]
+    layer = gpd.read_file(out / "coverage.gpkg", layer="sites", engine="pyogrio").set_index("candidate_id")
+    assert [str(d.date()) for d in layer.loc[["uB", "uC"], "opening_date"]] == ["2030-01-01", "2031-01-01"]
     run = json.loads((out / "run.json").read_text("utf-8"))
     phasing = run["siting"]["phasing"]
     assert phasing["objective_person_years"] == 500 and phasing["status"] == "optimal"

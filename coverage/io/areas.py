@@ -16,6 +16,7 @@ import logging
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -23,7 +24,7 @@ from coverage.columns import find_column
 from coverage.errors import InputDataError
 from coverage.io._common import check_finite_coordinates, check_unique_ids, existing, read_vector
 
-__all__ = ["STRADDLE_SHARE", "communes_in_areas", "read_areas", "with_areas", "with_planner_areas"]
+__all__ = ["OVERLAP_SHARE", "STRADDLE_SHARE", "communes_in_areas", "read_areas", "with_areas", "with_planner_areas"]
 
 logger = logging.getLogger(__name__)
 
@@ -60,11 +61,49 @@ def read_areas(
         raise InputDataError(f"{where}: expected polygons, found {sorted(kinds)}")
     codes = frame[code].astype("string").str.strip()
     check_unique_ids(codes.mask(codes == ""), where=where, column=code, csv=False)
-    return gpd.GeoDataFrame(
+    out = gpd.GeoDataFrame(
         {"code": codes.astype(str).to_numpy(), "name": (frame[name] if name else codes).astype(str).to_numpy()},
         geometry=frame.geometry.to_numpy(),
         crs=frame.crs,
     )
+    empty = out.geometry.isna() | out.geometry.is_empty
+    if empty.any():
+        logger.warning("%s: %d areas have no polygon and hold no one: %s", where, int(empty.sum()), _first(out[empty]))
+        out = out[~empty].reset_index(drop=True)
+    _warn_overlaps(out, where)
+    return out
+
+
+#: Two areas overlap when their common part exceeds this share of the smaller one (contours
+#: of one source drawn a few metres apart along a shared border are not an overlap).
+OVERLAP_SHARE = 0.01
+
+
+def _first(areas: pd.DataFrame, n: int = 10) -> str:
+    return ", ".join(areas["code"].head(n)) + (" ..." if len(areas) > n else "")
+
+
+def _warn_overlaps(areas: gpd.GeoDataFrame, where: str) -> None:
+    """One warning naming the areas that overlap: a point in two of them counts in one only."""
+    shapes = areas.geometry.to_numpy()
+    left, right = shapely.STRtree(shapes).query(shapes, predicate="intersects")
+    pairs = left < right
+    left, right = left[pairs], right[pairs]
+    if not len(left):
+        return
+    common = shapely.area(shapely.intersection(shapes[left], shapes[right]))
+    smaller = np.minimum(shapely.area(shapes[left]), shapely.area(shapes[right]))
+    over = common > OVERLAP_SHARE * smaller
+    if over.any():
+        codes = areas["code"].to_numpy()
+        listed = ", ".join(f"{codes[a]} and {codes[b]}" for a, b in zip(left[over][:10], right[over][:10], strict=True))
+        logger.warning(
+            "%s: %d pairs of areas overlap (a unit in both counts in one of them only): %s%s",
+            where,
+            int(over.sum()),
+            listed,
+            " ..." if over.sum() > 10 else "",
+        )
 
 
 def communes_in_areas(

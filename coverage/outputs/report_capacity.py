@@ -32,6 +32,11 @@ __all__ = ["capacity_figure", "capacity_section"]
 _ALLOCATION_NAMES = {"before": "Avant (before)"}
 
 
+def _gps(value: float) -> str:
+    """A number of GPs (or FTE): whole when it is, else to one decimal."""
+    return fr_int(value) if value.is_integer() else fr_number(value, 1)
+
+
 def _facts(
     before: CapacityAssignment, after: CapacityAssignment | None, pool: CapacityPoolAllocation | None
 ) -> list[tuple[str, object]]:
@@ -44,7 +49,7 @@ def _facts(
     facts: list[tuple[str, object]] = [
         ("Seuil (threshold)", f"{fr_minutes(before.threshold_min)} min"),
         ("Patients par médecin (patients per GP)", fr_int(before.patients_per_gp)),
-        ("Médecins, avant (GPs, before)", fr_number(float(before.doctors.sum()), 1)),
+        ("Médecins, avant (GPs, before)", _gps(float(before.doctors.sum()))),
         ("Places sur les listes, avant (places on lists, before)", fr_int(float(before.capacity.sum()))),
         ("Population suivie, avant (people followed, before)", fr_int(before.people_served)),
         ("Sans médecin accessible ayant de la place, avant (without a doctor with room)", fr_int(before.people_unmet)),
@@ -53,7 +58,7 @@ def _facts(
     ]
     if after is not None:
         facts += [
-            ("Médecins, après (GPs, after)", fr_number(float(after.doctors.sum()), 1)),
+            ("Médecins, après (GPs, after)", _gps(float(after.doctors.sum()))),
             ("Population suivie, après (people followed, after)", fr_int(after.people_served)),
             ("Sans médecin accessible ayant de la place, après (after)", fr_int(after.people_unmet)),
             ("Minutes moyennes, après (mean minutes, after)", mean_minutes(after)),
@@ -194,5 +199,6 @@ def capacity_figure(by_area: pd.DataFrame) -> Figure:
     ax.set_yticks(y, [literal(department_label(a, n)) for a, n in zip(deps["area_id"], deps["area_name"], strict=True)])
     ax.xaxis.set_major_formatter(lambda v, _: fr_int(v))
     ax.set_xlabel("Habitants sans médecin accessible ayant de la place (people without a doctor with room)")
-    ax.legend(frameon=False, loc="lower right")
+    # below the axes: inside, it covers the longest bars
+    ax.legend(frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=len(series))
     return fig

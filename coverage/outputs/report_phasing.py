@@ -18,6 +18,7 @@ import numpy as np
 from coverage.outputs.figure_canvas import GRID, literal, new_figure
 from coverage.outputs.html_blocks import escape, figure, key_value_table, numeric, table
 from coverage.outputs.style import OKABE_ITO, fr_int, fr_minutes, fr_number, fr_pct
+from coverage.phasing import LATER
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -51,7 +52,7 @@ def _yearly_lines(
         gid="baseline",
         zorder=4,
     )
-    ax.set_xticks(x, ["Aujourd'hui (today)", *[literal(y) for y in years]])
+    ax.set_xticks(x, ["Aujourd'hui\n(today)", *[literal(y) for y in years]])
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: fr_int(v)))
     ax.grid(True, color=GRID, linewidth=0.6)
     ax.legend(loc="lower right")
@@ -93,6 +94,11 @@ def pool_phasing_figure(phased: PhasedPool) -> Figure:
     return fig
 
 
+def _doctors(value: float) -> str:
+    """A number of doctors: whole when it is, else to one decimal."""
+    return fr_int(value) if float(value).is_integer() else fr_number(value, 1)
+
+
 def _objective_facts(chosen: float, baseline: float, baseline_name: str) -> list[tuple[str, object]]:
     gain = chosen - baseline
     return [
@@ -107,7 +113,7 @@ def phasing_section(phased: PhasedSites, pngs: Mapping[str, bytes]) -> str:
     t = fr_minutes(phased.threshold_min)
     facts: list[tuple[str, object]] = [
         ("Calendrier (schedule)", ", ".join(f"{y} : {c:g}" for y, c in phased.schedule.as_dict().items())),
-        ("Statut (status)", phased.status),
+        ("Statut (status)", f"{phased.status} (l’ordre des sites retenus; the order of the chosen sites)"),
         ("Écart à l'optimum (gap)", "–" if phased.gap is None else fr_pct(phased.gap, 2)),
         ("Borne prouvée (proven bound)", "–" if phased.bound is None else fr_int(phased.bound)),
         ("Statut du solveur (solver's own status)", phased.solver_status),
@@ -190,6 +196,10 @@ def pool_phasing_section(phased: PhasedPool, pngs: Mapping[str, bytes]) -> str:
         ),
         ("Statut (status)", f"{phased.status} (recherche locale, sans borne prouvée; local search, no bound)"),
         ("Échanges entre années (exchanges between years)", fr_int(phased.exchanges)),
+        (
+            "Médecins après le calendrier (doctors after the schedule)",
+            _doctors(float(phased.timeline.loc[phased.timeline["year"] == LATER, "doctors"].sum())),
+        ),
         *_objective_facts(phased.objective, phased.pool_objective, "ordre de l'allocation (pool's order)"),
     ]
     by = phased.by_year
@@ -211,7 +221,7 @@ def pool_phasing_section(phased: PhasedPool, pngs: Mapping[str, bytes]) -> str:
             [
                 [
                     r["year"],
-                    numeric(fr_number(r["doctors_added"], 1)),
+                    numeric(_doctors(r["doctors_added"])),
                     numeric(fr_int(r["teams"])),
                     numeric(fr_int(r["people_above"])),
                     numeric(fr_int(r["people_above_pool_order"])),

@@ -49,6 +49,7 @@ from coverage.outputs.webmap.popups import (
     unit_labels,
     unit_tooltip,
 )
+from coverage.phasing import LATER
 from coverage.shapes import unions_by_key
 
 if TYPE_CHECKING:
@@ -345,7 +346,8 @@ def add_sites(
     for year in dict.fromkeys(plan.phasing.timeline["year"].astype(str)) if plan.phasing is not None else ():
         these = [p for p, y in zip(points, years, strict=True) if y == year]
         if these:
-            label = f"Nouveaux sites {text(year)} ({len(these)}, {solver}, {t_label} min) / New sites {text(year)}"
+            fr, en = ("plus tard", "later") if year == LATER else (text(year), text(year))
+            label = f"Nouveaux sites {fr} ({len(these)}, {solver}, {t_label} min) / New sites {en}"
             point_layer(label, these).add_to(fmap)
 
 
@@ -379,8 +381,9 @@ def add_budget_sites(fmap: folium.Map, plan: SitingPlan) -> None:
                 "popup": table(f"{order}. {text(row['name'])}", rows),
             }
         )
+    spent, budget = plan.budget.spent / 1e6, plan.budget.budget / 1e6
     name = (
-        f"Sites dans le budget ({len(points)}, {plan.budget.spent / 1e6:.2f} M€ / {plan.budget.budget / 1e6:.2f} M€) / "
-        "Sites within the budget"
+        f"Sites dans le budget ({len(points)}, {spent:.2f} M€ sur {budget:.2f} M€)".replace(".", ",")
+        + f" / Sites within the budget ({spent:.2f} of {budget:.2f} M€)"
     )
     point_layer(name, points, show=False).add_to(fmap)
