@@ -233,6 +233,17 @@ def print_summary(  # type: ignore[no-untyped-def]
         w(fewest_sites_sentence(s))
         if len(s.uncoverable):
             w(f"  {len(s.uncoverable)} units cannot be covered within {plan.threshold_min:g} min by any candidate\n")
+        if plan.phasing is not None:
+            p = plan.phasing
+            years = ", ".join(f"{y} {c:,.0f}" for y, c in zip(p.by_year["year"], p.by_year["covered"], strict=True))
+            w(f"  phased ({p.status} order of these sites, {p.objective:,.0f} person-years): covered by year {years}\n")
+        if plan.budget is not None:
+            b = plan.budget.selection
+            gap = "" if b.gap is None or b.status == "optimal" else f", gap {100 * b.gap:.2f} %"
+            w(
+                f"  within the budget of {plan.budget.budget:,.0f} EUR ({b.status}{gap}): {len(b.sites)} sites for "
+                f"{plan.budget.spent:,.0f} EUR, covered {b.population_covered_after:,.0f}\n"
+            )
     if access is not None:
         print_access(access, w)
     w(f"\nOutputs in {out} ({seconds:.1f} s)\n")
@@ -260,6 +271,19 @@ def print_access(study: AccessStudy, w) -> None:  # type: ignore[no-untyped-def]
         f"in priority zones {summary['population_priority_before']:,.0f} -> {summary['population_priority_after']:,.0f}"
         f" inhabitants\n"
     )
+    if study.pool_phasing is not None:
+        p = study.pool_phasing
+        w(
+            f"  the pool by year ({p.status}, {p.exchanges} exchanges): {p.objective:,.0f} person-years above the "
+            f"line, {p.pool_objective:,.0f} in the pool's order\n"
+        )
+    if study.capacity is not None:
+        c = study.capacity
+        after = "" if c.after is None else f" -> {c.after.people_unmet:,.0f}"
+        w(
+            f"  without a doctor with room within {c.before.threshold_min:g} min ({c.before.patients_per_gp:g} "
+            f"patients per GP, the listed doctors only): {c.before.people_unmet:,.0f}{after}\n"
+        )
     by_dep = study.by_area[study.by_area["level"] == "department"]
     for row in by_dep.itertuples():
         w(
