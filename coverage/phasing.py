@@ -83,10 +83,16 @@ class Schedule:
 
     @classmethod
     def parse(cls, text: str, total: float | None = None) -> Schedule:
-        """A schedule from ``"2023:12,2024:12,2025:13"`` (counts per year), or from
+        """A schedule from ``"2023:12,2024:12,2025:13"`` (counts per year), from
         ``"2023-2025"`` (``total`` spread as evenly as possible over those years, whole
-        numbers, the earlier years taking one more while the remainder lasts)."""
+        numbers, the earlier years taking one more while the remainder lasts), or from
+        ``"2024+5"`` (5 a year from 2024 until ``total``: :meth:`per_year`)."""
         text = str(text).strip()
+        steady = re.fullmatch(r"(\d{4})\s*\+\s*(\d+(?:\.\d+)?)", text)
+        if steady:
+            if total is None or not (math.isfinite(total) and total >= 0):
+                raise InputDataError(f"the schedule {text!r} spreads a total, and none was given")
+            return cls.per_year(float(steady.group(2)), int(steady.group(1)), total)
         span = re.fullmatch(r"(\d{4})\s*-\s*(\d{4})", text)
         if span:
             first, last = int(span.group(1)), int(span.group(2))
@@ -104,12 +110,13 @@ class Schedule:
                 value = math.nan
             if not sep or not year.strip() or not math.isfinite(value):
                 raise InputDataError(
-                    f"cannot read the schedule {text!r} at {part!r}: expected YEAR:COUNT,YEAR:COUNT,... or FIRST-LAST"
+                    f"cannot read the schedule {text!r} at {part!r}: expected YEAR:COUNT,YEAR:COUNT,..., FIRST-LAST "
+                    "or FIRST+COUNT"
                 )
             years.append(year.strip())
             counts.append(value)
         if not years:
-            raise InputDataError("the schedule is empty: expected YEAR:COUNT,YEAR:COUNT,... or FIRST-LAST")
+            raise InputDataError("the schedule is empty: expected YEAR:COUNT,YEAR:COUNT,..., FIRST-LAST or FIRST+COUNT")
         return cls(tuple(years), tuple(counts))
 
     @classmethod

@@ -153,6 +153,8 @@ def test_schedule_parsing() -> None:
     assert Schedule.parse("2023-2025", total=37).counts == (13, 12, 12)
     assert Schedule.parse("2021-2028", total=300).counts == (38, 38, 38, 38, 37, 37, 37, 37)
     assert Schedule.per_year(5, 2024, 12).as_dict() == {"2024": 5, "2025": 5, "2026": 2}
+    assert Schedule.parse("2024+5", total=12).as_dict() == {"2024": 5, "2025": 5, "2026": 2}
+    assert Schedule.parse("2021 + 40", total=300).counts == (40,) * 7 + (20,)
     assert list(Schedule.parse("2023:1,2024:2").cumulative) == [1, 3]
 
 

@@ -395,7 +395,8 @@ def _add_access_options(p: argparse.ArgumentParser) -> None:
     g.add_argument(
         "--pool-schedule",
         metavar="SCHEDULE",
-        help="doctors of the pool hired each year, YEAR:N,YEAR:N,... or FIRST-LAST (the pool spread evenly), "
+        help="doctors of the pool hired each year, YEAR:N,YEAR:N,..., FIRST-LAST (the pool spread evenly) or "
+        "FIRST+N (N a year), "
         f"to phase its teams (regional default {DEFAULT_POOL_SCHEDULE}; 'none': no phasing)",
     )
     g.add_argument(
@@ -459,7 +460,8 @@ def _add_siting_options(p: argparse.ArgumentParser, *, default_exclude: bool) ->
         "--phasing",
         metavar="SCHEDULE",
         default=DEMO_PHASING if demo else None,
-        help="new sites opened each year, YEAR:N,YEAR:N,... or FIRST-LAST (the sites chosen spread evenly), "
+        help="new sites opened each year, YEAR:N,YEAR:N,..., FIRST-LAST (the sites chosen spread evenly) or "
+        "FIRST+N (N a year from FIRST), "
         "ordered to cover the most people summed over the years"
         + (f" (demo default {DEMO_PHASING}; 'none': no phasing)" if demo else ""),
     )
