@@ -34,6 +34,7 @@ from coverage.siting import (
     most_then_fewest,
     p_median,
 )
+from coverage.siting.curve import with_known_answer
 
 __all__ = ["DEFAULT_TIME_LIMIT_S", "SOLVERS", "SitingOptions", "SitingPlan", "plan_sites"]
 
@@ -300,7 +301,7 @@ def plan_sites(
     timings["coverage curve"] = time.perf_counter() - t0
     if selection.solver == "mclp-exact" and opts.exact_curve and "population_covered_exact" in curve:
         # the selection is an answer with its sites, and its bound holds for every k up to the k asked
-        curve = _with_known_answer(
+        curve = with_known_answer(
             curve,
             "k",
             len(selection.sites),
@@ -338,7 +339,7 @@ def plan_sites(
             time_limit_s=time_limit_s if opts.curve_time_limit_s is None else opts.curve_time_limit_s,
         )
         if opts.exact_curve:  # the budget's own answer, solved for longer, at every budget it fits in
-            curve_of_budget = _with_known_answer(
+            curve_of_budget = with_known_answer(
                 curve_of_budget,
                 "budget_eur",
                 budget.spent,
@@ -370,44 +371,6 @@ def plan_sites(
         budget=budget,
         budget_curve=curve_of_budget,
     )
-
-
-def _with_known_answer(
-    curve: pd.DataFrame,
-    key: str,
-    fits_from: float,
-    bounds_up_to: float,
-    value: float,
-    bound: float | None,
-    population_total: float,
-    *,
-    extra: dict[str, float] | None = None,
-) -> pd.DataFrame:
-    """A curve's exact columns with an answer known beside it: its ``value`` is reached at
-    every ``key`` from ``fits_from`` on (where it is better, ``extra`` columns take its
-    values too), and its proven ``bound`` holds at every ``key`` up to ``bounds_up_to``.
-    The status is then ``optimal`` where the value meets the bound, as in the curve."""
-    out = curve.copy()
-    keys = out[key].to_numpy(dtype=float)
-    current = out["population_covered_exact"].to_numpy(dtype=float)
-    better = (keys >= fits_from - 1e-9) & (value > current)
-    out.loc[better, "population_covered_exact"] = value
-    for column, number in (extra or {}).items():
-        if column in out:
-            out.loc[better, column] = number
-    old_bound = out["bound_exact"].to_numpy(dtype=float)
-    if bound is not None and math.isfinite(bound):
-        lowered = (keys <= bounds_up_to + 1e-9) & ~(old_bound <= bound)
-        out.loc[lowered, "bound_exact"] = bound
-    v = out["population_covered_exact"].to_numpy(dtype=float)
-    b = out["bound_exact"].to_numpy(dtype=float)
-    met = v >= b - 1e-9 * np.maximum(1.0, np.abs(v))
-    out["bound_exact"] = np.where(met, v, b)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out["gap_exact"] = np.where(met, 0.0, np.where(b > 0, (b - v) / b, np.nan))
-        out["share_exact"] = v / population_total if population_total > 0 else math.nan
-    out["status_exact"] = np.where(met, "optimal", "feasible")
-    return out
 
 
 #: Budgets of the budget curve: from 0 to the budget, evenly.

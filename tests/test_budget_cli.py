@@ -139,7 +139,7 @@ def test_a_flat_cost_per_site(cli_inputs: dict[str, Path], tmp_path: Path) -> No
 
 
 def test_a_known_answer_joins_the_curve_by_hand() -> None:
-    from coverage.planning import _with_known_answer
+    from coverage.siting.curve import with_known_answer
 
     curve = pd.DataFrame(
         {
@@ -154,7 +154,7 @@ def test_a_known_answer_joins_the_curve_by_hand() -> None:
     )
     # an answer of 20 people with 2 sites, proven at most 20 with up to 3 sites: it holds at k = 2
     # and 3, its bound at k <= 3; k = 1 keeps its 15 people, now against a bound of 20
-    out = _with_known_answer(curve, "k", 2, 3, 20.0, 20.0, 100.0, extra={"sites_exact": 2})
+    out = with_known_answer(curve, "k", 2, 3, 20.0, 20.0, 100.0, extra={"sites_exact": 2})
     assert out["population_covered_exact"].tolist() == [10, 15, 20, 20]
     assert out["bound_exact"].tolist() == [10, 20, 20, 20]
     assert out["status_exact"].tolist() == ["optimal", "feasible", "optimal", "optimal"]
@@ -162,6 +162,6 @@ def test_a_known_answer_joins_the_curve_by_hand() -> None:
     assert out["share_exact"].tolist() == pytest.approx([0.1, 0.15, 0.2, 0.2])
     assert out["sites_exact"].tolist() == [0, 1, 2, 2]
     # a weaker answer changes no value, and a looser bound no bound
-    same = _with_known_answer(curve, "k", 2, 3, 12.0, 40.0, 100.0)
+    same = with_known_answer(curve, "k", 2, 3, 12.0, 40.0, 100.0)
     assert same["population_covered_exact"].tolist() == curve["population_covered_exact"].tolist()
     assert same["bound_exact"].tolist() == [10, 25, 25, 30]

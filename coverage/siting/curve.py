@@ -24,7 +24,7 @@ from coverage.siting.exact import _mclp_setup, _mclp_solve
 from coverage.siting.greedy import mclp_greedy
 from coverage.siting.result import _population, _row_units, _split_sites
 
-__all__ = ["coverage_curve", "fragility"]
+__all__ = ["coverage_curve", "fragility", "with_known_answer"]
 
 logger = logging.getLogger("coverage.siting")
 
@@ -187,3 +187,41 @@ def fragility(
         table[f"population_lost_{t:g}"] = lost
     last = f"population_lost_{max(thresholds_min):g}"
     return table.sort_values(last, ascending=False, kind="stable").reset_index(drop=True)
+
+
+def with_known_answer(
+    curve: pd.DataFrame,
+    key: str,
+    fits_from: float,
+    bounds_up_to: float,
+    value: float,
+    bound: float | None,
+    population_total: float,
+    *,
+    extra: dict[str, float] | None = None,
+) -> pd.DataFrame:
+    """A curve's exact columns with an answer known beside it: its ``value`` is reached at
+    every ``key`` from ``fits_from`` on (where it is better, ``extra`` columns take its
+    values too), and its proven ``bound`` holds at every ``key`` up to ``bounds_up_to``.
+    The status is then ``optimal`` where the value meets the bound, as in the curve."""
+    out = curve.copy()
+    keys = out[key].to_numpy(dtype=float)
+    current = out["population_covered_exact"].to_numpy(dtype=float)
+    better = (keys >= fits_from - 1e-9) & (value > current)
+    out.loc[better, "population_covered_exact"] = value
+    for column, number in (extra or {}).items():
+        if column in out:
+            out.loc[better, column] = number
+    old_bound = out["bound_exact"].to_numpy(dtype=float)
+    if bound is not None and math.isfinite(bound):
+        lowered = (keys <= bounds_up_to + 1e-9) & ~(old_bound <= bound)
+        out.loc[lowered, "bound_exact"] = bound
+    v = out["population_covered_exact"].to_numpy(dtype=float)
+    b = out["bound_exact"].to_numpy(dtype=float)
+    met = v >= b - 1e-9 * np.maximum(1.0, np.abs(v))
+    out["bound_exact"] = np.where(met, v, b)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["gap_exact"] = np.where(met, 0.0, np.where(b > 0, (b - v) / b, np.nan))
+        out["share_exact"] = v / population_total if population_total > 0 else math.nan
+    out["status_exact"] = np.where(met, "optimal", "feasible")
+    return out
