@@ -206,7 +206,7 @@ def _opening_years(order: Sequence[int], n_sites: int, cumulative: np.ndarray) -
     schedule allows (sites not in ``order``, and those past the schedule: ``len(years)``)."""
     years = np.full(n_sites, len(cumulative), dtype=np.int64)
     for position, j in enumerate(order):
-        years[j] = int(np.searchsorted(cumulative, position + 1 - 1e-9))
+        years[j] = int(np.searchsorted(cumulative, position + 1))  # the first year allowing position + 1 sites
     return years
 
 

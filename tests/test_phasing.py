@@ -248,3 +248,77 @@ def test_pool_against_brute_force(seed: int) -> None:
     order = [int(s[1:]) for s in phased.timeline["site_id"]]
     assert sorted(order) == sorted(teams)
     assert total(order) == pytest.approx(phased.objective)
+
+
+# ------------------------------------------------------------- edges found by mutation testing
+
+
+def test_a_site_that_adds_no_one_still_follows_the_schedule() -> None:
+    # OVERLAP plus s3, which reaches no one: HiGHS leaves it out of its model; it is put in
+    # the first year from which every year has room (year 2: year 1 is full with s1, s2)
+    present = np.vstack([OVERLAP, np.zeros((1, 6), dtype=bool)])
+    phased = phase_sites(
+        matrix_from_dense(present), np.ones(6), 5.0, ["s0", "s1", "s2", "s3"], Schedule.parse("1:2,2:2")
+    )
+    assert phased.objective == 12 and phased.status == "optimal"
+    year = dict(zip(phased.timeline["site_id"], phased.timeline["year"], strict=True))
+    assert year == {"s1": "1", "s2": "1", "s0": "2", "s3": "2"}
+
+
+def test_the_start_given_to_highs_is_feasible(monkeypatch: pytest.MonkeyPatch) -> None:
+    import coverage.phasing as phasing
+
+    real = phasing._solve_binary_program
+    seen = []
+
+    def checked(**kw):  # the greedy start must meet every row: x nested, counts, y <= covered
+        start = kw["start"]
+        assert ((start >= 0) & (start <= 1)).all()
+        assert (kw["a"] @ start <= kw["row_upper"] + 1e-9).all()
+        seen.append(start)
+        return real(**kw)
+
+    monkeypatch.setattr(phasing, "_solve_binary_program", checked)
+    phase_sites(matrix_from_dense(OVERLAP), np.ones(6), 5.0, ["s0", "s1", "s2"], Schedule.parse("1:1,2:1,3:1"))
+    phase_sites(matrix_from_dense(OVERLAP), np.ones(6), 5.0, ["s0", "s1", "s2"], Schedule.parse("1:2,2:1"))
+    assert seen  # HiGHS ran (the greedy order does not meet the bound that needs no solver)
+
+
+def test_the_order_within_a_year_counts_the_earlier_years() -> None:
+    from coverage.phasing import _timeline
+    from coverage.siting.result import _prepare
+
+    # u0-u2 weigh 10, u3 1, u4 and u5 1: A reaches u0-u2, B u0-u3, C u4, u5.  A opens in year 1,
+    # B and C in year 2: after A, C adds 2 and B only 1, so C comes first (alone, B would add 31)
+    present = np.array([[1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 0, 0], [0, 0, 0, 0, 1, 1]], dtype=bool)
+    weights = np.array([10, 10, 10, 1, 1, 1], dtype=float)
+    problem = _prepare(matrix_from_dense(present), weights, 5.0, [], ["s0", "s1", "s2"])
+    table = _timeline(problem, np.array([0, 1, 1]), Schedule.parse("1:1,2:2"), 0.0)
+    assert table["site_id"].tolist() == ["s0", "s2", "s1"]
+    assert table["newly_covered"].tolist() == [30, 2, 1]
+    assert table["share_covered"].tolist() == pytest.approx([30 / 33, 32 / 33, 1.0])
+
+
+def test_shares_by_year_and_an_empty_territory() -> None:
+    phased = phase_sites(matrix_from_dense(OVERLAP), np.ones(6), 5.0, ["s0", "s1", "s2"], Schedule.parse("1:2,2:1"))
+    assert phased.by_year["share_covered"].tolist() == [1.0, 1.0]
+    assert phased.by_year["share_covered_greedy_order"].tolist() == pytest.approx([5 / 6, 1.0])
+    nobody = phase_sites(matrix_from_dense(OVERLAP), np.zeros(6), 5.0, ["s0"], Schedule.parse("1:1"))
+    assert np.isnan(nobody.by_year["share_covered"]).all() and nobody.objective == 0
+
+
+def test_a_schedule_too_short_says_how_many_wait(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    with caplog.at_level(logging.WARNING):
+        phase_sites(matrix_from_dense(OVERLAP), np.ones(6), 5.0, ["s0", "s1", "s2"], Schedule.parse("2030:1,2031:0"))
+    assert "opens 1 sites and 3 were chosen: 2 are left for after 2031" in caplog.text
+
+
+def test_schedule_edges() -> None:
+    assert Schedule.parse("2023-2025", total=0).counts == (0, 0, 0)  # checked for its syntax before a plan
+    assert Schedule.per_year(0.5, 2030, 1).as_dict() == {"2030": 0.5, "2031": 0.5}
+    with pytest.raises(InputDataError, match="one count per year"):
+        Schedule(("2030", "2031"), (1.0,))
+    with pytest.raises(InputDataError, match="one count per year"):
+        Schedule(("2030",), (1.0, 2.0))
