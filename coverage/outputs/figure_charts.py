@@ -40,10 +40,23 @@ if TYPE_CHECKING:
     from coverage.analysis import GapAnalysis
     from coverage.planning import SitingPlan
 
-__all__ = ["access_by_department_figure", "coverage_curve_figure"]
+__all__ = ["GREEDY_LINE", "access_by_department_figure", "coverage_curve_figure"]
 
 # the curve's series: exact and greedy solutions, and the number of sites chosen
 _EXACT_COLOUR, _GREEDY_COLOUR, _CHOSEN_COLOUR = OKABE_ITO[0], OKABE_ITO[1], OKABE_ITO[2]
+#: The greedy series of a curve (coverage, budget): hollow squares and dashes, so that where
+#: it equals the exact series both stay visible.
+GREEDY_LINE: dict[str, Any] = {
+    "color": _GREEDY_COLOUR,
+    "marker": "s",
+    "markersize": 6,
+    "markerfacecolor": "none",
+    "linestyle": "--",
+    "linewidth": 1.5,
+    "label": "Gloutonne (greedy)",
+    "gid": "greedy",
+    "zorder": 4,
+}
 # once the departments have used every colour, the next ones change dash instead
 _LINESTYLES = ["-", "--", "-.", ":"]
 # the bars are too narrow to hold their percentage below this share of the population
@@ -80,19 +93,7 @@ def coverage_curve_figure(plan: SitingPlan) -> Figure:
             zorder=3,
         )
     # hollow squares and dashes: where greedy equals exact, both series stay visible
-    ax.plot(
-        k,
-        curve["population_covered_greedy"].to_numpy(dtype=float),
-        color=_GREEDY_COLOUR,
-        marker="s",
-        markersize=6,
-        markerfacecolor="none",
-        linestyle="--",
-        linewidth=1.5,
-        label="Gloutonne (greedy)",
-        gid="greedy",
-        zorder=4,
-    )
+    ax.plot(k, curve["population_covered_greedy"].to_numpy(dtype=float), **GREEDY_LINE)
     today = float(curve["population_covered_greedy"].iloc[0]) if len(curve) else math.nan
     ax.scatter([0], [today], s=60, color="black", zorder=5, gid="today")
     ax.annotate(

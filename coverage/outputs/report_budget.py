@@ -20,7 +20,9 @@ import pandas as pd
 from numpy.typing import ArrayLike
 
 from coverage.outputs.figure_canvas import GRID, MUTED_INK, new_figure
+from coverage.outputs.figure_charts import GREEDY_LINE
 from coverage.outputs.html_blocks import escape, figure, key_value_table, numeric, table
+from coverage.outputs.report_scenarios import curve_cells
 from coverage.outputs.style import OKABE_ITO, fr_int, fr_minutes, fr_number, fr_pct
 
 if TYPE_CHECKING:
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = ["budget_figure", "budget_section"]
 
-_EXACT_COLOUR, _GREEDY_COLOUR = OKABE_ITO[0], OKABE_ITO[1]
+_EXACT_COLOUR = OKABE_ITO[0]
 #: The heuristic answers of :func:`coverage.siting.budget.mclp_budget_greedy`, in the report's words.
 _HEURISTICS = {
     "gain per euro": "gain par euro (gain per euro)",
@@ -114,19 +116,8 @@ def budget_figure(curve: pd.DataFrame, *, threshold_min: float | None = None) ->
                 linestyle="none",
             )
             ax.vlines(x[~proven], value[~proven], bound, color=_EXACT_COLOUR, linewidth=0.8, linestyle=":")
-    ax.plot(
-        x,
-        curve["population_covered_greedy"].to_numpy(dtype=float),
-        color=_GREEDY_COLOUR,
-        marker="s",
-        markersize=6,
-        markerfacecolor="none",
-        linestyle="--",
-        linewidth=1.5,
-        label="Gloutonne, par euro (greedy, per euro)",
-        gid="greedy",
-        zorder=4,
-    )
+    ax.plot(x, curve["population_covered_greedy"].to_numpy(dtype=float), **GREEDY_LINE)
+    ax.lines[-1].set_label("Gloutonne, par euro (greedy, per euro)")
     total = _population_total(curve)
     if math.isfinite(total) and total > 0:
         ax.axhline(total, color=MUTED_INK, linestyle=":", linewidth=1, gid="total")
@@ -207,21 +198,9 @@ def _curve_values(curve: pd.DataFrame) -> str:
         ]
     rows = []
     for _, r in curve.iterrows():
-        row: list[object] = [
-            numeric(_millions(r["budget_eur"])),
-            numeric(fr_int(r["population_covered_greedy"])),
-            numeric(fr_pct(r["share_greedy"])),
-        ]
+        row = [numeric(_millions(r["budget_eur"])), *curve_cells(r, exact)]
         if exact:
-            gap = r.get("gap_exact")
-            row += [
-                numeric(fr_int(r["population_covered_exact"])),
-                numeric(fr_pct(r["share_exact"])),
-                numeric("–" if gap is None or pd.isna(gap) else fr_pct(gap, 2)),
-                r["status_exact"],
-                numeric(_millions(r["spent_exact"])),
-                numeric(str(int(r["sites_exact"]))),
-            ]
+            row += [numeric(_millions(r["spent_exact"])), numeric(str(int(r["sites_exact"])))]
         rows.append(row)
     return (
         "<details><summary>Couverture selon le budget, valeurs (coverage against budget, values)</summary>"

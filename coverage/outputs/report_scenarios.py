@@ -112,6 +112,21 @@ def _selected_sites(plan: SitingPlan) -> str:
     return table(headers, rows)
 
 
+def curve_cells(r: pd.Series, exact: bool) -> list[object]:
+    """A curve row's cells after its key: greedy people and share, then (``exact``) the exact
+    people, share, gap and status (the coverage and the budget curves)."""
+    cells: list[object] = [numeric(fr_int(r["population_covered_greedy"])), numeric(fr_pct(r["share_greedy"]))]
+    if exact:
+        gap = r.get("gap_exact")
+        cells += [
+            numeric(fr_int(r["population_covered_exact"])),
+            numeric(fr_pct(r["share_exact"])),
+            numeric("–" if gap is None or pd.isna(gap) else fr_pct(gap, 2)),
+            r.get("status_exact", ""),
+        ]
+    return cells
+
+
 def _curve_values(plan: SitingPlan) -> str:
     """The coverage curve as a table, folded: greedy and, when solved, exact values per k."""
     curve = plan.curve
@@ -121,22 +136,7 @@ def _curve_values(plan: SitingPlan) -> str:
     headers: list[object] = [numeric("k"), numeric("Gloutonne (greedy)"), numeric("Part (share)")]
     if exact:
         headers += [numeric("Exacte (exact)"), numeric("Part (share)"), numeric("Écart (gap)"), "Statut (status)"]
-    rows = []
-    for _, r in curve.iterrows():
-        row: list[object] = [
-            numeric(str(int(r["k"]))),
-            numeric(fr_int(r["population_covered_greedy"])),
-            numeric(fr_pct(r["share_greedy"])),
-        ]
-        if exact:
-            gap = r.get("gap_exact")
-            row += [
-                numeric(fr_int(r["population_covered_exact"])),
-                numeric(fr_pct(r["share_exact"])),
-                numeric("–" if gap is None or pd.isna(gap) else fr_pct(gap, 2)),
-                r.get("status_exact", ""),
-            ]
-        rows.append(row)
+    rows = [[numeric(str(int(r["k"]))), *curve_cells(r, exact)] for _, r in curve.iterrows()]
     return (
         "<details><summary>Courbe de couverture, valeurs (coverage curve, values)</summary>"
         + table(headers, rows)
