@@ -275,13 +275,30 @@ def test_the_start_given_to_highs_is_feasible(monkeypatch: pytest.MonkeyPatch) -
         start = kw["start"]
         assert ((start >= 0) & (start <= 1)).all()
         assert (kw["a"] @ start <= kw["row_upper"] + 1e-9).all()
-        seen.append(start)
+        seen.append((start, kw["cost"]))
         return real(**kw)
 
     monkeypatch.setattr(phasing, "_solve_binary_program", checked)
-    phase_sites(matrix_from_dense(OVERLAP), np.ones(6), 5.0, ["s0", "s1", "s2"], Schedule.parse("1:1,2:1,3:1"))
-    phase_sites(matrix_from_dense(OVERLAP), np.ones(6), 5.0, ["s0", "s1", "s2"], Schedule.parse("1:2,2:1"))
-    assert seen  # HiGHS ran (the greedy order does not meet the bound that needs no solver)
+    for schedule in ("1:1,2:1,3:1", "1:2,2:1"):
+        phased = phase_sites(matrix_from_dense(OVERLAP), np.ones(6), 5.0, ["s0", "s1", "s2"], Schedule.parse(schedule))
+        # HiGHS ran (the greedy order does not meet the bound that needs no solver), started
+        # from the whole greedy answer: its y are what its x cover, its value the greedy's
+        assert seen
+        start, cost = seen[-1]
+        assert cost @ start == pytest.approx(phased.greedy_objective)
+
+
+def test_an_answer_over_the_schedule_is_not_trusted(monkeypatch: pytest.MonkeyPatch) -> None:
+    import coverage.phasing as phasing
+
+    def opens_everything(**kw):  # every site open from year 1: more than the schedule allows
+        return np.ones(kw["n_x"], dtype=bool), 1e9, "HiGHS: Optimal"
+
+    monkeypatch.setattr(phasing, "_solve_binary_program", opens_everything)
+    phased = phase_sites(matrix_from_dense(OVERLAP), np.ones(6), 5.0, ["s0", "s1", "s2"], Schedule.parse("1:2,2:1"))
+    # the greedy order is kept (11), and the solver's bound is not taken: 12 needs no solver
+    assert phased.objective == 11 and phased.bound == 12 and phased.status == "feasible"
+    assert phased.by_year["sites_opened"].tolist() == [2, 1]
 
 
 def test_the_order_within_a_year_counts_the_earlier_years() -> None:
@@ -315,6 +332,14 @@ def test_a_schedule_too_short_says_how_many_wait(caplog: pytest.LogCaptureFixtur
     assert "opens 1 sites and 3 were chosen: 2 are left for after 2031" in caplog.text
 
 
+def test_no_warning_when_the_schedule_fits(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    with caplog.at_level(logging.WARNING):
+        phase_sites(matrix_from_dense(OVERLAP), np.ones(6), 5.0, ["s0", "s1", "s2"], Schedule.parse("2030:2,2031:1"))
+    assert "left for after" not in caplog.text
+
+
 def test_schedule_edges() -> None:
     assert Schedule.parse("2023-2025", total=0).counts == (0, 0, 0)  # checked for its syntax before a plan
     assert Schedule.per_year(0.5, 2030, 1).as_dict() == {"2030": 0.5, "2031": 0.5}
@@ -322,3 +347,5 @@ def test_schedule_edges() -> None:
         Schedule(("2030", "2031"), (1.0,))
     with pytest.raises(InputDataError, match="one count per year"):
         Schedule(("2030",), (1.0, 2.0))
+    with pytest.raises(InputDataError, match="must be positive"):
+        Schedule.per_year(-1, 2030, 5)
