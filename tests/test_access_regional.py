@@ -52,6 +52,8 @@ def test_outputs(access_out: Path) -> None:
     # layer names travel JSON-escaped, the legend as HTML
     assert json.dumps("Densité médicale par canton / by canton")[1:-1] in page
     assert "Médecins pour 10 000 hab." in page
+    assert json.dumps("Sans médecin ayant de la place (après / after)")[1:-1] in page
+    assert json.dumps("Médecins du contingent 2028 (39) / Pool")[1:-1] in page
     # the report compares the scenario with the baseline: classes with their populations
     report = (access_out / "report.html").read_text("utf-8")
     classes = pd.read_csv(access_out / "accessibility_classes.csv").set_index("class")

@@ -109,6 +109,9 @@ def test_access_pool_phased(cli_inputs: dict[str, Path], tmp_path: Path) -> None
     report = (out / "report.html").read_text("utf-8")
     assert "Arrivée des médecins du contingent" in report
     assert (out / "figures" / "pool_phasing.png").stat().st_size > 1000
+    page = (out / "map.html").read_text("utf-8")
+    for year in ("2030", "2031"):  # one layer per year, the doctors arriving then (JSON-escaped names)
+        assert json.dumps(f"Médecins du contingent {year} (2) / Pool")[1:-1] in page
 
 
 HOSTILE = "<script>alert(1)</script>"

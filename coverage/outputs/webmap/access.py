@@ -27,6 +27,7 @@ from coverage.outputs.style import ACCESS_CLASSES, ADDED_DOCTORS_COLOUR, en_coun
 from coverage.outputs.webmap.layers import unit_points
 from coverage.outputs.webmap.page import geojson, latlon, point_layer
 from coverage.outputs.webmap.popups import table, text
+from coverage.phasing import LATER
 
 if TYPE_CHECKING:
     import folium
@@ -97,8 +98,10 @@ def add_access(fmap: folium.Map, study: AccessStudy, areas: gpd.GeoSeries | None
             tooltip=tooltip,
         ).add_to(fmap)
     _add_receiving_sites(fmap, study)
+    _add_pool_years(fmap, study)
     if areas is not None:
         _add_density(fmap, study, areas)
+        _add_patient_lists(fmap, study, areas)
 
 
 #: Upper bounds of the density classes (GPs per 10,000 inhabitants) above "none"; the
@@ -209,6 +212,82 @@ def _add_receiving_sites(fmap: folium.Map, study: AccessStudy) -> None:
     ).add_to(fmap)
 
 
+def _add_pool_years(fmap: folium.Map, study: AccessStudy) -> None:
+    """With a phased pool: one layer per year of the sites its teams reach that year (hidden
+    at first, to step through the years), circles sized by the doctors of that year."""
+    phased = study.pool_phasing
+    if phased is None or not len(phased.timeline):
+        return
+    where = study.sites.drop_duplicates("site_id").set_index("site_id").to_crs("EPSG:4326")
+    by_year = phased.timeline.groupby(["year", "site_id"], sort=False)["doctors"].sum().reset_index()
+    largest = float(by_year["doctors"].max())
+    for year, part in by_year.groupby("year", sort=False):
+        points = []
+        for row in part.itertuples():
+            site = where.loc[row.site_id]
+            points.append(
+                {
+                    "location": latlon(site.geometry),
+                    "style": {
+                        "radius": 4 + 10 * math.sqrt(row.doctors / largest),
+                        "weight": 2,
+                        "color": "#000000",
+                        "fillColor": ADDED_DOCTORS_COLOUR,
+                        "fillOpacity": 0.8,
+                        "pane": "doctors",
+                    },
+                    "tooltip": f"<b>{text(site['name'])}</b><br>{text(year)} : +{en_number(row.doctors, 0)} "
+                    "médecins / doctors",
+                }
+            )
+        fr, en = ("plus tard", "later") if year == LATER else (text(year), text(year))
+        doctors = en_number(part["doctors"].sum(), 0)
+        point_layer(f"Médecins du contingent {fr} ({doctors}) / Pool's doctors {en}", points, show=False).add_to(fmap)
+
+
+#: Shares of a unit's people without a doctor with room: upper bounds of the classes above 0.
+UNMET_BINS = (0.25, 0.5, 0.75)
+#: None, then one colour per class (ColorBrewer OrRd), the last for above the last bound.
+UNMET_COLOURS = ("#fef0d9", "#fdcc8a", "#fc8d59", "#e34a33", "#b30000")
+
+
+def _add_patient_lists(fmap: folium.Map, study: AccessStudy, areas: gpd.GeoSeries) -> None:
+    """The units by the share of their people without an accessible doctor with room, after
+    the scenario (hidden at first)."""
+    if study.capacity is None:
+        return
+    lists = study.capacity.after or study.capacity.before
+    table = lists.units_table().set_index("unit_id").reindex(study.units["unit_id"].astype(str))
+    people = table["population"].to_numpy(dtype=float)
+    unmet = table["unserved"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(people > 0, unmet / people, 0.0)
+    cls = np.where(share > 0, 1 + np.searchsorted(np.asarray(UNMET_BINS), share, side="left"), 0)
+    labels = pd.DataFrame(
+        {
+            "population": [en_count(v) for v in people],
+            "unmet": [en_count(v) for v in unmet],
+            "share": [f"{100 * v:.0f} %" for v in share],
+            "cls": cls,
+        }
+    )
+    when = "après / after" if study.capacity.after is not None else "avant / before"
+    geojson(
+        areas.to_numpy(),
+        labels,
+        name=f"Sans médecin ayant de la place ({when}) / Without a doctor with room",
+        show=False,
+        pane="communes",
+        styles=[_access_style(colour) for colour in UNMET_COLOURS],
+        style_property="cls",
+        tooltip=[
+            ("population", "Population"),
+            ("unmet", "Sans médecin ayant de la place / Without a doctor with room"),
+            ("share", "Part / Share"),
+        ],
+    ).add_to(fmap)
+
+
 def access_legend(study: AccessStudy) -> str:
     """Legend rows (HTML) of the accessibility classes and of the sites receiving doctors."""
     s = study.settings
@@ -222,6 +301,12 @@ def access_legend(study: AccessStudy) -> str:
         density = "<h4>Médecins pour 10 000 hab. / GPs per 10,000</h4>" + "".join(
             f'<div class="row"><span class="swatch" style="background:{colour}"></span><span>{text(label)}</span></div>'
             for colour, label in zip(DENSITY_COLOURS, density_labels(), strict=True)
+        )
+    if study.capacity is not None:
+        bounds = ["0 %", *[f"≤ {100 * b:.0f} %" for b in UNMET_BINS], f"> {100 * UNMET_BINS[-1]:.0f} %"]
+        density += "<h4>Sans médecin ayant de la place / Without a doctor with room</h4>" + "".join(
+            f'<div class="row"><span class="swatch" style="background:{colour}"></span><span>{text(label)}</span></div>'
+            for colour, label in zip(UNMET_COLOURS, bounds, strict=True)
         )
     return (
         f"<h4>Accessibilité ({text(s.unit_label)}), seuil {s.priority_line_value:g} / Accessibility, "
