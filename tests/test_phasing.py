@@ -38,6 +38,7 @@ def test_greedy_order_beaten_by_hand() -> None:
     assert set(tl.loc[tl["year"] == "1", "site_id"]) == {"s1", "s2"}
     assert tl.loc[tl["year"] == "2", "site_id"].tolist() == ["s0"]
     assert tl["newly_covered"].tolist() == [3, 3, 0]
+    assert tl["order"].tolist() == [1, 2, 3]
     assert phased.by_year["covered"].tolist() == [6, 6]
     assert phased.by_year["covered_greedy_order"].tolist() == [5, 6]
     assert phased.by_year["sites_opened"].tolist() == [2, 1]
@@ -298,6 +299,7 @@ def test_an_answer_over_the_schedule_is_not_trusted(monkeypatch: pytest.MonkeyPa
     phased = phase_sites(matrix_from_dense(OVERLAP), np.ones(6), 5.0, ["s0", "s1", "s2"], Schedule.parse("1:2,2:1"))
     # the greedy order is kept (11), and the solver's bound is not taken: 12 needs no solver
     assert phased.objective == 11 and phased.bound == 12 and phased.status == "feasible"
+    assert phased.gap == pytest.approx(1 / 12)  # (12 - 11) / 12
     assert phased.by_year["sites_opened"].tolist() == [2, 1]
 
 
