@@ -19,7 +19,7 @@ import pandas as pd
 
 from coverage.outputs.figure_canvas import department_label, literal, new_figure
 from coverage.outputs.html_blocks import escape, figure, key_value_table, numeric, table
-from coverage.outputs.style import OKABE_ITO, fr_int, fr_minutes, fr_number, fr_pct
+from coverage.outputs.style import OKABE_ITO, fr_doctors, fr_int, fr_minutes, fr_number, fr_pct
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -30,11 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["capacity_figure", "capacity_section"]
 
 _ALLOCATION_NAMES = {"before": "Avant (before)"}
-
-
-def _gps(value: float) -> str:
-    """A number of GPs (or FTE): whole when it is, else to one decimal."""
-    return fr_int(value) if value.is_integer() else fr_number(value, 1)
 
 
 def _facts(
@@ -49,7 +44,7 @@ def _facts(
     facts: list[tuple[str, object]] = [
         ("Seuil (threshold)", f"{fr_minutes(before.threshold_min)} min"),
         ("Patients par médecin (patients per GP)", fr_int(before.patients_per_gp)),
-        ("Médecins, avant (GPs, before)", _gps(float(before.doctors.sum()))),
+        ("Médecins, avant (GPs, before)", fr_doctors(float(before.doctors.sum()))),
         ("Places sur les listes, avant (places on lists, before)", fr_int(float(before.capacity.sum()))),
         ("Population suivie, avant (people followed, before)", fr_int(before.people_served)),
         ("Sans médecin accessible ayant de la place, avant (without a doctor with room)", fr_int(before.people_unmet)),
@@ -58,7 +53,7 @@ def _facts(
     ]
     if after is not None:
         facts += [
-            ("Médecins, après (GPs, after)", _gps(float(after.doctors.sum()))),
+            ("Médecins, après (GPs, after)", fr_doctors(float(after.doctors.sum()))),
             ("Population suivie, après (people followed, after)", fr_int(after.people_served)),
             ("Sans médecin accessible ayant de la place, après (after)", fr_int(after.people_unmet)),
             ("Minutes moyennes, après (mean minutes, after)", mean_minutes(after)),

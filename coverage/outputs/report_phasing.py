@@ -17,7 +17,7 @@ import numpy as np
 
 from coverage.outputs.figure_canvas import GRID, literal, new_figure
 from coverage.outputs.html_blocks import escape, figure, key_value_table, numeric, table
-from coverage.outputs.style import OKABE_ITO, fr_int, fr_minutes, fr_number, fr_pct
+from coverage.outputs.style import OKABE_ITO, fr_doctors, fr_int, fr_minutes, fr_number, fr_pct
 from coverage.phasing import LATER
 
 if TYPE_CHECKING:
@@ -92,11 +92,6 @@ def pool_phasing_figure(phased: PhasedPool) -> Figure:
     ax.set_ylabel("Population au-dessus du seuil (people above the line)")
     ax.set_title("Arrivée des médecins du contingent (phasing of the pool)")
     return fig
-
-
-def _doctors(value: float) -> str:
-    """A number of doctors: whole when it is, else to one decimal."""
-    return fr_int(value) if float(value).is_integer() else fr_number(value, 1)
 
 
 def _objective_facts(chosen: float, baseline: float, baseline_name: str) -> list[tuple[str, object]]:
@@ -198,7 +193,7 @@ def pool_phasing_section(phased: PhasedPool, pngs: Mapping[str, bytes]) -> str:
         ("Échanges entre années (exchanges between years)", fr_int(phased.exchanges)),
         (
             "Médecins après le calendrier (doctors after the schedule)",
-            _doctors(float(phased.timeline.loc[phased.timeline["year"] == LATER, "doctors"].sum())),
+            fr_doctors(float(phased.timeline.loc[phased.timeline["year"] == LATER, "doctors"].sum())),
         ),
         *_objective_facts(phased.objective, phased.pool_objective, "ordre de l'allocation (pool's order)"),
     ]
@@ -221,7 +216,7 @@ def pool_phasing_section(phased: PhasedPool, pngs: Mapping[str, bytes]) -> str:
             [
                 [
                     r["year"],
-                    numeric(_doctors(r["doctors_added"])),
+                    numeric(fr_doctors(r["doctors_added"])),
                     numeric(fr_int(r["teams"])),
                     numeric(fr_int(r["people_above"])),
                     numeric(fr_int(r["people_above_pool_order"])),

@@ -39,6 +39,7 @@ __all__ = [
     "en_minutes",
     "en_number",
     "facility_symbol",
+    "fr_doctors",
     "fr_int",
     "fr_minutes",
     "fr_number",
@@ -261,6 +262,11 @@ def fr_pct(share: object, digits: int = 1) -> str:
     if _missing(share):
         return "–"
     return f"{100 * share:.{digits}f}".replace(".", ",") + NNBSP + "%"  # type: ignore[operator]
+
+
+def fr_doctors(value: float) -> str:
+    """A number of doctors (or FTE): whole when it is (``275``), else to one decimal (``2,5``)."""
+    return fr_int(value) if float(value).is_integer() else fr_number(value, 1)
 
 
 def fr_number(value: object, digits: int = 1) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import geopandas as gpd
@@ -138,7 +139,7 @@ def _add_density(fmap: folium.Map, study: AccessStudy, areas: gpd.GeoSeries) -> 
         ids = sorted(set(codes.dropna().astype(str)))
         rows = table_.reindex(ids)
         after = rows["gps_per_10000_after"].to_numpy(dtype=float)
-        cls = np.where(after > 0, 1 + np.searchsorted(np.asarray(DENSITY_BINS), after, side="left"), 0)
+        cls = _binned(after, DENSITY_BINS)
         known = rows["supply_known"].fillna(False).to_numpy(dtype=bool)
         labels = pd.DataFrame(
             {
@@ -262,7 +263,7 @@ def _add_patient_lists(fmap: folium.Map, study: AccessStudy, areas: gpd.GeoSerie
     unmet = table["unserved"].to_numpy(dtype=float)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(people > 0, unmet / people, 0.0)
-    cls = np.where(share > 0, 1 + np.searchsorted(np.asarray(UNMET_BINS), share, side="left"), 0)
+    cls = _binned(share, UNMET_BINS)
     labels = pd.DataFrame(
         {
             "population": [en_count(v) for v in people],
@@ -288,25 +289,31 @@ def _add_patient_lists(fmap: folium.Map, study: AccessStudy, areas: gpd.GeoSerie
     ).add_to(fmap)
 
 
+def _binned(values: np.ndarray, bins: tuple[float, ...]) -> np.ndarray:
+    """Class of each value: 0 for none (0 or less), then 1 + the first bound it does not pass."""
+    return np.where(values > 0, 1 + np.searchsorted(np.asarray(bins), values, side="left"), 0)
+
+
+def _swatches(colours: Sequence[str], labels: Sequence[str]) -> str:
+    """Legend rows: a colour swatch and its label (escaped) each."""
+    return "".join(
+        f'<div class="row"><span class="swatch" style="background:{colour}"></span><span>{text(label)}</span></div>'
+        for colour, label in zip(colours, labels, strict=True)
+    )
+
+
 def access_legend(study: AccessStudy) -> str:
     """Legend rows (HTML) of the accessibility classes and of the sites receiving doctors."""
     s = study.settings
-    rows = "".join(
-        f'<div class="row"><span class="swatch" style="background:{colour}"></span><span>{text(label)}</span></div>'
-        for colour, label in ACCESS_CLASSES
-    )
+    rows = _swatches([c for c, _ in ACCESS_CLASSES], [label for _, label in ACCESS_CLASSES])
     dot = f'<svg width="14" height="14"><circle cx="7" cy="7" r="6" fill="{ADDED_DOCTORS_COLOUR}" stroke="#fff"/></svg>'
     density = ""
     if "gps_per_10000_after" in study.by_area and {"canton", "zone"} & set(study.by_area["level"]):
-        density = "<h4>Médecins pour 10 000 hab. / GPs per 10,000</h4>" + "".join(
-            f'<div class="row"><span class="swatch" style="background:{colour}"></span><span>{text(label)}</span></div>'
-            for colour, label in zip(DENSITY_COLOURS, density_labels(), strict=True)
-        )
+        density = "<h4>Médecins pour 10 000 hab. / GPs per 10,000</h4>" + _swatches(DENSITY_COLOURS, density_labels())
     if study.capacity is not None:
         bounds = ["0 %", *[f"≤ {100 * b:.0f} %" for b in UNMET_BINS], f"> {100 * UNMET_BINS[-1]:.0f} %"]
-        density += "<h4>Sans médecin ayant de la place / Without a doctor with room</h4>" + "".join(
-            f'<div class="row"><span class="swatch" style="background:{colour}"></span><span>{text(label)}</span></div>'
-            for colour, label in zip(UNMET_COLOURS, bounds, strict=True)
+        density += "<h4>Sans médecin ayant de la place / Without a doctor with room</h4>" + _swatches(
+            UNMET_COLOURS, bounds
         )
     return (
         f"<h4>Accessibilité ({text(s.unit_label)}), seuil {s.priority_line_value:g} / Accessibility, "
