@@ -25,6 +25,7 @@ from typing import Any
 from coverage._version import __version__
 from coverage.access_study import study_access
 from coverage.analysis import analyse
+from coverage.cluster import dask_cluster
 from coverage.config import AnalysisConfig
 from coverage.errors import (
     CoverageError,
@@ -65,6 +66,7 @@ __all__ = [  # noqa: RUF022 (in the order of the data flow)
     "analyse",
     "plan_sites",
     "study_access",
+    "dask_cluster",
     # write
     "gap_map",
     "write_analysis",

@@ -109,11 +109,13 @@ def prepare_network(graph: nx.MultiDiGraph | RoadEdges, *, metric_crs: str) -> R
     return compile_network(largest_strong_component(graph), metric_crs=metric_crs)
 
 
-def _check_table(frame: gpd.GeoDataFrame, what: str, id_column: str, required: set[str]) -> None:
+def _check_table(
+    frame: gpd.GeoDataFrame, what: str, id_column: str, required: set[str], *, empty_ok: bool = False
+) -> None:
     missing = required - set(frame.columns)
     if missing:
         raise InputDataError(f"{what}: missing columns {sorted(missing)}")
-    if len(frame) == 0:
+    if len(frame) == 0 and not empty_ok:
         raise InputDataError(f"{what}: the table is empty")
     duplicated = frame[id_column].duplicated()
     if duplicated.any():
@@ -146,7 +148,9 @@ def analyse(
         (:func:`coverage.io.roads.read_road_edges`), reduced here to its largest
         strongly connected component; or a network already compiled.
     facilities
-        ``facility_id``, ``name``, ``type`` and point geometry (any CRS).
+        ``facility_id``, ``name``, ``type`` and point geometry (any CRS).  It may be
+        empty (a territory with no known facility, sited from scratch): then nobody is
+        covered.
     units
         Population units: ``unit_id``, ``name``, ``population``, point geometry and
         optionally ``area`` (polygons) and the administrative columns ``commune``,
@@ -159,7 +163,7 @@ def analyse(
         Processes drawing the isochrones (default: every core; 1: none forked).
     """
     config = config or AnalysisConfig()
-    _check_table(facilities, "facilities", "facility_id", {"facility_id", "name", "type"})
+    _check_table(facilities, "facilities", "facility_id", {"facility_id", "name", "type"}, empty_ok=True)
     _check_units(units)
     # ids are text in every output, whatever type the caller gave them
     facilities = facilities.assign(facility_id=facilities["facility_id"].astype(str))
@@ -185,7 +189,7 @@ def analyse(
             labels=pd.Index(units["unit_id"]),
         )
     on_network = fac_snap.snapped
-    if not on_network.any():
+    if len(facilities) and not on_network.any():
         raise NoFacilityReachableError(
             f"none of the {len(facilities)} facilities is within {config.max_snap_m:.0f} m of the road "
             "network; do the facilities and the network cover the same territory and CRS?"
@@ -200,7 +204,11 @@ def analyse(
     fac_access = fac_snap.access_seconds[on_network]
     doors, shared_with = _doors(fac_ids, fac_nodes, fac_access)
     with _step(timings, "nearest facility"):
-        nearest: NearestFacility = nearest_facility(network, fac_nodes[doors], fac_access[doors])
+        if len(doors):
+            nearest: NearestFacility = nearest_facility(network, fac_nodes[doors], fac_access[doors])
+        else:  # no facility at all (siting from scratch): nobody reaches one
+            logger.warning("no facility is given: every inhabitant counts as beyond every threshold")
+            nearest = NearestFacility(np.full(network.n_nodes, np.nan), np.full(network.n_nodes, -1, dtype=np.int64))
         times = unit_travel_times(unit_snap, nearest, fac_ids[doors])
     fac_type = dict(zip(facilities["facility_id"], facilities["type"].astype(str), strict=True))
     out_units = units.drop(columns=[c for c in times.columns if c in units.columns]).reset_index(drop=True)

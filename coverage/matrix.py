@@ -4,16 +4,13 @@ One bounded search per site on the reversed network gives the time from every no
 that site; the population units' nodes are read off and their access legs added.  The
 matrix keeps the minutes of every pair within the largest threshold, so that several
 thresholds share one set of searches.  Searches run in compiled code (SciPy), in
-chunks of sites per call, spread over worker processes.
+chunks of sites per call, in this process or on a Dask cluster (:mod:`coverage.cluster`).
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
-from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -23,11 +20,13 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import dijkstra
 from tqdm.auto import tqdm
 
+from coverage.cluster import checked_workers, current_client, dask_cluster, run_blocks
 from coverage.errors import InputDataError
 from coverage.network import RoutingNetwork
 
 if TYPE_CHECKING:
     import geopandas as gpd
+    from distributed import Client
 
     from coverage.analysis import GapAnalysis
     from coverage.snapping import Snapping
@@ -123,20 +122,11 @@ def aligned_values(
     return out
 
 
-# Worker state, set before the pool forks (or by the initializer elsewhere).
-_STATE: dict[str, Any] = {}
-
-
-def _init(state: dict[str, Any]) -> None:
-    _STATE.clear()
-    _STATE.update(state)
-
-
-def _rows_of_chunk(bounds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _rows_of_chunk(bounds: tuple[int, int], shared: dict[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pairs within the limit for sites ``start:stop``: count per site, unit columns
     (int32) and minutes, row by row (``np.nonzero`` walks rows in order)."""
     start, stop = bounds
-    s = _STATE
+    s = shared
     site_access = s["site_access"][start:stop]
     limit = float(s["limit_s"] - site_access.min())
     if limit < 0:  # every site of the chunk is farther than the limit from its own node
@@ -148,21 +138,26 @@ def _rows_of_chunk(bounds: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.
     return counts, s["unit_positions"][cols].astype(np.int32), seconds[rows, cols] / 60.0
 
 
-def _collect(
-    results: Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]],
-    bounds: list[tuple[int, int]],
-    on_sites: np.ndarray,
-    counts: np.ndarray,
-    cols: list[np.ndarray],
-    vals: list[np.ndarray],
-    bar: tqdm,
-) -> None:
-    """Gather chunk results, which arrive in site order, so the pairs are already sorted."""
-    for (start, stop), (chunk_counts, chunk_cols, chunk_vals) in zip(bounds, results, strict=True):
-        counts[on_sites[start:stop]] = chunk_counts
-        cols.append(chunk_cols)
-        vals.append(chunk_vals)
-        bar.update(stop - start)
+def _searched(
+    shared: dict[str, Any], bounds: list[tuple[int, int]], client: Client | None, workers: int, bar: tqdm
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Every chunk's pairs, in chunk order: in this process, on ``client``'s cluster, or on
+    a local cluster of ``workers`` processes started for this call."""
+    results: list[Any] = [None] * len(bounds)
+
+    def keep(i: int, result: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+        results[i] = result
+        bar.update(bounds[i][1] - bounds[i][0])
+
+    if client is not None:
+        run_blocks(client, _rows_of_chunk, shared, bounds, on_result=keep)
+    elif workers > 1:
+        with dask_cluster(workers=workers) as local:
+            run_blocks(local, _rows_of_chunk, shared, bounds, on_result=keep)
+    else:
+        for i, chunk in enumerate(bounds):
+            keep(i, _rows_of_chunk(chunk, shared))
+    return results
 
 
 def coverage_matrix(
@@ -176,6 +171,7 @@ def coverage_matrix(
     site_ids: Sequence[str] | np.ndarray,
     unit_ids: Sequence[str] | np.ndarray,
     workers: int | None = None,
+    client: Client | None = None,
     progress: bool = False,
 ) -> CoverageMatrix:
     """Minutes from every unit to every site within ``max_minutes``.
@@ -194,7 +190,14 @@ def coverage_matrix(
     site_ids, unit_ids
         Labels of the rows and columns.
     workers
-        Processes to use (default: the number of cores, at most 2 per 64 sites).
+        Start a Dask ``LocalCluster`` of this many processes for this call (only with 64
+        sites or more per process: below that the start-up costs more than it saves).
+        Default: this process, or the cluster of an enclosing
+        :func:`coverage.cluster.dask_cluster` block.
+    client
+        A ``distributed.Client`` whose cluster runs the searches: the compiled graph is
+        sent once to each worker, and blocks of sites are searched there.  The matrix is
+        the same, pair for pair, as in one process.
     progress
         Show a progress bar (on a terminal only).
     """
@@ -223,19 +226,20 @@ def coverage_matrix(
         }
         chunk = int(max(1, min(64, _CHUNK_BYTES // (8 * network.n_nodes))))
         bounds = [(a, min(a + chunk, len(on_sites))) for a in range(0, len(on_sites), chunk)]
-        workers = max(1, min(workers or os.cpu_count() or 1, len(on_sites) // _MIN_SITES_PER_WORKER, len(bounds)))
+        client = client if client is not None else current_client()
+        local = 1 if workers is None else checked_workers(workers)
+        # a cluster started for one call pays its start-up only for many sites per worker
+        local = max(1, min(local, len(on_sites) // _MIN_SITES_PER_WORKER, len(bounds)))
         bar = tqdm(total=len(on_sites), desc="coverage matrix", unit="site", disable=not progress or None)
-        _init(state)  # inherited by forked workers, not pickled
         try:
-            if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
-                with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-                    results = pool.map(_rows_of_chunk, bounds)  # in the order of bounds
-                    _collect(results, bounds, on_sites, counts, cols, vals, bar)
-            else:
-                _collect(map(_rows_of_chunk, bounds), bounds, on_sites, counts, cols, vals, bar)
+            results = _searched(state, bounds, client, local, bar)
         finally:
             bar.close()
-            _STATE.clear()
+        for (start, stop), (chunk_counts, chunk_cols, chunk_vals) in zip(bounds, results, strict=True):
+            counts[on_sites[start:stop]] = chunk_counts  # chunks in site order: the pairs come sorted
+            cols.append(chunk_cols)
+            vals.append(chunk_vals)
+        del results
     nnz = int(counts.sum())
     index_type = np.int32 if nnz < np.iinfo(np.int32).max else np.int64
     indptr = np.zeros(n_sites + 1, dtype=index_type)

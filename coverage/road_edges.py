@@ -63,6 +63,9 @@ class RoadEdges:
         Per line: the profile's class, the raw class text, the source row (the layer's
         index value) and the name (None where the layer has no name column or the name
         is missing).
+    min_piece_nodes
+        Strongly connected pieces of at least this many nodes are kept beside the largest
+        by :meth:`largest_strong_component` (0: the largest only), e.g. an island's roads.
     """
 
     crs: str
@@ -80,6 +83,7 @@ class RoadEdges:
     row_class: np.ndarray
     row_source: np.ndarray
     row_name: np.ndarray
+    min_piece_nodes: int = 0
 
     def number_of_nodes(self) -> int:
         return len(self.node_id)
@@ -142,17 +146,23 @@ class RoadEdges:
         return graph
 
     def largest_strong_component(self) -> RoadEdges:
-        """The nodes of the largest strongly connected component and the edges between them."""
+        """The nodes of the largest strongly connected component (and of every other one of
+        at least :attr:`min_piece_nodes` nodes) and the edges between them."""
         n = len(self.node_id)
         if n == 0:
             raise InputDataError("the road network has no nodes")
         adjacency = sp.csr_array((np.ones(len(self.edge_u), dtype=bool), (self.edge_u, self.edge_v)), shape=(n, n))
         _, labels = connected_components(adjacency, directed=True, connection="strong")
-        keep = labels == np.bincount(labels).argmax()
+        sizes = np.bincount(labels)
+        keep = labels == sizes.argmax()
+        if self.min_piece_nodes > 0:
+            keep |= sizes[labels] >= self.min_piece_nodes
         if keep.all():
             return self
+        pieces = int(np.unique(labels[keep]).size)
         logger.info(
-            "kept the largest strongly connected component: %d of %d nodes (%d dropped)",
+            "kept the largest strongly connected component%s: %d of %d nodes (%d dropped)",
+            f" and {pieces - 1} more of {self.min_piece_nodes} nodes or more" if pieces > 1 else "",
             int(keep.sum()),
             n,
             int(n - keep.sum()),

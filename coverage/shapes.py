@@ -27,7 +27,10 @@ def union_of_tiles(parts: np.ndarray) -> shapely.Geometry:
     parts = np.asarray(parts, dtype=object)
     polygons = np.isin(shapely.get_type_id(parts), [shapely.GeometryType.POLYGON, shapely.GeometryType.MULTIPOLYGON])
     if len(parts) and polygons.all():
-        union = shapely.coverage_union_all(parts)
+        try:
+            union = shapely.coverage_union_all(parts)
+        except shapely.errors.GEOSException:  # "incorrectly noded": not a coverage (simplified polygons)
+            return shapely.union_all(parts)
         total = float(shapely.area(parts).sum())
         if shapely.is_valid(union) and abs(shapely.area(union) - total) <= _AREA_TOLERANCE * max(total, 1.0):
             return union

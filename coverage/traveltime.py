@@ -128,8 +128,8 @@ def unit_travel_times(
     network_s[on] = nearest.seconds[idx[on]]
     fac[on] = nearest.facility[idx[on]]
     total_s = snapping.access_seconds + network_s
-    nearest_id = facility_ids[np.maximum(fac, 0)]
-    nearest_id[fac < 0] = None
+    nearest_id = np.full(len(idx), None, dtype=object)
+    nearest_id[fac >= 0] = facility_ids[fac[fac >= 0]]
     return pd.DataFrame(
         {
             "node": pd.array(snapping.node, dtype=object),

@@ -462,14 +462,13 @@ def test_two_workers_give_the_same_matrix_as_one(monkeypatch: pytest.MonkeyPatch
     unit_access = rng.integers(0, 60, 250).astype(float)
 
     pools: list[int] = []
-    real_pool = matrix_module.ProcessPoolExecutor
+    real_cluster = matrix_module.dask_cluster
 
-    class SpyPool(real_pool):  # type: ignore[misc, valid-type]
-        def __init__(self, max_workers: int, *args: object, **kwargs: object) -> None:
-            pools.append(max_workers)
-            super().__init__(max_workers, *args, **kwargs)
+    def spy_cluster(workers: int | None = None, scheduler: str | None = None) -> object:
+        pools.append(workers)  # type: ignore[arg-type]
+        return real_cluster(workers, scheduler)
 
-    monkeypatch.setattr(matrix_module, "ProcessPoolExecutor", SpyPool)
+    monkeypatch.setattr(matrix_module, "dask_cluster", spy_cluster)
 
     def build(workers: int) -> CoverageMatrix:
         return coverage_matrix(
@@ -487,7 +486,7 @@ def test_two_workers_give_the_same_matrix_as_one(monkeypatch: pytest.MonkeyPatch
     one = build(1)
     assert pools == []
     two = build(2)
-    assert pools == [2]  # the pool was really used, with two processes
+    assert pools == [2]  # a local Dask cluster of two processes was really used
     assert one.minutes.nnz > 1000
     assert np.array_equal(one.minutes.indptr, two.minutes.indptr)
     assert np.array_equal(one.minutes.indices, two.minutes.indices)

@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import argparse
 import logging
+from typing import TYPE_CHECKING
 
 from coverage.config import AnalysisConfig
 from coverage.io.facilities import FINESS_CATEGORIES
 from coverage.io.regional import DEFAULT_ROAD_BUFFER_M, RegionalInputs
 from coverage.speeds import SpeedProfile
 
+if TYPE_CHECKING:
+    import geopandas as gpd
+
 logger = logging.getLogger("coverage")
+
+_ALL_STATUSES = ("open", "planned", "under_construction")
 
 
 def _list(text: str | None) -> tuple[str, ...] | None:
@@ -18,8 +24,30 @@ def _list(text: str | None) -> tuple[str, ...] | None:
     return None if text is None else tuple(t.strip() for t in text.split(","))
 
 
-def _regional_inputs(args: argparse.Namespace, profile: SpeedProfile, config: AnalysisConfig) -> RegionalInputs:
-    """The region's inputs: the cache of official sources (``--source official``), else the data folder."""
+def _regional_inputs(
+    args: argparse.Namespace,
+    profile: SpeedProfile,
+    config: AnalysisConfig,
+    facilities: gpd.GeoDataFrame | None = None,
+) -> RegionalInputs:
+    """The inputs of the data folder: a ``--territory`` from the national files (with the
+    planner's ``facilities`` if given), the cache of official sources (``--source
+    official``), else the region's files."""
+    if getattr(args, "territory", None) is not None:
+        from coverage.io.national import load_territory_inputs
+
+        logger.info("reading the national files for the territory %s", args.territory)
+        return load_territory_inputs(
+            args.territory,
+            getattr(args, "data_dir", None),
+            profile=profile,
+            facilities=facilities,
+            keep_status=("open", "planned", "under_construction")
+            if getattr(args, "all_statuses", False)
+            else ("open",),
+            road_buffer_m=args.territory_buffer,
+            metric_crs=config.metric_crs,
+        )
     if getattr(args, "source", "shipped") == "official":
         from coverage.io.official import load_official_inputs
 
@@ -36,7 +64,7 @@ def _regional_inputs(args: argparse.Namespace, profile: SpeedProfile, config: An
     return load_regional_inputs(
         args.data_dir,
         profile=profile,
-        keep_status=("open", "planned", "under_construction") if args.all_statuses else ("open",),
+        keep_status=_ALL_STATUSES if args.all_statuses else ("open",),
         metric_crs=config.metric_crs,
         population=getattr(args, "population_units", "communes"),
         road_buffer_m=getattr(args, "road_buffer", 0.0),
@@ -57,6 +85,8 @@ def _regional_defaults(args: argparse.Namespace, regional: bool) -> None:
 
 def _regional_choices(args: argparse.Namespace) -> dict[str, object]:
     """What the regional run was read with, for run.json (defaults included)."""
+    if getattr(args, "territory", None) is not None:
+        return {"territory": str(args.territory), "territory_buffer_m": args.territory_buffer}
     return {
         "source": getattr(args, "source", "shipped"),
         "population_units": getattr(args, "population_units", None),

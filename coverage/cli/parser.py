@@ -14,6 +14,7 @@ from coverage._version import __version__
 from coverage.accessibility import ContinuousDecay
 from coverage.capacity import DEFAULT_PATIENTS_PER_GP
 from coverage.cli.compare import add_compare_parser
+from coverage.cli.options import add_cluster_options, add_territory_options
 from coverage.errors import InputDataError
 from coverage.io.facilities import FACILITY_FORMATS, FINESS_CATEGORIES
 from coverage.io.official import SOURCES_URL_ENV
@@ -116,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     # the inputs are required unless they come from the cache of official sources (--source official)
     _add_input_options(a, required=False)
     a.add_argument("--out", type=Path, required=True, help=f"output folder ({OUT_RULE})")
+    add_territory_options(a, data_dir=True)
     _add_source_options(a)
     _add_analysis_options(a)
 
@@ -125,7 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Gap analysis of any territory, then candidate scores and an optimal set of new sites "
         "with every existing facility kept.",
     )
-    _add_input_options(o)
+    _add_input_options(o, required=False)
+    o.add_argument("--out", type=Path, required=True, help=f"output folder ({OUT_RULE})")
+    add_territory_options(o, data_dir=True)
     _add_analysis_options(o)
     _add_siting_options(o, default_exclude=False)
 
@@ -145,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument(
         "--out", type=Path, help=f"output folder (default {DEFAULT_ACCESS_OUT} on the regional data; {OUT_RULE})"
     )
+    add_territory_options(x, data_dir=False)
     _add_analysis_options(x)
     _add_access_options(x)
 
@@ -399,9 +404,7 @@ def _add_access_options(p: argparse.ArgumentParser) -> None:
         "FIRST+N (N a year), "
         f"to phase its teams (regional default {DEFAULT_POOL_SCHEDULE}; 'none': no phasing)",
     )
-    g.add_argument(
-        "--workers", type=int, help="processes for the travel-time matrix and the isochrones (default: all cores)"
-    )
+    add_cluster_options(g, "the isochrones")
 
 
 def _add_siting_options(p: argparse.ArgumentParser, *, default_exclude: bool) -> None:
@@ -482,8 +485,4 @@ def _add_siting_options(p: argparse.ArgumentParser, *, default_exclude: bool) ->
     g.add_argument("--kind-column", default="kind", help="column of the candidate file with its kind (default kind)")
     g.add_argument("--curve-max", type=int, help="largest number of new sites on the coverage curve")
     g.add_argument("--no-exact-curve", action="store_true", help="greedy values only on the coverage curve")
-    g.add_argument(
-        "--workers",
-        type=int,
-        help="processes for the coverage matrix, the isochrones and the curve's exact points (default: all cores)",
-    )
+    add_cluster_options(g, "the isochrones and the curve's exact points")

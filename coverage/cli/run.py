@@ -17,7 +17,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import networkx as nx
@@ -31,6 +31,7 @@ from coverage.cli.parser import (
     DEFAULT_ACCESS_OUT,
     build_parser,
 )
+from coverage.cluster import dask_cluster_when_needed
 from coverage.config import AnalysisConfig
 from coverage.errors import CoverageError
 from coverage.io.admin import read_departments
@@ -150,22 +151,35 @@ def _read_units(
 
 
 def _regional(args: argparse.Namespace) -> bool:
+    """Whether the inputs come from the data folder (the region, any --territory, or the
+    cache of official sources) rather than the planner's own files."""
     if args.command == "demo":
         return True
-    if args.command == "analyse":
-        own = [args.roads, args.osm_place, args.osm_bbox, args.facilities, args.population]
-        if args.source == "official" and any(v is not None for v in own):
+    own = [args.roads, args.osm_place, args.osm_bbox, args.facilities, args.population]
+    if getattr(args, "territory", None) is not None:
+        if any(v is not None for v in (args.roads, args.osm_place, args.osm_bbox, args.population)):
+            raise CoverageError(
+                "--territory reads the roads and the communes from the data folder's national files: "
+                "give no --roads, --osm-place, --osm-bbox or --population with it (--facilities may be given)"
+            )
+        if getattr(args, "source", "shipped") == "official" or getattr(args, "population_units", None) == "grid":
+            raise CoverageError("--territory reads the national files: not with --source official or a grid")
+        return True
+    if args.command in ("analyse", "optimise"):
+        if getattr(args, "source", "shipped") == "official" and any(v is not None for v in own):
             raise CoverageError(
                 "--source official reads the cache of official sources: "
                 "give no --roads, --osm-place, --osm-bbox, --facilities or --population with it"
             )
-        if args.source != "official" and (args.facilities is None or args.population is None):
-            raise CoverageError("analyse needs --facilities and --population (or --source official, for the cache)")
-        return bool(args.source == "official")
+        if getattr(args, "source", "shipped") != "official" and (args.facilities is None or args.population is None):
+            raise CoverageError(
+                f"{args.command} needs --facilities and --population, or --territory (e.g. region:53) for the "
+                "national files" + (", or --source official for the cache" if args.command == "analyse" else "")
+            )
+        return bool(getattr(args, "source", "shipped") == "official")
     if args.command != "access":
         return False
-    given = [args.roads, args.osm_place, args.osm_bbox, args.facilities, args.population]
-    if not any(v is not None for v in given):
+    if not any(v is not None for v in own):
         return True
     if args.facilities is None or args.population is None:
         raise CoverageError("give --facilities and --population with the roads, or none of them for the regional data")
@@ -182,15 +196,26 @@ def _run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     regional = _regional(args)
     _regional_defaults(args, regional)
-    if getattr(args, "road_buffer", 0.0) and (not regional or getattr(args, "source", "shipped") == "official"):
-        raise CoverageError("--road-buffer widens the regional roads: not with your own inputs or --source")
+    if getattr(args, "road_buffer", 0.0) and (
+        not regional or getattr(args, "source", "shipped") == "official" or getattr(args, "territory", None)
+    ):
+        raise CoverageError(
+            "--road-buffer widens the regional roads: not with your own inputs, --source or --territory "
+            "(whose buffer is --territory-buffer)"
+        )
     if args.command == "access" and args.out is None:
         if not regional:
             raise CoverageError("give the output folder with --out")
         args.out = DEFAULT_ACCESS_OUT
     # the output folder is checked and staged before any reading: a refused folder should not cost a full run
-    with atomic_output_dir(args.out, inputs=_input_paths(args)) as staging:
-        result, plan, study = _analyse_and_write(args, regional, staging)
+    workers, scheduler = getattr(args, "workers", None), getattr(args, "scheduler", None)
+    if workers is not None and workers > 1 and scheduler is not None:
+        raise CoverageError("give --workers N (a local Dask cluster) or --scheduler ADDRESS, not both")
+    with (
+        atomic_output_dir(args.out, inputs=_input_paths(args)) as staging,
+        dask_cluster_when_needed(None if scheduler else workers, scheduler) as cluster,
+    ):
+        result, plan, study = _analyse_and_write(args, regional, staging, cluster)
     logger.info("outputs written to %s", args.out)
     if not args.quiet:
         print_summary(result, args.out, time.perf_counter() - start, plan=plan, access=study)
@@ -225,9 +250,11 @@ def _input_paths(args: argparse.Namespace) -> list[Path]:
 
 
 def _analyse_and_write(
-    args: argparse.Namespace, regional: bool, staging: Path
+    args: argparse.Namespace, regional: bool, staging: Path, cluster: Any = None
 ) -> tuple[GapAnalysis, SitingPlan | None, AccessStudy | None]:
-    """Read, compute and write every output into ``staging``; what the summary shows."""
+    """Read, compute and write every output into ``staging``; what the summary shows.
+    ``cluster`` (from :func:`~coverage.cluster.dask_cluster_when_needed`) is closed once the
+    searches are done, before the outputs' forked writers start."""
     config = _config(args)
     profile = _profile(args)
     access_setup = _access_setup(args, regional) if args.command == "access" else None
@@ -241,7 +268,8 @@ def _analyse_and_write(
     zones = _planner_areas(args)
     town_halls = outside = communes = None  # the regional data's candidates, the people around it, communes
     if regional:
-        inputs = _regional_inputs(args, profile, config)
+        facilities_given = _read_facilities(args) if getattr(args, "territory", None) and args.facilities else None
+        inputs = _regional_inputs(args, profile, config, facilities_given)
         graph, facilities, units, town_halls = inputs.roads, inputs.facilities, inputs.units, inputs.town_halls
         outside = inputs.outside
         departments, sources = inputs.departments, {k: str(v) for k, v in inputs.paths.items()}
@@ -302,6 +330,8 @@ def _analyse_and_write(
     finally:
         if job is not None:
             job.stop()
+    if cluster is not None:
+        cluster.close()
     logger.info("writing outputs")
     write_outputs(
         result,

@@ -172,15 +172,26 @@ def check_unique_ids(ids: pd.Series, *, where: str, column: str, csv: bool) -> N
         raise InputDataError(f"{where}: duplicate values in id column {column!r}: {listed}")
 
 
-def to_numbers(values: pd.Series, *, where: str, column: str, csv: bool, allow_negative: bool = False) -> pd.Series:
+def to_numbers(
+    values: pd.Series,
+    *,
+    where: str,
+    column: str,
+    csv: bool,
+    allow_negative: bool = False,
+    allow_missing: bool = False,
+) -> pd.Series:
     """Numbers of a column, or an error naming the column and the first bad rows.
 
     ``,`` is accepted as decimal mark and spaces as thousands separators (``1 234,5``).
-    Empty cells, text, and non-finite values (``nan``, ``inf``) are errors.
+    Empty cells (unless ``allow_missing``: then NaN), text, and non-finite values
+    (``nan``, ``inf``) are errors.
     """
     text = values.astype("string").str.replace(r"[\s\u00a0\u202f]", "", regex=True).str.replace(",", ".", regex=False)
     numbers = pd.to_numeric(text, errors="coerce").astype(float)
     bad = ~np.isfinite(numbers.to_numpy(na_value=np.nan))
+    if allow_missing:
+        bad &= ~(text.isna() | (text == "")).to_numpy(dtype=bool, na_value=True)
     if bad.any():
         positions = np.flatnonzero(bad)[:5]
         listed = ", ".join(f"{row_label(values, int(p), csv=csv)}: {_describe(values.iloc[p])}" for p in positions)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Collection
 from pathlib import Path
 
 import geopandas as gpd
@@ -20,6 +21,7 @@ from coverage.io._common import (
     is_table,
     read_csv,
     read_vector,
+    row_label,
     to_numbers,
 )
 
@@ -60,6 +62,8 @@ def read_communes(
     name_column: str = "nom",
     population_column: str = "population",
     town_hall_tolerance_m: float | None = TOWN_HALL_TOLERANCE_M,
+    town_hall_columns: tuple[str, str] = ("mairie_lon", "mairie_lat"),
+    departments: Collection[str] | None = None,
     metric_crs: str = DEFAULT_METRIC_CRS,
 ) -> gpd.GeoDataFrame:
     """INSEE commune table (code, population, EPCI) with polygons and town halls.
@@ -78,6 +82,13 @@ def read_communes(
         Commune polygons with a ``code_insee`` (or ``code``) column; joined on the code.
     town_halls, town_halls_layer
         Town-hall points with a ``code_insee`` (or ``code``) column.
+    town_hall_columns
+        Longitude and latitude columns (EPSG:4326) of the table that give the town halls
+        when no ``town_halls`` file is given (the national commune table has them);
+        empty cells are communes without a town hall.
+    departments
+        Keep only the communes of these department codes (``"18"``, ``"2A"``, ``"974"``),
+        before any value is read: the rest of the table is never checked.
     town_hall_tolerance_m
         With both polygons and town halls: a town-hall point more than this many metres
         outside its own commune's polygon (measured in ``metric_crs``) is taken for a
@@ -113,6 +124,13 @@ def read_communes(
     if frame.empty:
         raise InputDataError(f"{where}: no commune")
     code_col = find_column(columns, [code_column, *_CODE_COLUMNS], where=where)
+    dep_col = find_column(columns, _DEPARTMENT_COLUMNS, where=where, required=False)
+    if departments is not None:
+        all_codes = frame[code_col].astype("string").str.strip().str.zfill(5)
+        of = department_codes(frame[dep_col]) if dep_col else _department_of(all_codes)
+        frame = frame[of.isin(set(departments)).fillna(False).to_numpy(bool)]
+        if frame.empty:
+            raise InputDataError(f"{where}: no commune in the departments {', '.join(sorted(departments))}")
     name_col = find_column(columns, [name_column, *_NAME_COLUMNS], where=where)
     population_names = [population_column, *_POPULATION_COLUMNS]
     pop_col = (
@@ -123,7 +141,6 @@ def read_communes(
     codes = frame[code_col].astype("string").str.strip().str.zfill(5)
     check_unique_ids(codes, where=where, column=code_col, csv=csv)  # type: ignore[arg-type]
     codes = codes.astype(str)
-    dep_col = find_column(columns, _DEPARTMENT_COLUMNS, where=where, required=False)
     epci_col = find_column(columns, ["epci_siren", "epci", "siren_epci"], where=where, required=False)
     epci_name_col = find_column(columns, ["epci_nom", "epci_name", "lib_epci"], where=where, required=False)
     out = pd.DataFrame(
@@ -145,20 +162,41 @@ def read_communes(
         geometry = poly.geometry.to_crs("EPSG:4326").reindex(out["code_insee"]).set_axis(out.index)
     result = gpd.GeoDataFrame(out, geometry=gpd.GeoSeries(geometry, crs="EPSG:4326"), crs="EPSG:4326")
     town = gpd.GeoSeries([None] * len(out), crs="EPSG:4326")
+    town_where = None
     if town_halls is not None:
         th = _layer_by_code(town_halls, town_halls_layer, "town halls")
         _report_mismatch(out["code_insee"], th.index, f"town halls {town_halls}")
         town = th.geometry.to_crs("EPSG:4326").reindex(out["code_insee"]).set_axis(out.index)
-        if polygons is not None and town_hall_tolerance_m is not None:
-            town = _town_halls_inside(
-                result,
-                gpd.GeoSeries(town, crs="EPSG:4326"),
-                town_hall_tolerance_m,
-                metric_crs,
-                f"town halls {town_halls}",
-            )
+        town_where = f"town halls {town_halls}"
+    elif set(town_hall_columns) <= set(columns):
+        town = _points_of_columns(frame, town_hall_columns, where=where, csv=csv).set_axis(out.index)
+        town_where = f"{where} (columns {', '.join(town_hall_columns)})"
+    if town_where is not None and polygons is not None and town_hall_tolerance_m is not None:
+        town = _town_halls_inside(
+            result, gpd.GeoSeries(town, crs="EPSG:4326"), town_hall_tolerance_m, metric_crs, town_where
+        )
     result["town_hall"] = gpd.GeoSeries(town, crs="EPSG:4326")
     return result
+
+
+def _points_of_columns(frame: pd.DataFrame, names: tuple[str, str], *, where: str, csv: bool) -> gpd.GeoSeries:
+    """Points of longitude/latitude columns; a row with both cells empty has no point."""
+    lon = to_numbers(frame[names[0]], where=where, column=names[0], csv=csv, allow_negative=True, allow_missing=True)
+    lat = to_numbers(frame[names[1]], where=where, column=names[1], csv=csv, allow_negative=True, allow_missing=True)
+    lon, lat = lon.to_numpy(), lat.to_numpy()
+    half = np.isnan(lon) != np.isnan(lat)
+    bad = ~np.isnan(lon) & ((np.abs(lon) > 180) | (np.abs(lat) > 90))
+    for wrong, what in ((half, "one of the two coordinates is empty"), (bad, "not a longitude and latitude")):
+        if wrong.any():
+            i = int(np.flatnonzero(wrong)[0])
+            raise InputDataError(
+                f"{where}, {row_label(frame[names[0]], i, csv=csv)}: town hall "
+                f"({names[0]}, {names[1]}) = ({lon[i]}, {lat[i]}): {what}; "
+                "expected degrees (EPSG:4326), or both cells empty"
+            )
+    points = gpd.points_from_xy(lon, lat, crs="EPSG:4326")
+    points[np.isnan(lon)] = None
+    return gpd.GeoSeries(points, crs="EPSG:4326")
 
 
 def _latest_population_column(columns: list[str]) -> str | None:

@@ -182,6 +182,8 @@ def print_summary(  # type: ignore[no-untyped-def]
         f"{int((~fac['beyond_max_snap']).sum())} of {len(fac)} facilities on the network "
         f"({result.network.n_nodes:,} nodes)\n"
     )
+    if len(fac) == 0:
+        w("No facility was given: nobody is covered, and every site is chosen from scratch.\n")
     if not units["population"].sum() > 0:
         w(f"No population in the units: shares are not defined ({UNDEFINED}).\n")
     w(f"{'threshold':>10} {'covered':>12} {'uncovered':>12} {'unreachable':>12} {'share':>7}\n")

@@ -110,7 +110,7 @@ def write_outputs(
     ``coverage_by_area.csv``, ``tables.xlsx`` (every CSV table of the run, one sheet
     each), ``coverage.gpkg`` (layers ``population_access``, ``facilities``,
     ``catchments``, ``isochrones``, ``uncovered``, in the analysis' metric CRS),
-    ``network.graphml``, ``map.html`` (with ``map``: the offline page of
+    ``network.graphml`` (networks of up to :data:`MAX_GRAPHML_NODES` nodes), ``map.html`` (with ``map``: the offline page of
     :func:`~coverage.outputs.webmap.gap_map`, with the plan, departments and study) and
     ``run.json`` (parameters, inputs, timings, ``run_info`` on top, and the list of the
     files written, which is what a later run may replace).  With a ``plan``:
@@ -174,11 +174,24 @@ def write_outputs(
     return written
 
 
+#: Largest network written as ``network.graphml`` (the region with its 30 km buffer has
+#: 121,289 nodes, about 95 MB; France's 771,000 would be 600 MB that no planner opens).
+MAX_GRAPHML_NODES = 250_000
+
+
 def _side_files() -> None:
     """``network.graphml`` and, if asked, ``map.html`` (the run's values are in ``_SIDE``)."""
     state = _SIDE
     result, folder = state["result"], state["folder"]
-    save_graphml(result.network.source, folder / "network.graphml")
+    if result.network.n_nodes <= MAX_GRAPHML_NODES:
+        save_graphml(result.network.source, folder / "network.graphml")
+    else:
+        logger.warning(
+            "network.graphml is not written: %s nodes (over %s; all of France is about 600 MB of GraphML); "
+            "export it from Python with coverage.outputs.files.save_graphml if needed",
+            f"{result.network.n_nodes:,}",
+            f"{MAX_GRAPHML_NODES:,}",
+        )
     if state["map"]:
         page = gap_map(
             result, plan=state["plan"], departments=state["departments"], offline=True, access=state["access"]

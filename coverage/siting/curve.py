@@ -178,7 +178,7 @@ def fragility(
     weights = _population(matrix, population)
     ids = [str(f) for f in facility_ids]
     rows = matrix.rows(ids)
-    table = pd.DataFrame({"facility_id": ids})
+    table = pd.DataFrame({"facility_id": pd.Series(ids, dtype=object)})
     for t in sorted(thresholds_min):
         cover = matrix.covers(t)[rows]
         count = np.bincount(cover.indices, minlength=len(weights))

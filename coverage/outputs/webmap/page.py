@@ -281,9 +281,13 @@ def polygonal(geometry: shapely.Geometry) -> shapely.Geometry:
 def light(shapes: gpd.GeoSeries, metric_crs: str, *, coverage: bool) -> gpd.GeoSeries:
     """Simplified (shared edges kept shared when ``coverage``), in EPSG:4326, on a ~10 m grid."""
     metric = shapes.to_crs(metric_crs).to_numpy()
+    simple = None
     if coverage and hasattr(shapely, "coverage_simplify"):
-        simple = shapely.coverage_simplify(metric, _SIMPLIFY_M)
-    else:
+        try:
+            simple = shapely.coverage_simplify(metric, _SIMPLIFY_M)
+        except shapely.errors.GEOSException:  # not a clean coverage (shapes simplified one by one upstream)
+            simple = None
+    if simple is None:
         simple = shapely.simplify(metric, _SIMPLIFY_M, preserve_topology=True)
     lonlat = gpd.GeoSeries(simple, index=shapes.index, crs=metric_crs).to_crs("EPSG:4326")
     return gpd.GeoSeries(
