@@ -340,14 +340,13 @@ def _minutes_bound(
     their accuracy (weak duality).
     """
     n_units = len(p)
-    a = np.minimum(duals[:n_units], 0.0)
+    a = np.fmin(duals[:n_units], 0.0)  # a NaN dual is 0 (fmin ignores NaN), then lowered like any
     b = np.minimum(duals[n_units : n_units + len(c)], 0.0)
     g = max(float(duals[-1]), 0.0)
     slack = minutes - b[site] - g
     limit = np.full(n_units, np.inf)
     np.minimum.at(limit, unit, slack)
     a = np.minimum(a, limit)
-    a = np.where(np.isfinite(a), a, 0.0)  # units with no arc: any a_i <= 0 holds
     return float(p @ a + c @ b + served * g)
 
 

@@ -29,7 +29,6 @@ from coverage.io.population import population_from_communes, with_area_names
 from coverage.io.regional import RegionalInputs
 from coverage.io.roads import RoadLayer, read_road_edges
 from coverage.io.settings import load_speed_profile, resolve_data_dir
-from coverage.io.territory import territory_area
 from coverage.numbers import is_number
 from coverage.shapes import union_of_tiles
 from coverage.speeds import SpeedProfile
@@ -171,7 +170,11 @@ def _department_polygons(communes: gpd.GeoDataFrame, names: pd.DataFrame, metric
         {"department": [r[0] for r in rows]}, geometry=gpd.GeoSeries([r[1] for r in rows], crs=metric_crs)
     )
     frame = frame.merge(names[["department", "name"]], on="department", how="left")
-    return frame[["department", "name", "geometry"]].to_crs("EPSG:4326")
+    frame = frame[["department", "name", "geometry"]].to_crs("EPSG:4326")
+    invalid = ~frame.geometry.is_valid & frame.geometry.notna()  # a sliver folded by the reprojection
+    if invalid.any():
+        frame.loc[invalid, "geometry"] = shapely.make_valid(frame.geometry[invalid].to_numpy())
+    return frame
 
 
 def load_territory_inputs(
@@ -234,9 +237,13 @@ def load_territory_inputs(
     communes = _placeable(_territory_communes(spec, communes, read_departments))
     departments = _department_polygons(communes, names, metric_crs)
     profile = profile or load_speed_profile()
-    polygons = communes.geometry[communes.geometry.notna() & ~communes.geometry.is_empty]
-    area = territory_area(polygons, float(road_buffer_m), metric_crs=metric_crs)
-    area_args: dict[str, object] = {} if spec.kind == "france" else {"within": polygons, "buffer_m": road_buffer_m}
+    area = None  # France: every road and every facility of the file
+    within: dict[str, object] = {}
+    if spec.kind != "france":
+        metric = communes.geometry.to_crs(metric_crs)
+        territory_shape = union_of_tiles(metric[metric.notna() & ~metric.is_empty].to_numpy())
+        area = shapely.buffer(territory_shape, float(road_buffer_m))
+        within = {"within": territory_shape, "within_crs": metric_crs, "buffer_m": road_buffer_m}
     roads = read_road_edges(
         paths["roads"],
         RoadLayer(
@@ -246,13 +253,14 @@ def load_territory_inputs(
             name_column="route",
             max_edge_length_m=max_edge_length_m,
             metric_crs=metric_crs,
-            **area_args,  # type: ignore[arg-type]
+            **within,  # type: ignore[arg-type]
         ),
     )
     roads = replace(roads, min_piece_nodes=MIN_COMPONENT_NODES)
     if facilities is None:
         facilities = read_facilities([paths["facilities"], paths["facility_additions"]], keep_status=keep_status)
-    facilities = _near(facilities, area.iloc[0], metric_crs)
+    if area is not None:
+        facilities = _near(facilities, area, metric_crs)
     if facilities.empty:
         logger.warning(
             "territory %s: no facility within %.0f km (the shipped list covers Centre-Val de Loire only); "
