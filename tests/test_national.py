@@ -238,3 +238,36 @@ def test_the_command_line_refuses_a_territory_with_its_own_roads(tmp_path: Path,
     code = main(["optimise", "--out", str(tmp_path / "o")])
     assert code == 2
     assert "optimise needs --facilities and --population, or --territory" in capsys.readouterr().err
+
+
+@pytest.mark.regional
+def test_a_territory_with_the_planners_own_facilities(data_dir: Path, tmp_path: Path) -> None:
+    facilities = tmp_path / "msp.csv"
+    facilities.write_text(
+        "facility_id,name,type,lon,lat\n"
+        "B,MSP Brest,msp,-4.484541,48.391693\n"  # at Brest's town hall
+        "Q,MSP Quimper,msp,-4.102035,47.996194\n"  # at Quimper's
+        "P,Centre Paris,centre_sante,2.3429235,48.8565931\n",  # 500 km away: outside the buffer
+        "utf-8",
+    )
+    out = tmp_path / "finistere"
+    code = main(
+        [
+            *("analyse", "--territory", "departments:29", "--facilities", str(facilities)),
+            *("--data-dir", str(data_dir), "--out", str(out), "-q", "--no-map", "--no-report", "--no-isochrones"),
+        ]
+    )
+    assert code == 0
+    kept = pd.read_csv(out / "facilities.csv", dtype=str)
+    assert sorted(kept["facility_id"]) == ["B", "Q"]
+    units = pd.read_csv(out / "population_access.csv", dtype={"unit_id": str, "nearest_facility": str}).set_index(
+        "unit_id"
+    )
+    assert units.loc["29019", "nearest_facility"] == "B" and units.loc["29232", "nearest_facility"] == "Q"
+    # a facility at the town hall joins the same node: the drive is the straight leg there and back,
+    # at the default 30 km/h, 2 x metres / 500 (m per minute); no road between
+    for town in ("29019", "29232"):
+        row = units.loc[town]
+        assert row["minutes_to_nearest"] == pytest.approx(2 * row["snap_distance_m"] / 500)
+    # Ouessant (29155) has no road in the file: unreachable, not covered
+    assert np.isnan(units.loc["29155", "minutes_to_nearest"])
