@@ -51,6 +51,7 @@ from coverage.speeds import SpeedProfile
 
 if TYPE_CHECKING:
     from coverage.access_study import AccessStudy
+    from coverage.io.regional import RegionalInputs
 
 logger = logging.getLogger("coverage")
 
@@ -267,6 +268,7 @@ def _analyse_and_write(
         ages = read_age_table(access_setup[0].age_table)
     zones = _planner_areas(args)
     town_halls = outside = communes = None  # the regional data's candidates, the people around it, communes
+    inputs: RegionalInputs | None = None
     if regional:
         facilities_given = _read_facilities(args) if getattr(args, "territory", None) and args.facilities else None
         inputs = _regional_inputs(args, profile, config, facilities_given)
@@ -296,6 +298,8 @@ def _analyse_and_write(
     beside = config.isochrones and can_fork() and any(x is not None for x in (siting, access_setup, town_halls))
     now = replace(config, isochrones=config.isochrones and not beside)
     result = replace(analyse(graph, facilities, units, now, progress=not args.quiet, workers=workers), config=config)
+    # the network is compiled (its largest pieces, in result.network): the roads as read are let go
+    graph, inputs = None, None  # type: ignore[assignment]
     job = isochrones_beside(result, workers=workers) if beside else None
     try:
         comparison = None
