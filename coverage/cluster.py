@@ -145,7 +145,7 @@ def dask_cluster(
             n_workers=n,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port (None falls back to :8787)
             memory_limit=memory_limit,
             silence_logs=logging.ERROR,
         )

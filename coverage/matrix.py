@@ -9,6 +9,7 @@ chunks of sites per call, in this process or on a Dask cluster (:mod:`coverage.c
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ logger = logging.getLogger(__name__)
 
 # Rows of one compiled call are dense (sites x nodes); keep a call under this size.
 _CHUNK_BYTES = 64 * 1024 * 1024
+# Tasks per worker of a cluster: each a run of chunks (see _tasks).
+_TASKS_PER_WORKER = 8
 # Below this many sites, worker processes cost more than they save.
 _MIN_SITES_PER_WORKER = 64
 
@@ -138,25 +141,45 @@ def _rows_of_chunk(bounds: tuple[int, int], shared: dict[str, Any]) -> tuple[np.
     return counts, s["unit_positions"][cols].astype(np.int32), seconds[rows, cols] / 60.0
 
 
+def _rows_of_chunks(
+    chunks: list[tuple[int, int]], shared: dict[str, Any]
+) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """:func:`_rows_of_chunk` of several chunks in turn: one task of a cluster."""
+    return [_rows_of_chunk(chunk, shared) for chunk in chunks]
+
+
+def _tasks(bounds: list[tuple[int, int]], client: Client) -> list[list[tuple[int, int]]]:
+    """Chunks grouped into tasks: about :data:`_TASKS_PER_WORKER` per worker thread, so that each
+    task lasts long enough for the scheduler's round trips not to count, and the workers
+    still share the end of the work."""
+    workers = max(1, sum(client.nthreads().values()))  # one task at a time per worker thread
+    n = min(len(bounds), _TASKS_PER_WORKER * workers)
+    edges = np.linspace(0, len(bounds), n + 1).round().astype(int)
+    return [bounds[a:b] for a, b in itertools.pairwise(edges) if b > a]
+
+
 def _searched(
     shared: dict[str, Any], bounds: list[tuple[int, int]], client: Client | None, workers: int, bar: tqdm
 ) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Every chunk's pairs, in chunk order: in this process, on ``client``'s cluster, or on
     a local cluster of ``workers`` processes started for this call."""
-    results: list[Any] = [None] * len(bounds)
+    results: list[Any] = []
 
-    def keep(i: int, result: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
-        results[i] = result
-        bar.update(bounds[i][1] - bounds[i][0])
+    def keep(i: int, done: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> None:
+        results.extend(done)  # tasks come back in order
+        bar.update(sum(len(counts) for counts, _, _ in done))
+
+    def on(cluster: Client) -> None:
+        run_blocks(cluster, _rows_of_chunks, shared, _tasks(bounds, cluster), on_result=keep)
 
     if client is not None:
-        run_blocks(client, _rows_of_chunk, shared, bounds, on_result=keep)
+        on(client)
     elif workers > 1:
         with dask_cluster(workers=workers) as local:
-            run_blocks(local, _rows_of_chunk, shared, bounds, on_result=keep)
+            on(local)
     else:
-        for i, chunk in enumerate(bounds):
-            keep(i, _rows_of_chunk(chunk, shared))
+        for chunk in bounds:
+            keep(0, [_rows_of_chunk(chunk, shared)])
     return results
 
 
