@@ -26,8 +26,7 @@ from coverage.errors import InputDataError
 from coverage.io.admin import read_communes
 from coverage.io.facilities import read_facilities
 from coverage.io.population import population_from_communes, with_area_names
-from coverage.io.regional import RegionalInputs
-from coverage.io.roads import RoadLayer, read_road_edges
+from coverage.io.regional import RegionalInputs, read_travel_mapping
 from coverage.io.settings import load_speed_profile, resolve_data_dir
 from coverage.numbers import is_number
 from coverage.shapes import union_of_tiles
@@ -244,18 +243,7 @@ def load_territory_inputs(
         territory_shape = union_of_tiles(metric[metric.notna() & ~metric.is_empty].to_numpy())
         area = shapely.buffer(territory_shape, float(road_buffer_m))
         within = {"within": territory_shape, "within_crs": metric_crs, "buffer_m": road_buffer_m}
-    roads = read_road_edges(
-        paths["roads"],
-        RoadLayer(
-            profile=profile,
-            class_column="system",
-            layer="routes",
-            name_column="route",
-            max_edge_length_m=max_edge_length_m,
-            metric_crs=metric_crs,
-            **within,  # type: ignore[arg-type]
-        ),
-    )
+    roads = read_travel_mapping(paths["roads"], profile, max_edge_length_m, metric_crs, **within)
     roads = replace(roads, min_piece_nodes=MIN_COMPONENT_NODES)
     if facilities is None:
         facilities = read_facilities([paths["facilities"], paths["facility_additions"]], keep_status=keep_status)

@@ -78,6 +78,26 @@ class RegionalInputs:
         return self.roads.to_networkx() if isinstance(self.roads, RoadEdges) else self.roads
 
 
+def read_travel_mapping(
+    path: Path, profile: SpeedProfile, max_edge_length_m: float, metric_crs: str, **within: object
+) -> RoadEdges:
+    """The ``routes`` layer of a Travel Mapping file (class column ``system``, names in
+    ``route``) as arrays; ``within``: the :class:`~coverage.io.roads.RoadLayer` arguments
+    that keep only the lines near a territory (``within``, ``within_crs``, ``buffer_m``)."""
+    return read_road_edges(
+        path,
+        RoadLayer(
+            profile=profile,
+            class_column="system",
+            layer="routes",
+            name_column="route",
+            max_edge_length_m=max_edge_length_m,
+            metric_crs=metric_crs,
+            **within,  # type: ignore[arg-type]
+        ),
+    )
+
+
 def regional_paths(data_dir: str | Path | None = None) -> dict[str, Path]:
     """Paths of the regional files in the data folder (see :func:`resolve_data_dir`)."""
     root = resolve_data_dir(data_dir)
@@ -132,18 +152,7 @@ def load_regional_inputs(
         del paths["roads_france"]
         area = {}
     profile = profile or load_speed_profile()
-    roads = read_road_edges(
-        paths["roads"],
-        RoadLayer(
-            profile=profile,
-            class_column="system",
-            layer="routes",
-            name_column="route",
-            max_edge_length_m=max_edge_length_m,
-            metric_crs=metric_crs,
-            **area,  # type: ignore[arg-type]
-        ),
-    )
+    roads = read_travel_mapping(paths["roads"], profile, max_edge_length_m, metric_crs, **area)
     facilities = read_facilities([paths["facilities"], paths["facility_additions"]], keep_status=keep_status)
     communes = read_communes(
         paths["communes"],
