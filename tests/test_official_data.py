@@ -583,7 +583,9 @@ def test_official_source_takes_no_input_file(tmp_path: Path, capsys: pytest.Capt
     code = main(["analyse", "--source", "official", "--roads", str(roads), "--out", str(tmp_path / "out")])
     assert code == 2 and "give no --roads" in capsys.readouterr().err
     code = main(["analyse", "--roads", str(roads), "--out", str(tmp_path / "out")])
-    assert code == 2 and "analyse needs --facilities and --population (or --source official" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert code == 2 and "analyse needs --facilities and --population, or --territory" in err
+    assert "or --source official for the cache" in err
 
 
 def test_analyse_runs_on_the_official_sources_of_the_cache(server: Served, tmp_path: Path) -> None:
