@@ -245,16 +245,18 @@ def load_territory_inputs(
         within = {"within": territory_shape, "within_crs": metric_crs, "buffer_m": road_buffer_m}
     roads = read_travel_mapping(paths["roads"], profile, max_edge_length_m, metric_crs, **within)
     roads = replace(roads, min_piece_nodes=MIN_COMPONENT_NODES)
+    shipped = facilities is None
     if facilities is None:
         facilities = read_facilities([paths["facilities"], paths["facility_additions"]], keep_status=keep_status)
     if area is not None:
         facilities = _near(facilities, area, metric_crs)
     if facilities.empty:
         logger.warning(
-            "territory %s: no facility within %.0f km (the shipped list covers Centre-Val de Loire only); "
-            "nobody is covered, and siting starts from scratch; give a FINESS extraction for real figures",
+            "territory %s: no facility %s within %.0f km; nobody is covered, and siting starts from scratch%s",
             spec,
+            "of the shipped list (Centre-Val de Loire only)" if shipped else "of the file given",
             road_buffer_m / 1000,
+            "; give a FINESS extraction for real figures" if shipped else "",
         )
     units = with_area_names(population_from_communes(communes, metric_crs=metric_crs), departments)
     logger.info(
