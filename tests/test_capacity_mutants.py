@@ -13,24 +13,12 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from scipy.optimize import linprog
+from test_capacity import matrix_of
 
 from coverage.capacity import _clean, _minutes_bound, assign_patients, certify_flow
 from coverage.errors import InputDataError
-from coverage.matrix import CoverageMatrix
 
 nan = np.nan
-
-
-def matrix_of(minutes: np.ndarray, max_minutes: float = 30.0) -> CoverageMatrix:
-    """A matrix from a dense ``sites x units`` array of minutes (NaN: not stored; 0 is stored)."""
-    rows, cols = np.nonzero(~np.isnan(minutes))
-    csr = sp.csr_array((minutes[rows, cols], (rows, cols)), shape=minutes.shape)
-    return CoverageMatrix(
-        site_ids=np.array([f"s{j}" for j in range(minutes.shape[0])], dtype=object),
-        unit_ids=np.array([f"u{i}" for i in range(minutes.shape[1])], dtype=object),
-        minutes=csr,
-        max_minutes=max_minutes,
-    )
 
 
 def reference(minutes: np.ndarray, capacity: np.ndarray, people: np.ndarray, t: float) -> tuple[float, float]:

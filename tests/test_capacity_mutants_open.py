@@ -13,25 +13,14 @@ import highspy
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from test_capacity import matrix_of
+from test_capacity_mutants import one_pair
 
 import coverage.capacity as capacity_module
 from coverage.capacity import assign_patients, certify_flow
 from coverage.errors import InputDataError
-from coverage.matrix import CoverageMatrix
 
 nan = np.nan
-
-
-def matrix_of(minutes: np.ndarray, max_minutes: float = 30.0) -> CoverageMatrix:
-    """A matrix from a dense ``sites x units`` array of minutes (NaN: not stored)."""
-    rows, cols = np.nonzero(~np.isnan(minutes))
-    csr = sp.csr_array((minutes[rows, cols], (rows, cols)), shape=minutes.shape)
-    return CoverageMatrix(
-        site_ids=np.array([f"s{j}" for j in range(minutes.shape[0])], dtype=object),
-        unit_ids=np.array([f"u{i}" for i in range(minutes.shape[1])], dtype=object),
-        minutes=csr,
-        max_minutes=max_minutes,
-    )
 
 
 # s0 (1 GP, 100 places) reaches u0 (60 people, 5 min) and u1 (80, 10 min); s1 (half a GP, 50
@@ -39,19 +28,6 @@ def matrix_of(minutes: np.ndarray, max_minutes: float = 30.0) -> CoverageMatrix:
 EXAMPLE = np.array([[5.0, 10.0, nan], [nan, 20.0, nan]])
 DOCTORS = [1.0, 0.5]
 PEOPLE = [60.0, 80.0, 30.0]
-
-
-def one_pair(minutes: float, people: float, places: float, flow: float, **kwargs: object):
-    """certify_flow on one site and one unit (places = doctors, one patient per GP)."""
-    return certify_flow(
-        matrix_of(np.array([[minutes]])),
-        [places],
-        [people],
-        sp.csr_array(np.array([[flow]])),
-        threshold_min=10,
-        patients_per_gp=1,
-        **kwargs,
-    )
 
 
 def test_an_assignment_cannot_be_changed() -> None:

@@ -12,25 +12,13 @@ import highspy
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from test_capacity import matrix_of
 
 from coverage.accessibility import StepDecay
 from coverage.capacity_pool import _flow_at, allocate_pool_by_capacity, compare_pool_allocations
 from coverage.errors import InputDataError
-from coverage.matrix import CoverageMatrix
 
 nan = np.nan
-
-
-def matrix_of(minutes: np.ndarray, max_minutes: float = 30.0) -> CoverageMatrix:
-    """A matrix from a dense ``sites x units`` array of minutes (NaN: not stored)."""
-    rows, cols = np.nonzero(~np.isnan(minutes))
-    csr = sp.csr_array((minutes[rows, cols], (rows, cols)), shape=minutes.shape)
-    return CoverageMatrix(
-        site_ids=np.array([f"s{j}" for j in range(minutes.shape[0])], dtype=object),
-        unit_ids=np.array([f"u{i}" for i in range(minutes.shape[1])], dtype=object),
-        minutes=csr,
-        max_minutes=max_minutes,
-    )
 
 
 # Sites s0 s1 s2 (no GP); units a=60 (s0, s1), b=60 (s0, s2), e=50 (s0), c=100 (s1), d=100 (s2)
